@@ -1,0 +1,28 @@
+//! seedance-filters: the pure core of seedance-edge.
+//!
+//! Every function here takes parsed input plus facts the shell looked up (resolved addresses,
+//! owner records, channel mappings) and returns a rewritten value or an [`ApiError`]. Nothing here
+//! does I/O, awaits, or panics; the shell in `seedance-edge` does the waiting.
+//!
+//! - [`error`]: the one error type, mapped once to the contract's codes and both wire shapes.
+//! - [`model`]: public names, aliases, families, Filter-Off mapping rules (SPEC §4.1).
+//! - [`task`]: create-task validation and rewrite, response rewrite, list query (SPEC §4.2–4.5).
+//! - [`callback`]: callback / asset URL syntax and the address classifier.
+//! - [`asset`]: asset Actions, their bodies, and `asset://` URIs (SPEC §4.6).
+//! - [`sku`]: SKU selection and prices in integer nano-USD (SPEC §6).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![forbid(unsafe_code)]
+
+pub mod asset;
+pub mod callback;
+pub mod error;
+pub mod model;
+pub mod sku;
+pub mod task;
+
+pub use error::{ActionMeta, ApiError, ErrorCode};
+pub use model::PublicModel;
+
+/// The only OpenAPI version the asset Actions speak.
+pub const ACTION_VERSION: &str = "2024-01-01";

@@ -1,0 +1,195 @@
+//! State: one trait, two implementations. [`redis::RedisStore`] is the real one (standalone or
+//! Redis Cluster, every tenant's keys under one hash tag); [`memory::MemoryStore`] exists only for
+//! the demo and unit tests. Every lookup is made in the caller's namespace, so another tenant's id
+//! simply finds nothing — the same answer as an id that never existed.
+
+pub mod keys;
+pub mod memory;
+pub mod redis;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Why the store could not answer. Both map to 503 `store_unavailable`: the edge fails closed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// Unreachable, timed out, refused the write (OOM, READONLY), or a connection dropped.
+    #[error("store unavailable during {op}: {reason}")]
+    Unavailable { op: &'static str, reason: String },
+    /// A record exists but cannot be read as ours (wrong type, bad field).
+    #[error("store record unreadable during {op}: {reason}")]
+    Corrupt { op: &'static str, reason: String },
+}
+
+impl StoreError {
+    pub fn op(&self) -> &'static str {
+        match self {
+            StoreError::Unavailable { op, .. } | StoreError::Corrupt { op, .. } => op,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A tenant as the store keeps it (config tenants are upserted at start; the CLI adds others).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub id: String,
+    pub disabled: bool,
+    /// Eligible channel ids, in preference order.
+    pub channels: Vec<String>,
+    /// Public models allowed; empty = all.
+    pub models: Vec<String>,
+    /// Asset library enabled.
+    pub assets: bool,
+}
+
+/// What the edge recorded for a task it created (SPEC §4.2, redis-state §3.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub id: String,
+    pub channel: String,
+    /// Public name the tenant used (aliases already normalized).
+    pub public_model: String,
+    /// Official version id sent upstream.
+    pub official_model: String,
+    /// Whether the create request carried a video reference (selects the `video` SKU).
+    pub has_video: bool,
+    /// Resolution the customer asked for, if any (billing uses the final one the upstream reports).
+    pub requested_resolution: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Last status the edge observed: queued, running, succeeded, failed, expired, cancelled.
+    pub status: String,
+    /// Hidden by a customer DELETE: 404 on GET, absent from lists, records kept.
+    pub hidden: bool,
+    /// `execution_expires_after` of the request (seconds), for the reconciler's give-up time.
+    pub execution_expires_after: Option<i64>,
+    /// Audit snapshot: `properties.upstream_request` as JSON text (inline media replaced by lengths).
+    pub upstream_request: Option<String>,
+    /// Set once by the settlement script.
+    pub settlement: Option<SettlementRecord>,
+}
+
+/// The billing facts the settlement script wrote on the task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementRecord {
+    pub settled_by: String,
+    pub settled_at_ms: i64,
+    pub sku: String,
+    pub tokens: u64,
+    pub usd_nanos: u64,
+    pub resolution: String,
+}
+
+/// One settlement attempt. `settlement_id` is generated once per attempt and reused on retry, so
+/// a retried script whose reply was lost is recognised as our own (`Replay`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    pub settlement_id: String,
+    pub task_id: String,
+    pub sku: String,
+    pub tokens: u64,
+    pub usd_nanos: u64,
+    pub settled_at_ms: i64,
+    pub public_model: String,
+    pub final_resolution: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettleOutcome {
+    /// This attempt settled the task and appended ledger entry `entry_id`: count it in metrics.
+    Settled { entry_id: String },
+    /// This attempt had already settled it (a retry after a lost reply): do not count again.
+    Replay,
+    /// Someone else settled it first.
+    AlreadySettled { by: String },
+    /// No such task in this tenant's namespace.
+    NoTask,
+}
+
+/// One ledger (Redis stream) entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub entry_id: String,
+    pub tenant: String,
+    pub task_id: String,
+    pub settlement_id: String,
+    pub sku: String,
+    pub tokens: u64,
+    pub usd_nanos: u64,
+    pub model: String,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AssetKind {
+    Group,
+    Asset,
+}
+
+/// An asset group or asset created through the edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetRecord {
+    pub id: String,
+    pub kind: AssetKind,
+    pub channel: String,
+    /// For assets: the group they were created in.
+    pub group_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The store behind ownership, billing and tenants. Implementations bound every call in time and
+/// answer [`StoreError::Unavailable`] rather than hang.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap reachability check (used before an upstream create, and by `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- tenants and tokens -------------------------------------------------------------
+    async fn put_tenant(&self, tenant: &TenantRecord) -> StoreResult<()>;
+    async fn tenant(&self, id: &str) -> StoreResult<Option<TenantRecord>>;
+    async fn tenant_ids(&self) -> StoreResult<Vec<String>>;
+    /// Binds a token (by its SHA-256, lowercase hex) to a tenant.
+    async fn add_token(&self, tenant: &str, token_sha256: &str) -> StoreResult<()>;
+    /// Returns whether the token existed.
+    async fn revoke_token(&self, token_sha256: &str) -> StoreResult<bool>;
+    async fn token_tenant(&self, token_sha256: &str) -> StoreResult<Option<String>>;
+
+    // --- tasks --------------------------------------------------------------------------
+    /// Records ownership: the task hash, the tenant's index, and (if not terminal) the pending
+    /// set — in one atomic step, with the retention TTL.
+    async fn put_task(&self, tenant: &str, task: &TaskRecord) -> StoreResult<()>;
+    /// Like `put_task` but never overwrites an existing record (journal replay).
+    async fn put_task_if_absent(&self, tenant: &str, task: &TaskRecord) -> StoreResult<bool>;
+    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>>;
+    /// The tenant's visible tasks, newest first.
+    async fn tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>>;
+    /// Records a status the edge observed; terminal statuses leave the pending set.
+    async fn set_status(&self, tenant: &str, id: &str, status: &str) -> StoreResult<()>;
+    /// Hides a task for its tenant; its hash (audit, settlement) stays.
+    async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()>;
+    /// The exactly-once settlement script (redis-state §3.4).
+    async fn settle(&self, tenant: &str, settlement: &Settlement) -> StoreResult<SettleOutcome>;
+    /// Pending task ids whose next check is due at `now_ms`, oldest due first.
+    async fn due_tasks(&self, tenant: &str, now_ms: i64, limit: usize) -> StoreResult<Vec<(String, i64)>>;
+    /// Moves a pending task's next check to `next_check_ms` (backoff), or drops it with `None`.
+    async fn reschedule(&self, tenant: &str, id: &str, next_check_ms: Option<i64>) -> StoreResult<()>;
+    /// Takes the per-tenant reconcile lease for `ttl_ms` if nobody holds it.
+    async fn try_lease(&self, tenant: &str, node: &str, ttl_ms: u64) -> StoreResult<bool>;
+    /// Ledger entries at or after `since_ms`, oldest first.
+    async fn ledger(&self, tenant: &str, since_ms: i64) -> StoreResult<Vec<LedgerEntry>>;
+
+    // --- assets -------------------------------------------------------------------------
+    async fn put_asset(&self, tenant: &str, asset: &AssetRecord) -> StoreResult<()>;
+    async fn asset(&self, tenant: &str, id: &str) -> StoreResult<Option<AssetRecord>>;
+    /// The tenant's groups or assets, newest first.
+    async fn assets(&self, tenant: &str, kind: AssetKind) -> StoreResult<Vec<AssetRecord>>;
+}
+
+/// Terminal task statuses never change again and leave the pending set.
+pub fn is_terminal(status: &str) -> bool {
+    matches!(status, "succeeded" | "failed" | "expired" | "cancelled")
+}

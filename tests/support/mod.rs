@@ -1,0 +1,7 @@
+//! Real parts for integration tests: redis-server on a free loopback port, a loopback DNS stub,
+//! deadline polling, and the proxy harness.
+#![allow(dead_code)]
+
+pub mod dns;
+pub mod redis;
+pub mod wait;
