@@ -1,0 +1,146 @@
+//! Tenant authentication. Tokens are known only by their SHA-256 and compared as such; the
+//! store maps a token hash to a tenant. A short in-process cache keeps the hot path off Redis:
+//! a revoked token or disabled tenant stops working on a node within `auth.cache_ttl_ms`
+//! (default 5 s) — that is the documented revocation delay.
+
+use crate::store::{Store, StoreError, TenantRecord};
+use seedance_filters::{ApiError, ErrorCode};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Bound on the cache so a flood of distinct tokens cannot grow memory without limit.
+const CACHE_CAP: usize = 100_000;
+const MAX_TOKEN_LEN: usize = 512;
+
+/// Lowercase hex SHA-256 of a token, the only form in which tokens are stored.
+pub fn token_sha256(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Tenant ids live inside Redis hash tags and log lines: keep them plain.
+pub fn is_valid_tenant_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A new customer token: `oh-` and 40 random alphanumerics (~238 bits).
+pub fn issue_token() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    format!("oh-{}", Alphanumeric.sample_string(&mut rand::rng(), 40))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("{0}")]
+    Rejected(ApiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn unauthorized(message: &str) -> AuthFailure {
+    AuthFailure::Rejected(ApiError::new(ErrorCode::Unauthorized, message))
+}
+
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (Instant, Arc<TenantRecord>)>>,
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
+        Authenticator { store, ttl, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// Extracts the bearer token from an `Authorization` header value.
+    fn bearer(header: Option<&[u8]>) -> Result<&str, AuthFailure> {
+        let raw = header.ok_or_else(|| unauthorized("missing Authorization header; send `Authorization: Bearer <token>`"))?;
+        let text = std::str::from_utf8(raw).map_err(|_| unauthorized("Authorization header is not valid text"))?;
+        let (scheme, token) = text.trim().split_once(' ').ok_or_else(|| unauthorized("Authorization must be `Bearer <token>`"))?;
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+            return Err(unauthorized("Authorization must be `Bearer <token>`"));
+        }
+        if token.len() > MAX_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(unauthorized("the token is malformed"));
+        }
+        Ok(token)
+    }
+
+    /// The tenant behind the request's token, or why not.
+    pub async fn authenticate(&self, header: Option<&[u8]>) -> Result<Arc<TenantRecord>, AuthFailure> {
+        let hash = token_sha256(Self::bearer(header)?);
+        if let Some(t) = self.cached(&hash) {
+            return Ok(t);
+        }
+        let tenant_id = self.store.token_tenant(&hash).await?.ok_or_else(|| unauthorized("the token is not valid"))?;
+        let tenant = self.store.tenant(&tenant_id).await?.ok_or_else(|| unauthorized("the token is not valid"))?;
+        if tenant.disabled {
+            return Err(unauthorized("the account is disabled"));
+        }
+        let tenant = Arc::new(tenant);
+        self.remember(hash, tenant.clone());
+        Ok(tenant)
+    }
+
+    fn cached(&self, hash: &str) -> Option<Arc<TenantRecord>> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(hash).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, t)| t.clone())
+    }
+
+    fn remember(&self, hash: String, tenant: Arc<TenantRecord>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_CAP {
+            cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            if cache.len() >= CACHE_CAP {
+                cache.clear();
+            }
+        }
+        cache.insert(hash, (Instant::now(), tenant));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+
+    fn tenant(id: &str, disabled: bool) -> TenantRecord {
+        TenantRecord { id: id.into(), disabled, channels: vec![], models: vec![], assets: false }
+    }
+
+    #[tokio::test]
+    async fn bearer_tokens_map_to_tenants_by_hash() {
+        let store = Arc::new(MemoryStore::new());
+        store.put_tenant(&tenant("acme", false)).await.unwrap();
+        store.add_token("acme", &token_sha256("oh-good")).await.unwrap();
+        let auth = Authenticator::new(store.clone(), Duration::ZERO);
+        assert_eq!(auth.authenticate(Some(b"Bearer oh-good")).await.unwrap().id, "acme");
+        assert_eq!(auth.authenticate(Some(b"bearer  oh-good ")).await.unwrap().id, "acme");
+        for bad in [None, Some(&b"oh-good"[..]), Some(b"Basic oh-good"), Some(b"Bearer "), Some(b"Bearer oh-bad")] {
+            assert!(matches!(auth.authenticate(bad).await, Err(AuthFailure::Rejected(_))), "{bad:?}");
+        }
+        store.revoke_token(&token_sha256("oh-good")).await.unwrap();
+        assert!(auth.authenticate(Some(b"Bearer oh-good")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn disabled_tenants_are_refused() {
+        let store = Arc::new(MemoryStore::new());
+        store.put_tenant(&tenant("off", true)).await.unwrap();
+        store.add_token("off", &token_sha256("oh-x")).await.unwrap();
+        let auth = Authenticator::new(store, Duration::from_secs(5));
+        assert!(matches!(auth.authenticate(Some(b"Bearer oh-x")).await, Err(AuthFailure::Rejected(_))));
+    }
+
+    #[test]
+    fn issued_tokens_look_right() {
+        let t = issue_token();
+        assert!(t.starts_with("oh-") && t.len() == 43);
+        assert_ne!(t, issue_token());
+    }
+}

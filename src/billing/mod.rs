@@ -1,0 +1,117 @@
+//! Billing (SPEC §6): whenever the edge observes a task's terminal status — on a customer GET,
+//! in a list, or in the reconciler — it is recorded; `succeeded` is settled by one Redis script
+//! that is idempotent per task, so a task is billed exactly once however often and wherever it is
+//! polled. Only the settlement's winner counts it in Prometheus, so the counters summed over all
+//! nodes equal the ledger.
+
+pub mod reconcile;
+
+use crate::edge::Edge;
+use crate::routes::create::now_ms;
+use crate::store::{is_terminal, SettleOutcome, Settlement, TaskRecord};
+use seedance_filters::sku::{cost_usd_nanos, nanos_to_usd, sku_for};
+use seedance_filters::PublicModel;
+use serde_json::Value;
+
+/// What an observation did, for callers that care (tests, the reconciler).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    NotTerminal,
+    /// Terminal and not billable (failed, expired, cancelled), or already recorded.
+    Recorded,
+    Settled,
+    /// The store or the task's data did not allow settling now; the reconciler retries.
+    Deferred,
+}
+
+/// Records what an upstream task object says about `record`. Never fails the caller's request:
+/// a settlement that cannot happen now stays pending and the reconciler comes back to it.
+pub async fn observe(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Value) -> Observed {
+    let Some(status) = task.get("status").and_then(Value::as_str) else { return Observed::NotTerminal };
+    if !is_terminal(status) {
+        return Observed::NotTerminal;
+    }
+    if status != "succeeded" {
+        if record.status != status {
+            if let Err(e) = edge.store.set_status(tenant, &record.id, status).await {
+                edge.store_failed(&e);
+                return Observed::Deferred;
+            }
+            if !is_terminal(&record.status) {
+                edge.metrics.tasks_settled.with_label_values(&[record.public_model.as_str(), status]).inc();
+            }
+        }
+        return Observed::Recorded;
+    }
+    if record.settlement.is_some() {
+        return Observed::Recorded;
+    }
+    settle(edge, tenant, record, task).await
+}
+
+async fn settle(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Value) -> Observed {
+    let Some(model) = PublicModel::parse(&record.public_model) else {
+        log::error!("tenant={tenant} task {}: stored model {:?} is unknown", record.id, record.public_model);
+        return Observed::Deferred;
+    };
+    let Some(tokens) = task.pointer("/usage/total_tokens").and_then(Value::as_u64) else {
+        log::warn!("tenant={tenant} task {} succeeded without usage.total_tokens; settlement deferred", record.id);
+        return Observed::Deferred;
+    };
+    // The final resolution the upstream reports decides the price, not the requested one.
+    let resolution = task
+        .get("resolution")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| record.requested_resolution.clone())
+        .unwrap_or_default();
+    let sku = match sku_for(model, &resolution, record.has_video) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("tenant={tenant} task {}: no SKU ({e}); settlement deferred", record.id);
+            return Observed::Deferred;
+        }
+    };
+    let Some(price) = edge.config.prices.price_micro_usd_per_m(&sku) else {
+        log::error!("tenant={tenant} task {}: no price for {}", record.id, sku.as_str());
+        return Observed::Deferred;
+    };
+    let usd_nanos = cost_usd_nanos(tokens, price);
+    let settlement = Settlement {
+        settlement_id: format!("{}-{:016x}", edge.node_id, rand::random::<u64>()),
+        task_id: record.id.clone(),
+        sku: sku.as_str().to_string(),
+        tokens,
+        usd_nanos,
+        settled_at_ms: now_ms(),
+        public_model: record.public_model.clone(),
+        final_resolution: resolution,
+    };
+    // One retry with the same settlement id: a lost reply comes back as `Replay`, never twice.
+    let mut outcome = edge.store.settle(tenant, &settlement).await;
+    if outcome.is_err() {
+        outcome = edge.store.settle(tenant, &settlement).await;
+    }
+    match outcome {
+        // `Replay` can only answer our own retry whose first reply was lost: not yet counted.
+        Ok(SettleOutcome::Settled { .. } | SettleOutcome::Replay) => {
+            let labels = edge.metrics.billing_labels(tenant, &record.public_model, sku.as_str());
+            edge.metrics.billable_tokens.with_label_values(&labels).inc_by(tokens);
+            edge.metrics.billed_usd.with_label_values(&labels).inc_by(nanos_to_usd(usd_nanos));
+            edge.metrics.tasks_settled.with_label_values(&[record.public_model.as_str(), "succeeded"]).inc();
+            log::info!(
+                "tenant={tenant} task {} settled: sku={} tokens={tokens} usd_nanos={usd_nanos} by {}",
+                record.id,
+                sku.as_str(),
+                settlement.settlement_id
+            );
+            Observed::Settled
+        }
+        Ok(SettleOutcome::AlreadySettled { .. }) => Observed::Recorded,
+        Ok(SettleOutcome::NoTask) => Observed::Deferred,
+        Err(e) => {
+            edge.store_failed(&e);
+            Observed::Deferred
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The reconciler: a Pingora background service that settles tasks nobody polls. Each pass, per
+//! tenant (behind a short lease so several nodes spread the work rather than repeat it), it takes
+//! the pending tasks whose check is due, asks their channels in scoped batches, observes what
+//! finished (the settlement script makes double work harmless), backs off the rest, and gives up
+//! on a task once its `execution_expires_after` plus a margin has passed.
+//!
+//! It also runs the start-up chores that need the store inside a long-lived runtime: upserting
+//! the configured tenants, and replaying the ownership journal.
+
+use crate::billing::{observe, Observed};
+use crate::edge::Edge;
+use crate::routes::create::now_ms;
+use crate::routes::list::fetch_scoped;
+use crate::store::{is_terminal, StoreError, TaskRecord};
+use async_trait::async_trait;
+use pingora_core::server::ShutdownWatch;
+use pingora_core::services::background::BackgroundService;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Tasks checked per tenant and pass.
+const BATCH: usize = 100;
+/// Upstream default for `execution_expires_after` (48 h) when the request did not say.
+const DEFAULT_EXPIRY_SECS: i64 = 172_800;
+/// How long after its expiry a task is still worth asking about.
+const EXPIRY_MARGIN_SECS: i64 = 3_600;
+/// Longest wait between two checks of one task.
+const MAX_BACKOFF_MS: i64 = 300_000;
+
+pub struct Reconciler {
+    pub edge: Arc<Edge>,
+}
+
+/// Next check of a task that is still running: grows with its age (a task a minute old is
+/// checked every interval, an hour-old one every few minutes), capped.
+fn backoff_ms(interval_ms: i64, age_ms: i64) -> i64 {
+    (age_ms / 10).clamp(interval_ms, MAX_BACKOFF_MS.max(interval_ms))
+}
+
+/// Upserts the configured tenants and their token hashes.
+pub async fn sync_tenants(edge: &Edge) -> Result<(), StoreError> {
+    for t in &edge.config.tenants {
+        let record = crate::store::TenantRecord {
+            id: t.id.clone(),
+            disabled: false,
+            channels: t.channels.clone(),
+            models: t.models.iter().map(|m| m.name().to_string()).collect(),
+            assets: t.assets,
+        };
+        edge.store.put_tenant(&record).await?;
+        for hash in &t.token_sha256 {
+            edge.store.add_token(&t.id, hash).await?;
+        }
+    }
+    Ok(())
+}
+
+impl Reconciler {
+    /// One pass over every tenant. Returns how many tasks were settled or recorded terminal.
+    pub async fn pass(&self) -> Result<usize, StoreError> {
+        let edge = &self.edge;
+        if let Some(j) = &edge.journal {
+            if j.pending() > 0 {
+                match j.replay(edge.store.as_ref()).await {
+                    Ok(n) if n > 0 => log::info!("journal: replayed {n} ownership records"),
+                    Ok(_) => {}
+                    Err(e) => log::warn!("journal replay stopped: {e}"),
+                }
+                edge.metrics.journal_pending.set(j.pending());
+            }
+        }
+        let now = now_ms();
+        let interval = edge.config.reconcile_interval.as_millis() as i64;
+        let mut finished = 0;
+        let mut oldest_due: Option<i64> = None;
+        for tenant in edge.store.tenant_ids().await? {
+            let lease_ms = (interval * 3).max(1000) as u64;
+            if !edge.store.try_lease(&tenant, &edge.node_id, lease_ms).await? {
+                continue;
+            }
+            let due = edge.store.due_tasks(&tenant, now, BATCH).await?;
+            if let Some((_, at)) = due.first() {
+                oldest_due = Some(oldest_due.map_or(*at, |o: i64| o.min(*at)));
+            }
+            let mut records: Vec<TaskRecord> = Vec::with_capacity(due.len());
+            for (id, _) in &due {
+                match edge.store.task(&tenant, id).await? {
+                    Some(r) if !is_terminal(&r.status) || (r.status == "succeeded" && r.settlement.is_none()) => {
+                        records.push(r)
+                    }
+                    _ => edge.store.reschedule(&tenant, id, None).await?,
+                }
+            }
+            let refs: Vec<&TaskRecord> = records.iter().collect();
+            let fetched = match fetch_scoped(edge, &refs).await {
+                Ok(f) => f,
+                Err(e) => {
+                    log::warn!("reconcile: tenant={tenant}: {}", e.message);
+                    Default::default()
+                }
+            };
+            for r in &records {
+                let age_ms = now - r.created_at * 1000;
+                let expiry = r.execution_expires_after.unwrap_or(DEFAULT_EXPIRY_SECS) + EXPIRY_MARGIN_SECS;
+                let outcome = match fetched.get(&r.id) {
+                    Some(task) => observe(edge, &tenant, r, task).await,
+                    None => Observed::NotTerminal,
+                };
+                match outcome {
+                    Observed::Settled | Observed::Recorded => {
+                        finished += 1;
+                        edge.store.reschedule(&tenant, &r.id, None).await?;
+                    }
+                    _ if age_ms > expiry * 1000 => {
+                        log::warn!("reconcile: tenant={tenant} task {} unresolved after its expiry; no longer tracked", r.id);
+                        edge.store.reschedule(&tenant, &r.id, None).await?;
+                    }
+                    _ => edge.store.reschedule(&tenant, &r.id, Some(now + backoff_ms(interval, age_ms))).await?,
+                }
+            }
+        }
+        edge.metrics.reconcile_lag.set(oldest_due.map_or(0.0, |at| ((now - at).max(0) as f64) / 1000.0));
+        Ok(finished)
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Reconciler {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let edge = &self.edge;
+        let mut tick = tokio::time::interval(edge.config.reconcile_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = tick.tick() => {}
+            }
+            if !edge.started.load(Ordering::Acquire) {
+                match sync_tenants(edge).await {
+                    Ok(()) => {
+                        edge.started.store(true, Ordering::Release);
+                        log::info!("{} configured tenants loaded into the store", edge.config.tenants.len());
+                    }
+                    Err(e) => {
+                        edge.store_failed(&e);
+                        continue;
+                    }
+                }
+            }
+            if let Err(e) = self.pass().await {
+                edge.store_failed(&e);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_grows_with_age_and_is_capped() {
+        assert_eq!(backoff_ms(5000, 1000), 5000);
+        assert_eq!(backoff_ms(5000, 600_000), 60_000);
+        assert_eq!(backoff_ms(5000, 86_400_000), 300_000);
+    }
+}

@@ -1,0 +1,293 @@
+//! The command line (SPEC §3). `run` and `demo` hand control to Pingora; every other command
+//! acts on the configured store and exits.
+
+use crate::config::Config;
+use crate::store::{Store, TenantRecord};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "seedance-edge", version, about = "Multi-tenant BytePlus Dreamina Seedance 2.0 edge on Pingora")]
+pub struct Cli {
+    /// Configuration file (for `run`, the default command).
+    #[arg(long, global = true)]
+    pub conf: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve (the default).
+    Run,
+    /// Validate the configuration and exit.
+    Check,
+    /// The embedded demo: memory store, in-process fake BytePlus, a printed token.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        admin: String,
+    },
+    /// Manage tenants in the store.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Manage tenant tokens (stored only as SHA-256).
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Inspect a task's audit record.
+    #[command(subcommand)]
+    Task(TaskCmd),
+    /// Billing ledger.
+    #[command(subcommand)]
+    Billing(BillingCmd),
+}
+
+#[derive(Subcommand)]
+pub enum TenantCmd {
+    /// Create or replace a tenant.
+    Add(TenantAdd),
+    Show { id: String },
+    Disable { id: String },
+}
+
+#[derive(Args)]
+pub struct TenantAdd {
+    pub id: String,
+    /// Eligible channel, in preference order (repeat).
+    #[arg(long = "channel", required = true)]
+    pub channels: Vec<String>,
+    /// Allowed public model (repeat; none = all).
+    #[arg(long = "model")]
+    pub models: Vec<String>,
+    /// Enable the asset library.
+    #[arg(long)]
+    pub assets: bool,
+}
+
+#[derive(Subcommand)]
+pub enum TokenCmd {
+    /// Issue a new token for a tenant and print it once.
+    Issue { tenant: String },
+    /// Bind an existing token's SHA-256 to a tenant.
+    Add { tenant: String, sha256: String },
+    /// Revoke by SHA-256 (or --token to hash one given on the command line).
+    Revoke {
+        sha256: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TaskCmd {
+    /// The task's audit record: ownership, upstream request snapshot, settlement.
+    Show {
+        id: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BillingCmd {
+    /// The ledger as JSON lines, oldest first.
+    Export {
+        /// Unix seconds, unix milliseconds, or an RFC 3339 UTC date (2026-11-24 / 2026-11-24T10:00:00Z).
+        #[arg(long, default_value = "0")]
+        since: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+fn load(conf: &Option<PathBuf>) -> Result<Config, String> {
+    let path = conf.as_ref().ok_or("--conf FILE is required")?;
+    Config::load(path).map_err(|e| e.to_string())
+}
+
+pub fn main() -> Result<(), String> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => {
+            let config = load(&cli.conf)?;
+            for w in &config.warnings {
+                log::warn!("config: {w}");
+            }
+            let store = crate::server::open_store(&config.store)?;
+            let edge = crate::server::build_edge(config, store, None)?;
+            crate::server::build_server(edge)?.run_forever()
+        }
+        Command::Check => {
+            let config = load(&cli.conf)?;
+            for w in &config.warnings {
+                println!("warning: {w}");
+            }
+            println!(
+                "ok: {} listener(s), {} channel(s), {} tenant(s)",
+                config.listen.len(),
+                config.channels.len(),
+                config.tenants.len()
+            );
+            Ok(())
+        }
+        Command::Demo { listen, admin } => crate::demo::run(crate::demo::DemoArgs { listen, admin }),
+        other => {
+            let config = load(&cli.conf)?;
+            let store = crate::server::open_store(&config.store)?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            rt.block_on(store_command(other, &config, store))
+        }
+    }
+}
+
+async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> Result<(), String> {
+    let s = store.as_ref();
+    let err = |e: crate::store::StoreError| e.to_string();
+    match cmd {
+        Command::Tenant(TenantCmd::Add(a)) => {
+            if !crate::auth::is_valid_tenant_id(&a.id) {
+                return Err("tenant id must be 1-64 of [A-Za-z0-9_-]".into());
+            }
+            for c in &a.channels {
+                if !config.channels.iter().any(|ch| &ch.id == c) {
+                    return Err(format!("--channel {c}: not a configured channel"));
+                }
+            }
+            for m in &a.models {
+                seedance_filters::PublicModel::parse(m).ok_or(format!("--model {m}: not a public model"))?;
+            }
+            let t = TenantRecord { id: a.id.clone(), disabled: false, channels: a.channels, models: a.models, assets: a.assets };
+            s.put_tenant(&t).await.map_err(err)?;
+            println!("tenant {} saved", a.id);
+        }
+        Command::Tenant(TenantCmd::Show { id }) => {
+            let t = s.tenant(&id).await.map_err(err)?.ok_or(format!("no tenant {id}"))?;
+            println!("{}", serde_json::to_string_pretty(&t).map_err(|e| e.to_string())?);
+        }
+        Command::Tenant(TenantCmd::Disable { id }) => {
+            let mut t = s.tenant(&id).await.map_err(err)?.ok_or(format!("no tenant {id}"))?;
+            t.disabled = true;
+            s.put_tenant(&t).await.map_err(err)?;
+            println!("tenant {id} disabled (effective within {:?} on every node)", config.auth_cache_ttl);
+        }
+        Command::Token(TokenCmd::Issue { tenant }) => {
+            s.tenant(&tenant).await.map_err(err)?.ok_or(format!("no tenant {tenant}"))?;
+            let token = crate::auth::issue_token();
+            let hash = crate::auth::token_sha256(&token);
+            s.add_token(&tenant, &hash).await.map_err(err)?;
+            println!("{token}");
+            eprintln!("sha256 {hash} — the token is shown once and stored only as this hash");
+        }
+        Command::Token(TokenCmd::Add { tenant, sha256 }) => {
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err("sha256 must be 64 hex digits".into());
+            }
+            s.tenant(&tenant).await.map_err(err)?.ok_or(format!("no tenant {tenant}"))?;
+            s.add_token(&tenant, &sha256.to_ascii_lowercase()).await.map_err(err)?;
+            println!("token bound to {tenant}");
+        }
+        Command::Token(TokenCmd::Revoke { sha256, token }) => {
+            let hash = match (sha256, token) {
+                (Some(h), None) => h.to_ascii_lowercase(),
+                (None, Some(t)) => crate::auth::token_sha256(&t),
+                _ => return Err("give either SHA256 or --token".into()),
+            };
+            let existed = s.revoke_token(&hash).await.map_err(err)?;
+            println!(
+                "{} (effective within {:?} on every node)",
+                if existed { "revoked" } else { "no such token" },
+                config.auth_cache_ttl
+            );
+        }
+        Command::Task(TaskCmd::Show { id, tenant }) => {
+            let tenants = match tenant {
+                Some(t) => vec![t],
+                None => s.tenant_ids().await.map_err(err)?,
+            };
+            for t in tenants {
+                if let Some(task) = s.task(&t, &id).await.map_err(err)? {
+                    println!("{}", serde_json::to_string_pretty(&audit_view(&t, &task)).map_err(|e| e.to_string())?);
+                    return Ok(());
+                }
+            }
+            return Err(format!("no task {id}"));
+        }
+        Command::Billing(BillingCmd::Export { since, tenant }) => {
+            let since_ms = parse_since(&since)?;
+            let tenants = match tenant {
+                Some(t) => vec![t],
+                None => s.tenant_ids().await.map_err(err)?,
+            };
+            for t in tenants {
+                for entry in s.ledger(&t, since_ms).await.map_err(err)? {
+                    println!("{}", serde_json::to_string(&entry).map_err(|e| e.to_string())?);
+                }
+            }
+        }
+        Command::Run | Command::Check | Command::Demo { .. } => {}
+    }
+    Ok(())
+}
+
+/// The operator's view of a task: ownership, `properties.upstream_request`, settlement.
+fn audit_view(tenant: &str, t: &crate::store::TaskRecord) -> serde_json::Value {
+    let upstream_request = t
+        .upstream_request
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        .unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "id": t.id,
+        "tenant": tenant,
+        "channel": t.channel,
+        "model": t.public_model,
+        "official_model": t.official_model,
+        "status": t.status,
+        "hidden": t.hidden,
+        "has_video": t.has_video,
+        "requested_resolution": t.requested_resolution,
+        "created_at": t.created_at,
+        "properties": {"upstream_request": upstream_request},
+        "settlement": t.settlement,
+    })
+}
+
+/// Unix seconds / milliseconds, or `YYYY-MM-DD[THH:MM:SS[Z]]` (UTC).
+pub fn parse_since(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(if n > 100_000_000_000 { n } else { n * 1000 });
+    }
+    let bad = || format!("--since {s:?}: use unix seconds, unix ms, or YYYY-MM-DD[THH:MM:SS[Z]]");
+    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00"));
+    let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    let t: Vec<i64> = time.trim_end_matches('Z').split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    let (&[y, m, day], &[hh, mm, ss]) = (d.as_slice(), t.as_slice()) else { return Err(bad()) };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return Err(bad());
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn since_accepts_dates_and_epochs() {
+        assert_eq!(super::parse_since("0").unwrap(), 0);
+        assert_eq!(super::parse_since("1781181681").unwrap(), 1_781_181_681_000);
+        assert_eq!(super::parse_since("1781181681000").unwrap(), 1_781_181_681_000);
+        assert_eq!(super::parse_since("1970-01-02").unwrap(), 86_400_000);
+        assert_eq!(super::parse_since("2026-11-24T10:00:00Z").unwrap(), 1_795_514_400_000);
+        assert!(super::parse_since("yesterday").is_err());
+    }
+}

@@ -1,0 +1,624 @@
+//! Configuration: one YAML file turned once into a plain, validated model ([`Config`]). Nothing
+//! downstream reads YAML. `${ENV_VAR}` references are expanded from the environment so secrets
+//! never live in the file; every error names the key it is about.
+
+use seedance_filters::model::{check_mapping, PublicModel};
+use seedance_filters::sku::PriceTable;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Parse(String),
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), message: message.into() }
+}
+
+/// A secret from the environment. Its `Debug` never shows the value, so a logged config is safe.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub addr: String,
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    /// Bound on reading a request body from the customer.
+    pub body_read_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConf {
+    /// `redis://…`, `rediss://…`, `redis+cluster://h1:p1,h2:p2`, or `memory://` (demo only).
+    pub url: String,
+    pub prefix: String,
+    pub op_timeout: Duration,
+    pub retention: Duration,
+    /// Where ownership records go when Redis cannot take them after an upstream create.
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DnsConf {
+    /// Empty: the system resolver configuration.
+    pub nameservers: Vec<SocketAddr>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamConf {
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    /// Base URL of the task API (`…/api/v3/contents/generations/tasks` is appended).
+    pub task_base_url: String,
+    /// Base URL of the asset Actions (`/?Action=…&Version=2024-01-01` is appended).
+    pub asset_base_url: Option<String>,
+    pub region: String,
+    pub api_key: Secret,
+    pub access_key_id: Option<Secret>,
+    pub secret_access_key: Option<Secret>,
+    pub project_name: String,
+    pub ca_file: Option<PathBuf>,
+    pub enabled: bool,
+    /// Public model → official version id on this channel.
+    pub models: BTreeMap<PublicModel, String>,
+}
+
+impl Channel {
+    /// Whether this channel can serve asset Actions (an endpoint and AK/SK).
+    pub fn has_assets(&self) -> bool {
+        self.asset_base_url.is_some() && self.access_key_id.is_some() && self.secret_access_key.is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantConf {
+    pub id: String,
+    pub token_sha256: Vec<String>,
+    pub channels: Vec<String>,
+    pub models: Vec<PublicModel>,
+    pub assets: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: Vec<Listener>,
+    pub admin: Option<String>,
+    pub limits: Limits,
+    pub store: StoreConf,
+    pub dns: DnsConf,
+    pub upstream: UpstreamConf,
+    pub reconcile_interval: Duration,
+    pub metrics_tenant_label: bool,
+    /// How long a token → tenant answer is trusted before Redis is asked again (revocation delay).
+    pub auth_cache_ttl: Duration,
+    pub threads: usize,
+    pub grace_period_seconds: u64,
+    pub prices: PriceTable,
+    pub channels: Vec<Channel>,
+    pub tenants: Vec<TenantConf>,
+    /// Settings that load but will refuse requests (e.g. a Filter-Off model mapped to an ordinary one).
+    pub warnings: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The YAML schema. Unknown keys are errors: a typo must not silently drop a setting.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    listen: Vec<RawListener>,
+    admin: Option<RawAdmin>,
+    #[serde(default)]
+    limits: RawLimits,
+    store: RawStore,
+    #[serde(default)]
+    dns: RawDns,
+    #[serde(default)]
+    upstream: RawUpstream,
+    #[serde(default)]
+    reconcile: RawReconcile,
+    #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default)]
+    auth: RawAuth,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    prices: BTreeMap<String, String>,
+    #[serde(default)]
+    channels: Vec<RawChannel>,
+    #[serde(default)]
+    tenants: Vec<RawTenant>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListener {
+    addr: String,
+    tls: Option<RawTls>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    addr: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLimits {
+    max_body_bytes: u64,
+    body_read_timeout_ms: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits { max_body_bytes: 32 * 1024 * 1024, body_read_timeout_ms: 30_000 }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    url: String,
+    #[serde(default = "default_prefix")]
+    prefix: String,
+    #[serde(default = "default_op_timeout")]
+    op_timeout_ms: u64,
+    #[serde(default = "default_retention_days")]
+    retention_days: u64,
+    journal: Option<PathBuf>,
+}
+
+fn default_prefix() -> String {
+    "sde".into()
+}
+fn default_op_timeout() -> u64 {
+    1000
+}
+fn default_retention_days() -> u64 {
+    90
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDns {
+    nameservers: Vec<String>,
+    timeout_ms: u64,
+}
+
+impl Default for RawDns {
+    fn default() -> Self {
+        RawDns { nameservers: vec![], timeout_ms: 1000 }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawUpstream {
+    connect_timeout_ms: u64,
+    read_timeout_ms: u64,
+}
+
+impl Default for RawUpstream {
+    fn default() -> Self {
+        RawUpstream { connect_timeout_ms: 2000, read_timeout_ms: 30_000 }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawReconcile {
+    interval_ms: u64,
+}
+
+impl Default for RawReconcile {
+    fn default() -> Self {
+        RawReconcile { interval_ms: 5000 }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    tenant_label: bool,
+}
+
+impl Default for RawMetrics {
+    fn default() -> Self {
+        RawMetrics { tenant_label: true }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAuth {
+    cache_ttl_ms: u64,
+}
+
+impl Default for RawAuth {
+    fn default() -> Self {
+        RawAuth { cache_ttl_ms: 5000 }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawServer {
+    threads: usize,
+    grace_period_seconds: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer { threads: 2, grace_period_seconds: 10 }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChannel {
+    id: String,
+    task_base_url: String,
+    asset_base_url: Option<String>,
+    region: String,
+    api_key: String,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+    #[serde(default = "default_project")]
+    project_name: String,
+    ca_file: Option<PathBuf>,
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default)]
+    models: BTreeMap<String, String>,
+}
+
+fn default_project() -> String {
+    "default".into()
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    id: String,
+    #[serde(default)]
+    token_sha256: Vec<String>,
+    #[serde(default)]
+    channels: Vec<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    assets: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+
+impl Config {
+    /// Reads, expands and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::from_yaml(&text, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses YAML text; `env` looks up `${NAME}` references (injected so tests need no globals).
+    pub fn from_yaml(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut value: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse(format!("config is not valid YAML: {e}")))?;
+        expand_env(&mut value, "", env)?;
+        let raw: RawConfig = serde_yaml_ng::from_value(value).map_err(|e| ConfigError::Parse(format!("config: {e}")))?;
+        raw.validate()
+    }
+}
+
+/// Replaces `${NAME}` in every string value; a missing variable names the key that wanted it.
+fn expand_env(
+    v: &mut serde_yaml_ng::Value,
+    path: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    use serde_yaml_ng::Value;
+    match v {
+        Value::String(s) if s.contains("${") => {
+            let mut out = String::with_capacity(s.len());
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find("${") {
+                out.push_str(&rest[..start]);
+                let after = &rest[start + 2..];
+                let end = after.find('}').ok_or_else(|| invalid(path, "unterminated ${...} reference"))?;
+                let name = &after[..end];
+                let value = env(name)
+                    .ok_or_else(|| invalid(path, format!("environment variable {name} is not set")))?;
+                out.push_str(&value);
+                rest = &after[end + 1..];
+            }
+            out.push_str(rest);
+            *s = out;
+        }
+        Value::Mapping(m) => {
+            for (k, child) in m.iter_mut() {
+                let key = k.as_str().unwrap_or("?");
+                let child_path = if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+                expand_env(child, &child_path, env)?;
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                expand_env(child, &format!("{path}[{i}]"), env)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn parse_addr(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse().map_err(|_| invalid(key, format!("{s:?} is not an ip:port address")))
+}
+
+fn check_base_url(key: &str, s: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(s).map_err(|e| invalid(key, format!("{s:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid(key, "must be an http(s) URL with a host"));
+    }
+    Ok(s.trim_end_matches('/').to_string())
+}
+
+fn non_zero(key: &str, ms: u64) -> Result<Duration, ConfigError> {
+    if ms == 0 {
+        return Err(invalid(key, "must be greater than 0"));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, ConfigError> {
+        let mut listen = Vec::new();
+        for (i, l) in self.listen.into_iter().enumerate() {
+            parse_addr(&format!("listen[{i}].addr"), &l.addr)?;
+            listen.push(Listener { addr: l.addr, tls: l.tls.map(|t| TlsFiles { cert: t.cert, key: t.key }) });
+        }
+        let admin = match self.admin {
+            Some(a) => {
+                parse_addr("admin.addr", &a.addr)?;
+                Some(a.addr)
+            }
+            None => None,
+        };
+        if self.limits.max_body_bytes == 0 || self.limits.max_body_bytes > 1 << 30 {
+            return Err(invalid("limits.max_body_bytes", "must be between 1 and 1073741824"));
+        }
+        let store_url = self.store.url.trim().to_string();
+        if !["redis://", "rediss://", "redis+cluster://", "memory://"].iter().any(|p| store_url.starts_with(p)) {
+            return Err(invalid("store.url", "must start with redis://, rediss://, redis+cluster:// or memory://"));
+        }
+        if self.store.prefix.is_empty() || self.store.prefix.contains(['{', '}', ' ']) {
+            return Err(invalid("store.prefix", "must be non-empty without braces or spaces"));
+        }
+        let nameservers = self
+            .dns
+            .nameservers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| parse_addr(&format!("dns.nameservers[{i}]"), s))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut prices = PriceTable::page_default();
+        for (sku, price) in &self.prices {
+            prices.set(sku, price).map_err(|e| invalid(format!("prices.{sku}"), e.to_string()))?;
+        }
+
+        let mut warnings = Vec::new();
+        let mut channels = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, c) in self.channels.into_iter().enumerate() {
+            let key = |k: &str| format!("channels[{i}].{k}");
+            if c.id.is_empty() || !seen.insert(c.id.clone()) {
+                return Err(invalid(key("id"), format!("{:?} is empty or used twice", c.id)));
+            }
+            if c.api_key.is_empty() {
+                return Err(invalid(key("api_key"), "must not be empty (use ${ENV_VAR})"));
+            }
+            let mut models = BTreeMap::new();
+            for (public, official) in c.models {
+                let model = PublicModel::parse(&public)
+                    .filter(|m| m.name() == public)
+                    .ok_or_else(|| invalid(key(&format!("models.{public}")), "is not a public model name"))?;
+                // The contract answers such requests 503 model_mapping_required; `check` warns early.
+                if let Err(e) = check_mapping(model, Some(&official)) {
+                    warnings.push(format!("{}: {}", key(&format!("models.{public}")), e.message));
+                }
+                models.insert(model, official);
+            }
+            if c.access_key_id.is_some() != c.secret_access_key.is_some() {
+                return Err(invalid(key("secret_access_key"), "access_key_id and secret_access_key go together"));
+            }
+            channels.push(Channel {
+                task_base_url: check_base_url(&key("task_base_url"), &c.task_base_url)?,
+                asset_base_url: c
+                    .asset_base_url
+                    .as_deref()
+                    .map(|u| check_base_url(&key("asset_base_url"), u))
+                    .transpose()?,
+                id: c.id,
+                region: c.region,
+                api_key: Secret(c.api_key),
+                access_key_id: c.access_key_id.map(Secret),
+                secret_access_key: c.secret_access_key.map(Secret),
+                project_name: c.project_name,
+                ca_file: c.ca_file,
+                enabled: c.enabled,
+                models,
+            });
+        }
+
+        let mut tenants = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, t) in self.tenants.into_iter().enumerate() {
+            let key = |k: &str| format!("tenants[{i}].{k}");
+            if !crate::auth::is_valid_tenant_id(&t.id) || !seen.insert(t.id.clone()) {
+                return Err(invalid(key("id"), format!("{:?} must be 1-64 of [A-Za-z0-9_-] and unique", t.id)));
+            }
+            for (j, h) in t.token_sha256.iter().enumerate() {
+                if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(invalid(key(&format!("token_sha256[{j}]")), "must be 64 hex digits (sha256 of the token)"));
+                }
+            }
+            for (j, c) in t.channels.iter().enumerate() {
+                if !channels.iter().any(|ch| &ch.id == c) {
+                    return Err(invalid(key(&format!("channels[{j}]")), format!("unknown channel {c:?}")));
+                }
+            }
+            let models = t
+                .models
+                .iter()
+                .enumerate()
+                .map(|(j, m)| {
+                    PublicModel::parse(m).ok_or_else(|| invalid(key(&format!("models[{j}]")), format!("{m:?} is not a public model")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            tenants.push(TenantConf {
+                id: t.id,
+                token_sha256: t.token_sha256.iter().map(|h| h.to_ascii_lowercase()).collect(),
+                channels: t.channels,
+                models,
+                assets: t.assets,
+            });
+        }
+
+        Ok(Config {
+            listen,
+            admin,
+            limits: Limits {
+                max_body_bytes: self.limits.max_body_bytes as usize,
+                body_read_timeout: non_zero("limits.body_read_timeout_ms", self.limits.body_read_timeout_ms)?,
+            },
+            store: StoreConf {
+                url: store_url,
+                prefix: self.store.prefix,
+                op_timeout: non_zero("store.op_timeout_ms", self.store.op_timeout_ms)?,
+                retention: Duration::from_secs(self.store.retention_days.max(1) * 86_400),
+                journal: self.store.journal,
+            },
+            dns: DnsConf { nameservers, timeout: non_zero("dns.timeout_ms", self.dns.timeout_ms)? },
+            upstream: UpstreamConf {
+                connect_timeout: non_zero("upstream.connect_timeout_ms", self.upstream.connect_timeout_ms)?,
+                read_timeout: non_zero("upstream.read_timeout_ms", self.upstream.read_timeout_ms)?,
+            },
+            reconcile_interval: non_zero("reconcile.interval_ms", self.reconcile.interval_ms)?,
+            metrics_tenant_label: self.metrics.tenant_label,
+            auth_cache_ttl: Duration::from_millis(self.auth.cache_ttl_ms),
+            threads: self.server.threads.max(1),
+            grace_period_seconds: self.server.grace_period_seconds,
+            prices,
+            channels,
+            tenants,
+            warnings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+listen: [{ addr: "127.0.0.1:8080" }]
+store: { url: "memory://" }
+channels:
+  - id: sg-main
+    task_base_url: "https://ark.example"
+    region: ap-southeast-1
+    api_key: "${KEY}"
+    models: { dreamina-seedance-2-0: dreamina-seedance-2-0-260128 }
+tenants:
+  - id: acme
+    channels: [sg-main]
+"#;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "KEY").then(|| "sekrit".to_string())
+    }
+
+    #[test]
+    fn expands_env_and_keeps_secrets_out_of_debug() {
+        let c = Config::from_yaml(BASE, &env).unwrap();
+        assert_eq!(c.channels[0].api_key.expose(), "sekrit");
+        assert!(!format!("{c:?}").contains("sekrit"));
+        assert_eq!(c.limits.max_body_bytes, 32 * 1024 * 1024);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::from_yaml(BASE, &|_| None).unwrap_err().to_string();
+        assert!(e.contains("channels[0].api_key") && e.contains("KEY"), "{e}");
+
+        let bad = BASE.replace("channels: [sg-main]", "channels: [nope]");
+        let e = Config::from_yaml(&bad, &env).unwrap_err().to_string();
+        assert!(e.contains("tenants[0].channels[0]"), "{e}");
+
+        let bad = BASE.replace("region:", "regoin:");
+        let e = Config::from_yaml(&bad, &env).unwrap_err().to_string();
+        assert!(e.contains("regoin"), "{e}");
+
+        let bad = BASE.replace(
+            "dreamina-seedance-2-0: dreamina-seedance-2-0-260128",
+            "dreamina-seedance-2-0-filter-off: dreamina-seedance-2-0-260128",
+        );
+        let c = Config::from_yaml(&bad, &env).unwrap();
+        assert!(c.warnings[0].contains("channels[0].models.dreamina-seedance-2-0-filter-off"), "{:?}", c.warnings);
+    }
+}

@@ -1,0 +1,128 @@
+//! The module's shared state: everything a request needs, assembled once from the [`Config`].
+//! Routes borrow it; the Pingora shell ([`crate::proxy`]) owns it behind an `Arc`.
+
+use crate::auth::Authenticator;
+use crate::channel::{ChannelRuntime, Channels};
+use crate::config::Config;
+use crate::dns::AddrSource;
+use crate::journal::Journal;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+use crate::upstream::{UpstreamClient, UpstreamError, UpstreamResponse};
+use bytes::Bytes;
+use seedance_filters::{ApiError, ErrorCode};
+use std::sync::Arc;
+
+pub struct Edge {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub auth: Authenticator,
+    pub channels: Channels,
+    pub upstream: UpstreamClient,
+    pub dns: Arc<dyn AddrSource>,
+    pub metrics: Arc<Metrics>,
+    pub journal: Option<Journal>,
+    /// Identifies this process in settlement ids and reconcile leases.
+    pub node_id: String,
+    /// Set once the configured tenants are in the store (`/readyz` waits for it).
+    pub started: std::sync::atomic::AtomicBool,
+}
+
+/// Which kind of upstream exchange, for metrics labels.
+#[derive(Debug, Clone, Copy)]
+pub enum UpstreamRoute {
+    Create,
+    Get,
+    List,
+    Delete,
+    Action,
+}
+
+impl UpstreamRoute {
+    pub fn label(self) -> &'static str {
+        match self {
+            UpstreamRoute::Create => "create",
+            UpstreamRoute::Get => "get",
+            UpstreamRoute::List => "list",
+            UpstreamRoute::Delete => "delete",
+            UpstreamRoute::Action => "action",
+        }
+    }
+}
+
+pub fn upstream_failure(what: &str) -> ApiError {
+    ApiError::new(ErrorCode::UpstreamError, format!("the model service {what}; retry later"))
+}
+
+impl Edge {
+    /// Counts a failed store operation and turns it into the fail-closed 503.
+    pub fn store_failed(&self, e: &StoreError) -> ApiError {
+        self.metrics.store_errors.with_label_values(&[e.op()]).inc();
+        log::warn!("store error: {e}");
+        ApiError::new(ErrorCode::StoreUnavailable, "the ownership store is unavailable; nothing was changed, retry later")
+    }
+
+    /// One exchange with a channel's task API, authenticated with the channel's API key (the
+    /// customer's token never leaves the edge). 5xx, timeouts, refused connections → 502.
+    pub async fn task_call(
+        &self,
+        channel: &ChannelRuntime,
+        route: UpstreamRoute,
+        method: &str,
+        path_and_query: &str,
+        body: Option<Bytes>,
+    ) -> Result<UpstreamResponse, ApiError> {
+        let headers = [
+            ("Authorization", format!("Bearer {}", channel.conf.api_key.expose())),
+            ("Content-Type", "application/json".to_string()),
+            ("Accept", "application/json".to_string()),
+        ];
+        let path = channel.tasks.path(path_and_query);
+        self.call(channel, route, method, &channel.tasks, &path, &headers, body).await
+    }
+
+    /// Sends and counts one upstream exchange; upstream 5xx and transport failures become 502.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn call(
+        &self,
+        channel: &ChannelRuntime,
+        route: UpstreamRoute,
+        method: &str,
+        endpoint: &crate::upstream::Endpoint,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Bytes>,
+    ) -> Result<UpstreamResponse, ApiError> {
+        let labels = |status: &str| [channel.conf.id.clone(), route.label().to_string(), status.to_string()];
+        let result = self.upstream.send(endpoint, method, path, headers, body).await;
+        match result {
+            Ok(r) => {
+                crate::proxy::add_upstream_time(r.elapsed);
+                self.metrics.upstream_requests.with_label_values(&labels(&r.status.to_string())).inc();
+                self.metrics
+                    .upstream_duration
+                    .with_label_values(&[channel.conf.id.as_str(), route.label()])
+                    .observe(r.elapsed.as_secs_f64());
+                if r.status >= 500 {
+                    log::warn!("channel {} answered {} to {} {}", channel.conf.id, r.status, method, route.label());
+                    return Err(upstream_failure(&format!("answered {}", r.status)));
+                }
+                Ok(r)
+            }
+            Err(e) => {
+                let kind = match e {
+                    UpstreamError::Timeout { .. } => "timeout",
+                    UpstreamError::Resolve { .. } | UpstreamError::Connect { .. } => "connect_error",
+                    UpstreamError::Io { .. } | UpstreamError::TooLarge { .. } => "io_error",
+                };
+                self.metrics.upstream_requests.with_label_values(&labels(kind)).inc();
+                log::warn!("channel {} {}: {e}", channel.conf.id, route.label());
+                Err(upstream_failure(match kind {
+                    "timeout" => "did not answer in time",
+                    "connect_error" => "could not be reached",
+                    _ => "broke off the answer",
+                }))
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Reads a request body whole, bounded in size and time. `Expect: 100-continue` is answered
+//! before reading (otherwise the client waits out its expect timeout), but only when the body
+//! is not already known to be over the limit.
+
+use bytes::{Bytes, BytesMut};
+use pingora_proxy::Session;
+use seedance_filters::{ApiError, ErrorCode};
+use std::time::Duration;
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::with_param(ErrorCode::PayloadTooLarge, "body", format!("the request body is over the {limit}-byte limit"))
+}
+
+pub async fn read(session: &mut Session, limit: usize, timeout: Duration) -> Result<Bytes, ApiError> {
+    let declared = session
+        .req_header()
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let expects_continue = session
+        .req_header()
+        .headers
+        .get("expect")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if expects_continue {
+        session
+            .as_downstream_mut()
+            .write_continue_response()
+            .await
+            .map_err(|_| ApiError::invalid("body", "the connection broke before the body was sent"))?;
+    }
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+    let read_all = async {
+        while let Some(chunk) = session.read_request_body().await.map_err(|e| {
+            ApiError::invalid("body", format!("the request body could not be read: {}", e.etype()))
+        })? {
+            if buf.len() + chunk.len() > limit {
+                return Err(too_large(limit));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(())
+    };
+    tokio::time::timeout(timeout, read_all)
+        .await
+        .map_err(|_| ApiError::invalid("body", format!("the request body did not arrive within {timeout:?}")))??;
+    Ok(buf.freeze())
+}

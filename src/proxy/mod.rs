@@ -1,0 +1,157 @@
+//! The Pingora shell. [`SeedanceModule`] is the library type an existing Pingora `ProxyHttp` can
+//! delegate its `/volcark/` requests to (see `examples/embed.rs`); [`EdgeProxy`] is the thin
+//! `ProxyHttp` the `seedance-edge` binary runs, a table of contents over the module.
+
+mod body;
+mod ctx;
+mod respond;
+
+pub use ctx::{add_upstream_time, EdgeCtx};
+
+use crate::auth::AuthFailure;
+use crate::edge::Edge;
+use crate::routes::{self, Reply, Request, Route, Shape};
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_core::{Error, ErrorType};
+use pingora_proxy::{ProxyHttp, Session};
+use seedance_filters::{ActionMeta, ApiError};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The seedance-edge filter module: everything under `/volcark/`.
+#[derive(Clone)]
+pub struct SeedanceModule {
+    edge: Arc<Edge>,
+}
+
+impl SeedanceModule {
+    pub fn new(edge: Arc<Edge>) -> Self {
+        SeedanceModule { edge }
+    }
+
+    pub fn edge(&self) -> &Arc<Edge> {
+        &self.edge
+    }
+
+    /// Whether a request belongs to this module (the host routes the rest itself).
+    pub fn handles(&self, session: &Session) -> bool {
+        let path = session.req_header().uri.path();
+        path.starts_with(routes::PREFIX) || path == "/volcark"
+    }
+
+    /// The request phase: answers every `/volcark/` request locally (the module re-originates
+    /// the upstream exchange itself; see `crate::upstream` for why) and returns `Ok(true)`.
+    pub async fn request_filter(&self, session: &mut Session, ctx: &mut EdgeCtx) -> pingora_core::Result<bool> {
+        ctx.started = Some(Instant::now());
+        let header = session.req_header();
+        let method = header.method.as_str().to_string();
+        let path = header.uri.path().to_string();
+        let query = header.uri.query().map(str::to_string);
+        let route = Route::of(&method, &path);
+        ctx.route = route.label();
+        ctx.method = method.clone();
+        let reply = ctx::UPSTREAM_MICROS
+            .scope(std::cell::Cell::new(0), async {
+                let reply = self.serve(session, ctx, &route, Request { method, path, query, body: Bytes::new() }).await;
+                ctx.upstream_micros = ctx::UPSTREAM_MICROS.with(|c| c.get());
+                reply
+            })
+            .await;
+        ctx.status = reply.status;
+        ctx.rejected = reply.rejected;
+        respond::write(session, &reply, ctx.close_connection).await?;
+        Ok(true)
+    }
+
+    async fn serve(&self, session: &mut Session, ctx: &mut EdgeCtx, route: &Route, mut req: Request) -> Reply {
+        let edge = &self.edge;
+        let auth_header = session.req_header().headers.get("authorization").map(|v| v.as_bytes().to_vec());
+        let tenant = match edge.auth.authenticate(auth_header.as_deref()).await {
+            Ok(t) => t,
+            Err(AuthFailure::Rejected(e)) => return render(route, &e),
+            Err(AuthFailure::Store(e)) => return render(route, &edge.store_failed(&e)),
+        };
+        ctx.tenant = Some(tenant.id.clone());
+        if route.reads_body() {
+            match body::read(session, edge.config.limits.max_body_bytes, edge.config.limits.body_read_timeout).await {
+                Ok(b) => req.body = b,
+                Err(e) => {
+                    // The rest of an unread body is still on the wire: this connection cannot be reused.
+                    ctx.close_connection = true;
+                    return render(route, &e);
+                }
+            }
+        }
+        routes::dispatch(edge, &tenant, route, &req).await
+    }
+
+    /// The logging phase: one metrics update and one access-log line per request. Never logs a
+    /// token, a body, or a secret.
+    pub async fn logging(&self, _session: &mut Session, e: Option<&Error>, ctx: &mut EdgeCtx) {
+        let m = &self.edge.metrics;
+        let status = if ctx.status == 0 { 500 } else { ctx.status };
+        let elapsed = ctx.started.map(|s| s.elapsed()).unwrap_or_default();
+        m.requests.with_label_values(&[ctx.route, ctx.method.as_str(), &status.to_string()]).inc();
+        m.request_duration.with_label_values(&[ctx.route]).observe(elapsed.as_secs_f64());
+        if let Some(code) = ctx.rejected {
+            m.rejections.with_label_values(&[code.as_str()]).inc();
+        }
+        log::info!(
+            "tenant={} route={} method={} status={} duration_ms={} upstream_ms={}{}",
+            ctx.tenant.as_deref().unwrap_or("-"),
+            ctx.route,
+            ctx.method,
+            status,
+            elapsed.as_millis(),
+            ctx.upstream_micros / 1000,
+            e.map(|e| format!(" error={}", e.etype())).unwrap_or_default(),
+        );
+    }
+}
+
+/// An error in the shape the route speaks.
+fn render(route: &Route, e: &ApiError) -> Reply {
+    match route.shape() {
+        Shape::Task => Reply::error(e),
+        Shape::Action => Reply::action_error(e, ActionMeta { request_id: "", action: "", region: "" }),
+    }
+}
+
+/// The `ProxyHttp` of the standalone binary: `/volcark/` goes to the module, anything else is a
+/// JSON 404. No request is ever proxied blindly, so `upstream_peer` is unreachable.
+pub struct EdgeProxy {
+    pub module: SeedanceModule,
+}
+
+#[async_trait]
+impl ProxyHttp for EdgeProxy {
+    type CTX = EdgeCtx;
+
+    fn new_ctx(&self) -> EdgeCtx {
+        EdgeCtx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut EdgeCtx) -> pingora_core::Result<bool> {
+        if self.module.handles(session) {
+            return self.module.request_filter(session, ctx).await;
+        }
+        ctx.route = "unknown";
+        ctx.method = session.req_header().method.as_str().to_string();
+        let e = ApiError::invalid("path", format!("no route for {}; the API lives under {}", session.req_header().uri.path(), routes::PREFIX));
+        let reply = Reply::error(&e);
+        ctx.status = reply.status;
+        ctx.rejected = reply.rejected;
+        respond::write(session, &reply, false).await?;
+        Ok(true)
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut EdgeCtx) -> pingora_core::Result<Box<HttpPeer>> {
+        Error::e_explain(ErrorType::InternalError, "seedance-edge answers every request in request_filter")
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut EdgeCtx) {
+        self.module.logging(session, e, ctx).await
+    }
+}

@@ -1,0 +1,23 @@
+//! Writes a [`Reply`] to the customer with exact framing (Content-Length, JSON content type).
+
+use crate::routes::Reply;
+use pingora_http::ResponseHeader;
+use pingora_proxy::Session;
+
+pub async fn write(session: &mut Session, reply: &Reply, close: bool) -> pingora_core::Result<()> {
+    let mut h = ResponseHeader::build(reply.status, Some(4))?;
+    h.insert_header("Content-Type", "application/json")?;
+    h.insert_header("Content-Length", reply.body.len().to_string())?;
+    if let Some(id) = &reply.request_id {
+        h.insert_header("X-Request-Id", id.as_str())?;
+    }
+    if close {
+        session.set_keepalive(None);
+    }
+    let empty = reply.body.is_empty();
+    session.write_response_header(Box::new(h), empty).await?;
+    if !empty {
+        session.write_response_body(Some(reply.body.clone()), true).await?;
+    }
+    Ok(())
+}

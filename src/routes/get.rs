@@ -1,0 +1,45 @@
+//! GET /volcark/api/v3/contents/generations/tasks/{id} (SPEC §4.3): owner only, forwarded to the
+//! task's channel, `model` rewritten to the public name used at creation, terminal statuses
+//! recorded, `succeeded` settled exactly once.
+
+use super::{parse_json, Reply, UPSTREAM_TASKS_PATH};
+use crate::edge::{Edge, UpstreamRoute};
+use crate::store::{TaskRecord, TenantRecord};
+use bytes::Bytes;
+use seedance_filters::task::{is_plausible_task_id, rewrite_error_body, rewrite_task};
+use seedance_filters::{ApiError, ErrorCode};
+
+pub fn task_not_found(id: &str) -> ApiError {
+    ApiError::with_param(ErrorCode::TaskNotFound, "task_id", format!("task {id} does not exist in this account"))
+}
+
+/// The caller's own, visible task record — or 404, the same for "never existed" and "not yours".
+pub async fn owned_task(edge: &Edge, tenant: &TenantRecord, id: &str) -> Result<TaskRecord, ApiError> {
+    if !is_plausible_task_id(id) {
+        return Err(task_not_found(id));
+    }
+    let record = edge.store.task(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
+    record.filter(|r| !r.hidden).ok_or_else(|| task_not_found(id))
+}
+
+pub async fn handle(edge: &Edge, tenant: &TenantRecord, id: &str) -> Result<Reply, ApiError> {
+    let record = owned_task(edge, tenant, id).await?;
+    let channel = edge.channels.get(&record.channel).ok_or_else(|| {
+        ApiError::new(ErrorCode::ChannelNotAvailable, "the channel that ran this task is no longer configured")
+    })?;
+    let path = format!("{UPSTREAM_TASKS_PATH}/{id}");
+    let resp = edge.task_call(channel, UpstreamRoute::Get, "GET", &path, None).await?;
+    if resp.status != 200 {
+        let body = rewrite_error_body(&resp.body, Some(&record.official_model), Some(&record.public_model))
+            .map(Bytes::from)
+            .unwrap_or(resp.body);
+        return Ok(Reply::raw(resp.status, body).with_request_id(resp.request_id));
+    }
+    let mut task = parse_json(&resp.body)?;
+    if !task.is_object() {
+        return Err(crate::edge::upstream_failure("answered a task that is not an object"));
+    }
+    crate::billing::observe(edge, &tenant.id, &record, &task).await;
+    rewrite_task(&mut task, &record.public_model);
+    Ok(Reply::json(200, &task).with_request_id(resp.request_id))
+}

@@ -1,0 +1,110 @@
+//! The customer API (SPEC §4): which route a request is, and the handlers — one file per route,
+//! each the same shape: validate (pure, `seedance_filters`) → check ownership (store) → call the
+//! channel → rewrite → record → reply. Handlers see a plain [`Request`], never a Pingora session.
+
+pub mod actions;
+pub mod create;
+pub mod delete;
+pub mod get;
+pub mod list;
+pub mod reply;
+
+use crate::edge::Edge;
+use crate::store::TenantRecord;
+use bytes::Bytes;
+pub use reply::{Reply, Shape};
+use seedance_filters::ApiError;
+
+pub const PREFIX: &str = "/volcark/";
+pub const TASKS_PATH: &str = "/volcark/api/v3/contents/generations/tasks";
+/// The upstream's own path for the same collection.
+pub const UPSTREAM_TASKS_PATH: &str = "/api/v3/contents/generations/tasks";
+
+/// One customer request, read off the wire by the shell.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub body: Bytes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    CreateTask,
+    GetTask(String),
+    ListTasks,
+    DeleteTask(String),
+    Action,
+    Unknown,
+}
+
+impl Route {
+    /// Classifies by method and path alone (no body, no query).
+    pub fn of(method: &str, path: &str) -> Route {
+        let task = path.strip_prefix(TASKS_PATH);
+        match (method, task) {
+            ("POST", Some("" | "/")) => Route::CreateTask,
+            ("GET", Some("" | "/")) => Route::ListTasks,
+            ("GET", Some(rest)) if rest.starts_with('/') && !rest[1..].contains('/') => Route::GetTask(rest[1..].to_string()),
+            ("DELETE", Some(rest)) if rest.starts_with('/') && !rest[1..].contains('/') => {
+                Route::DeleteTask(rest[1..].to_string())
+            }
+            ("POST", None) if path == "/volcark/" || path == "/volcark" => Route::Action,
+            _ => Route::Unknown,
+        }
+    }
+
+    /// Low-cardinality label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::CreateTask => "create_task",
+            Route::GetTask(_) => "get_task",
+            Route::ListTasks => "list_tasks",
+            Route::DeleteTask(_) => "delete_task",
+            Route::Action => "asset_action",
+            Route::Unknown => "unknown",
+        }
+    }
+
+    pub fn shape(&self) -> Shape {
+        if *self == Route::Action {
+            Shape::Action
+        } else {
+            Shape::Task
+        }
+    }
+
+    /// Whether the handler needs the request body.
+    pub fn reads_body(&self) -> bool {
+        matches!(self, Route::CreateTask | Route::Action)
+    }
+}
+
+/// Runs the handler for an authenticated request.
+pub async fn dispatch(edge: &Edge, tenant: &TenantRecord, route: &Route, req: &Request) -> Reply {
+    let result = match route {
+        Route::CreateTask => create::handle(edge, tenant, req).await,
+        Route::GetTask(id) => get::handle(edge, tenant, id).await,
+        Route::ListTasks => list::handle(edge, tenant, req).await,
+        Route::DeleteTask(id) => delete::handle(edge, tenant, id).await,
+        Route::Action => return actions::handle(edge, tenant, req).await,
+        Route::Unknown => Err(no_route(req)),
+    };
+    result.unwrap_or_else(|e| Reply::error(&e))
+}
+
+pub fn no_route(req: &Request) -> ApiError {
+    ApiError::invalid(
+        "path",
+        format!(
+            "no route for {} {}; the task routes live under {TASKS_PATH} and asset Actions at POST {PREFIX}?Action=…",
+            req.method, req.path
+        ),
+    )
+}
+
+/// Renders an upstream JSON answer or reports it as unparseable (→ 502).
+pub fn parse_json(body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(body).map_err(|_| crate::edge::upstream_failure("answered something that is not JSON"))
+}

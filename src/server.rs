@@ -1,0 +1,146 @@
+//! Assembly: from a validated [`Config`] to a running Pingora [`Server`] — the proxy service on
+//! every configured listener (plaintext or TLS), the admin service, and the reconciler.
+
+use crate::admin::AdminApp;
+use crate::auth::Authenticator;
+use crate::billing::reconcile::Reconciler;
+use crate::channel::Channels;
+use crate::config::{Config, StoreConf};
+use crate::dns::{AddrSource, HickorySource};
+use crate::edge::Edge;
+use crate::journal::Journal;
+use crate::metrics::Metrics;
+use crate::proxy::{EdgeProxy, SeedanceModule};
+use crate::store::memory::MemoryStore;
+use crate::store::redis::{RedisOptions, RedisStore};
+use crate::store::Store;
+use crate::upstream::UpstreamClient;
+use pingora_core::apps::HttpServerApp;
+use pingora_core::listeners::tls::TlsSettings;
+use pingora_core::server::configuration::ServerConf;
+use pingora_core::server::Server;
+use pingora_core::services::background::background_service;
+use pingora_core::services::listening::Service;
+use pingora_core::apps::http_app::HttpServer;
+use std::sync::Arc;
+
+/// Opens the configured store without touching the network (Redis connects lazily, so the
+/// edge starts and answers 503 `store_unavailable` while Redis is down).
+pub fn open_store(conf: &StoreConf) -> Result<Arc<dyn Store>, String> {
+    if conf.url.starts_with("memory://") {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    let opts = RedisOptions { op_timeout: conf.op_timeout, retention: conf.retention, ..RedisOptions::default() };
+    let store = RedisStore::connect(&conf.url, &conf.prefix, opts).map_err(|e| format!("store.url: {e}"))?;
+    Ok(Arc::new(store))
+}
+
+/// A random id for this process (settlement ids, reconcile leases).
+fn node_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
+    format!("{host}-{}-{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+/// Builds the module's state; `dns` overrides the configured resolver (tests, the demo).
+pub fn build_edge(config: Config, store: Arc<dyn Store>, dns: Option<Arc<dyn AddrSource>>) -> Result<Arc<Edge>, String> {
+    let channels = Channels::from_config(&config.channels)?;
+    let dns = match dns {
+        Some(d) => d,
+        None => Arc::new(HickorySource::new(&config.dns.nameservers, config.dns.timeout)?),
+    };
+    let metrics = Arc::new(Metrics::new(config.metrics_tenant_label).map_err(|e| format!("metrics: {e}"))?);
+    let journal = match &config.store.journal {
+        Some(p) => Some(Journal::open(p).map_err(|e| format!("store.journal {}: {e}", p.display()))?),
+        None => None,
+    };
+    if let Some(j) = &journal {
+        metrics.journal_pending.set(j.pending());
+    }
+    Ok(Arc::new(Edge {
+        auth: Authenticator::new(store.clone(), config.auth_cache_ttl),
+        upstream: UpstreamClient::new(config.upstream.connect_timeout, config.upstream.read_timeout),
+        channels,
+        dns,
+        metrics,
+        journal,
+        store,
+        node_id: node_id(),
+        started: std::sync::atomic::AtomicBool::new(false),
+        config: Arc::new(config),
+    }))
+}
+
+fn server_conf(config: &Config) -> ServerConf {
+    ServerConf {
+        threads: config.threads,
+        grace_period_seconds: Some(config.grace_period_seconds),
+        graceful_shutdown_timeout_seconds: Some(5),
+        ..ServerConf::default()
+    }
+}
+
+/// The whole server: proxy listeners, admin, reconciler.
+pub fn build_server(edge: Arc<Edge>) -> Result<Server, String> {
+    let config = edge.config.clone();
+    let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
+    server.bootstrap();
+
+    let module = SeedanceModule::new(edge.clone());
+    let mut proxy = pingora_proxy::http_proxy_service_with_name(&server.configuration, EdgeProxy { module }, "seedance-edge");
+    for l in &config.listen {
+        match &l.tls {
+            None => proxy.add_tcp(&l.addr),
+            Some(tls) => {
+                let cert = tls.cert.to_string_lossy();
+                let key = tls.key.to_string_lossy();
+                let mut settings = TlsSettings::intermediate(&cert, &key)
+                    .map_err(|e| format!("listen {}: TLS certificate/key: {e}", l.addr))?;
+                settings.enable_h2();
+                proxy.add_tls_with_settings(&l.addr, None, settings);
+            }
+        }
+    }
+    server.add_service(proxy);
+
+    if let Some(addr) = &config.admin {
+        let mut admin = Service::new("seedance-admin".to_string(), HttpServer::new_app(AdminApp { edge: edge.clone() }));
+        admin.add_tcp(addr);
+        server.add_service(admin);
+    }
+    server.add_service(background_service("seedance-reconciler", Reconciler { edge }));
+    Ok(server)
+}
+
+/// The in-process variant used by tests and benches: the same module behind a Pingora proxy
+/// fed by a plain tokio listener (no signals, no global state, port chosen by the OS).
+pub fn http_app(edge: Arc<Edge>) -> Arc<impl HttpServerApp + Send + Sync + 'static> {
+    let conf = Arc::new(ServerConf::default());
+    Arc::new(pingora_proxy::http_proxy(&conf, EdgeProxy { module: SeedanceModule::new(edge) }))
+}
+
+/// Serves the module on `listener` inside the current tokio runtime until the returned sender
+/// is dropped or set to `true`. Used by the integration tests and the load bench.
+pub fn serve_in_process(edge: Arc<Edge>, listener: tokio::net::TcpListener) -> tokio::sync::watch::Sender<bool> {
+    use pingora_core::apps::ServerApp;
+    let app = http_app(edge);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let mut stop = stop_rx.clone();
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = stop.changed() => break,
+            };
+            let Ok((tcp, _)) = accepted else { continue };
+            let _ = tcp.set_nodelay(true);
+            let (app, rx) = (app.clone(), stop_rx.clone());
+            tokio::spawn(async move {
+                let mut io: pingora_core::protocols::Stream = Box::new(pingora_core::protocols::l4::stream::Stream::from(tcp));
+                while let Some(next) = app.process_new(io, &rx).await {
+                    io = next;
+                }
+            });
+        }
+    });
+    stop_tx
+}

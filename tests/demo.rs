@@ -1,0 +1,67 @@
+//! `seedance-edge demo` starts on a fresh machine and the curl lines it prints work: create →
+//! get round trip against the embedded default (memory store, in-process fake BytePlus).
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::wait::free_port;
+
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sh(script: &str) -> String {
+    let out = Command::new("bash").arg("-c").arg(script).output().expect("bash");
+    assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn the_printed_curl_lines_complete_a_round_trip() {
+    let (listen, admin) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_seedance-edge"))
+        .args(["demo", "--listen", &listen, "--admin", &admin])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("demo starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let _guard = Demo(child);
+
+    // The banner: everything up to the list line.
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        let done = line.starts_with("curl -s \"$BASE_URL/volcark/api/v3/contents/generations/tasks?");
+        lines.push(line);
+        if done || Instant::now() > deadline {
+            break;
+        }
+    }
+    let banner = lines.join("\n");
+    let exports: String = lines.iter().filter(|l| l.starts_with("export ")).map(|l| format!("{l}\n")).collect();
+    assert!(exports.contains("TOKEN=\"oh-"), "{banner}");
+    // The create command spans the lines from `curl -s -X POST` through the `-d '…'` line.
+    let start = lines.iter().position(|l| l.starts_with("curl -s -X POST")).expect("create line");
+    let create: String = lines[start..start + 3].join("\n");
+    let get = lines.iter().find(|l| l.contains("/tasks/cgt-...")).expect("get line").clone();
+
+    // Wait until the proxy accepts connections (the banner prints as it starts).
+    support::wait::until_sync("demo listening", Duration::from_secs(20), || std::net::TcpStream::connect(&listen).is_ok());
+    let created = sh(&format!("{exports}{create}"));
+    let v: serde_json::Value = serde_json::from_str(&created).unwrap_or_else(|_| panic!("create answered {created}"));
+    let id = v["id"].as_str().expect("an id").to_string();
+    let got = sh(&format!("{exports}{}", get.replace("cgt-...", &id)));
+    let v: serde_json::Value = serde_json::from_str(&got).unwrap_or_else(|_| panic!("get answered {got}"));
+    assert_eq!(v["id"], id.as_str());
+    assert_eq!(v["model"], "dreamina-seedance-2-0-fast");
+}

@@ -1,0 +1,70 @@
+//! Fail closed: with Redis stopped the edge answers 503 `store_unavailable`, creates nothing
+//! upstream and never guesses ownership; with Redis back (same port, empty or not) it serves
+//! again without a restart. A create whose ownership write fails after the upstream answered is
+//! journaled and replayed, never orphaned.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::harness::{minimal_task, Harness, Options, TASKS};
+use support::wait;
+
+#[tokio::test]
+async fn redis_down_is_503_and_nothing_is_created_upstream() {
+    let mut h = Harness::start().await;
+    let id = h.create("acme", "dreamina-seedance-2-0").await;
+    let creates = h.fake.creates();
+    h.redis.kill();
+
+    let started = Instant::now();
+    let r = h.post("acme", TASKS, &minimal_task("dreamina-seedance-2-0")).await;
+    assert_eq!(r.status, 503, "{}", r.raw);
+    assert_eq!(r.body["error"]["code"], "store_unavailable");
+    assert_eq!(h.fake.creates(), creates, "no upstream create while the store is down");
+    for path in [format!("{TASKS}/{id}"), TASKS.to_string()] {
+        let before = h.fake.requests().len();
+        let r = h.get("acme", &path).await;
+        assert_eq!(r.status, 503, "{path}: {}", r.raw);
+        assert_eq!(r.body["error"]["code"], "store_unavailable");
+        assert_eq!(h.fake.requests().len(), before, "{path}: never forwarded unscoped or unchecked");
+    }
+    let r = h.delete("acme", &format!("{TASKS}/{id}")).await;
+    assert_eq!(r.status, 503);
+    assert!(started.elapsed() < Duration::from_secs(10), "fail fast: {:?}", started.elapsed());
+    assert!(h.metrics().contains("seedance_store_errors_total"));
+
+    h.redis.restart();
+    let recovered = wait::until("edge serves again after Redis restarts", Duration::from_secs(10), || async {
+        h.get("acme", TASKS).await.status == 200
+    })
+    .await;
+    assert!(recovered);
+    // Redis came back empty (no persistence): the task is gone from the store, so it is 404 —
+    // and new work succeeds.
+    h.create("acme", "dreamina-seedance-2-0").await;
+}
+
+#[tokio::test]
+async fn ownership_write_failure_after_create_goes_to_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("ownership.journal");
+    let opts = Options { journal: Some(journal.clone()), ..Options::default() };
+    let h = Harness::start_with(opts).await;
+    // The store answers PING but refuses writes (OOM): the create succeeds upstream, the
+    // ownership record cannot be written.
+    h.redis.cli(&["CONFIG", "SET", "maxmemory", "1"]);
+    h.redis.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    let r = h.post("acme", TASKS, &minimal_task("dreamina-seedance-2-0")).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert!(std::fs::read_to_string(&journal).unwrap().contains(&id));
+    assert_eq!(h.edge.journal.as_ref().unwrap().pending(), 1);
+
+    h.redis.cli(&["CONFIG", "SET", "maxmemory", "0"]);
+    let reconciler = seedance_edge::billing::reconcile::Reconciler { edge: h.edge.clone() };
+    reconciler.pass().await.unwrap();
+    assert_eq!(h.edge.journal.as_ref().unwrap().pending(), 0);
+    let g = h.get("acme", &format!("{TASKS}/{id}")).await;
+    assert_eq!(g.status, 200, "replayed ownership: {}", g.raw);
+    assert_eq!(g.body["model"], "dreamina-seedance-2-0");
+}

@@ -1,0 +1,215 @@
+//! The whole edge, in-process, on real parts: a redis-server on a free port, fake-ark as a real
+//! HTTP server, the loopback DNS stub, and the seedance-edge module behind a Pingora proxy on a
+//! port the OS picked. Tests talk to it over HTTP like a customer.
+
+use super::dns::DnsStub;
+use super::redis::RedisServer;
+use fake_ark::{FakeArk, FakeArkConfig};
+use seedance_edge::config::Config;
+use seedance_edge::Edge;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub const TASKS: &str = "/volcark/api/v3/contents/generations/tasks";
+/// The channel API key fake-ark accepts; tests assert it never reaches a customer.
+pub const CHANNEL_KEY: &str = "sk-channel-secret-do-not-leak";
+pub const CHANNEL_AK: &str = "AKCHANNEL";
+pub const CHANNEL_SK: &str = "SKCHANNEL-secret-do-not-leak";
+/// An official Filter-Off id the "fo" channel maps to (fake-ark knows it).
+pub const FILTER_OFF_ID: &str = "dreamina-seedance-2-0-fo-260301";
+
+/// Customer tokens of the test tenants.
+pub fn token(tenant: &str) -> String {
+    format!("oh-test-token-{tenant}")
+}
+
+pub struct Options {
+    pub fake: FakeArkConfig,
+    /// Extra YAML appended under `tenants:` (already indented), for special tenants.
+    pub extra_tenants: String,
+    pub journal: Option<std::path::PathBuf>,
+    pub max_body_bytes: u64,
+    pub reconcile_interval_ms: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            fake: FakeArkConfig::held(),
+            extra_tenants: String::new(),
+            journal: None,
+            max_body_bytes: 33_554_432,
+            reconcile_interval_ms: 200,
+        }
+    }
+}
+
+pub struct Harness {
+    pub redis: RedisServer,
+    pub fake: FakeArk,
+    pub dns: DnsStub,
+    pub edge: Arc<Edge>,
+    pub base: String,
+    pub client: reqwest::Client,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Harness::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(opts: Options) -> Harness {
+        let redis = RedisServer::start();
+        Harness::start_on(redis, opts).await
+    }
+
+    /// A second edge on the same Redis (multi-node tests) shares `redis` by URL.
+    pub async fn start_on(redis: RedisServer, mut opts: Options) -> Harness {
+        opts.fake.api_keys = vec![CHANNEL_KEY.to_string()];
+        opts.fake.credentials = vec![(CHANNEL_AK.to_string(), CHANNEL_SK.to_string())];
+        if !opts.fake.models.iter().any(|m| m == FILTER_OFF_ID) {
+            opts.fake.models.push(FILTER_OFF_ID.to_string());
+        }
+        let fake = FakeArk::start(opts.fake).await.expect("fake-ark starts");
+        let dns = DnsStub::start();
+        let edge = build_edge(&redis.url(), &fake.base_url(), &dns.nameserver(), &opts);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = seedance_edge::server::serve_in_process(edge.clone(), listener);
+        seedance_edge::billing::reconcile::sync_tenants(&edge).await.expect("tenants upserted");
+        Harness { redis, fake, dns, edge, base, client: reqwest::Client::new(), _stop: stop }
+    }
+
+    pub async fn send(&self, tenant: Option<&str>, method: &str, path: &str, body: Option<&Value>) -> Resp {
+        let url = format!("{}{}", self.base, path);
+        let mut rb = self.client.request(method.parse().expect("method"), url);
+        if let Some(t) = tenant {
+            rb = rb.bearer_auth(token(t));
+        }
+        if let Some(b) = body {
+            rb = rb.header("content-type", "application/json").body(b.to_string());
+        }
+        let resp = rb.send().await.expect("edge answers");
+        let status = resp.status().as_u16();
+        let raw = resp.text().await.expect("body");
+        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        Resp { status, body, raw }
+    }
+
+    pub async fn post(&self, tenant: &str, path: &str, body: &Value) -> Resp {
+        self.send(Some(tenant), "POST", path, Some(body)).await
+    }
+
+    pub async fn get(&self, tenant: &str, path: &str) -> Resp {
+        self.send(Some(tenant), "GET", path, None).await
+    }
+
+    pub async fn delete(&self, tenant: &str, path: &str) -> Resp {
+        self.send(Some(tenant), "DELETE", path, None).await
+    }
+
+    /// Creates a minimal task for `tenant` and returns its id.
+    pub async fn create(&self, tenant: &str, model: &str) -> String {
+        let r = self.post(tenant, TASKS, &minimal_task(model)).await;
+        assert_eq!(r.status, 200, "create: {}", r.raw);
+        r.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// The edge's metrics page.
+    pub fn metrics(&self) -> String {
+        String::from_utf8_lossy(&self.edge.metrics.render()).into_owned()
+    }
+}
+
+pub fn minimal_task(model: &str) -> Value {
+    serde_json::json!({"model": model, "content": [{"type": "text", "text": "a paper boat"}], "duration": 4, "resolution": "480p"})
+}
+
+fn build_edge(redis_url: &str, upstream: &str, nameserver: &str, opts: &Options) -> Arc<Edge> {
+    let sha = |t: &str| seedance_edge::auth::token_sha256(&token(t));
+    let journal = opts.journal.as_ref().map(|p| format!("\n  journal: \"{}\"", p.display())).unwrap_or_default();
+    let yaml = format!(
+        r#"
+listen: []
+limits: {{ max_body_bytes: {max_body} }}
+store:
+  url: "{redis_url}"
+  prefix: sde
+  op_timeout_ms: 1000{journal}
+dns: {{ nameservers: ["{nameserver}"], timeout_ms: 500 }}
+upstream: {{ connect_timeout_ms: 1000, read_timeout_ms: 3000 }}
+reconcile: {{ interval_ms: {reconcile} }}
+auth: {{ cache_ttl_ms: 0 }}
+channels:
+  - id: main
+    task_base_url: "{upstream}"
+    asset_base_url: "{upstream}"
+    region: ap-southeast-1
+    api_key: "${{KEY}}"
+    access_key_id: "${{AK}}"
+    secret_access_key: "${{SK}}"
+    project_name: proj-main
+    models:
+      dreamina-seedance-2-0: dreamina-seedance-2-0-260128
+      dreamina-seedance-2-0-fast: dreamina-seedance-2-0-fast-260128
+  - id: fo
+    task_base_url: "{upstream}"
+    asset_base_url: "{upstream}"
+    region: ap-southeast-1
+    api_key: "${{KEY}}"
+    access_key_id: "${{AK}}"
+    secret_access_key: "${{SK}}"
+    project_name: proj-fo
+    models:
+      dreamina-seedance-2-0: dreamina-seedance-2-0-260128
+      dreamina-seedance-2-0-filter-off: {FILTER_OFF_ID}
+      dreamina-seedance-2-0-fast-filter-off: dreamina-seedance-2-0-fast-260128
+  - id: dead
+    task_base_url: "http://127.0.0.1:1"
+    region: ap-southeast-1
+    api_key: "${{KEY}}"
+    models:
+      dreamina-seedance-2-0: dreamina-seedance-2-0-260128
+tenants:
+  - id: acme
+    token_sha256: ["{acme}"]
+    channels: [main]
+    assets: true
+  - id: globex
+    token_sha256: ["{globex}"]
+    channels: [main]
+    assets: true
+  - id: fomo
+    token_sha256: ["{fomo}"]
+    channels: [fo]
+    assets: true
+  - id: noassets
+    token_sha256: ["{noassets}"]
+    channels: [main]
+    assets: false
+{extra}"#,
+        max_body = opts.max_body_bytes,
+        reconcile = opts.reconcile_interval_ms,
+        acme = sha("acme"),
+        globex = sha("globex"),
+        fomo = sha("fomo"),
+        noassets = sha("noassets"),
+        extra = opts.extra_tenants,
+    );
+    let env = |name: &str| match name {
+        "KEY" => Some(CHANNEL_KEY.to_string()),
+        "AK" => Some(CHANNEL_AK.to_string()),
+        "SK" => Some(CHANNEL_SK.to_string()),
+        _ => None,
+    };
+    let config = Config::from_yaml(&yaml, &env).expect("test config is valid");
+    let store = seedance_edge::server::open_store(&config.store).expect("store");
+    seedance_edge::server::build_edge(config, store, None).expect("edge")
+}
