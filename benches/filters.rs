@@ -2,10 +2,11 @@
 //! rewrite (small and with a 512 KiB inline image), callback URL syntax and the address
 //! classifier, the task response rewrite, and list-query parsing.
 
-use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use seedance_filters::callback::{check_url, ip_policy::classify};
 use seedance_filters::task::{parse_create, parse_list_query, rewrite_task};
 use serde_json::json;
+use std::hint::black_box;
 
 fn create_bodies() -> (Vec<u8>, Vec<u8>) {
     let small = json!({

@@ -36,8 +36,9 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
     let fake = rt.block_on(fake_ark::FakeArk::start(cfg)).map_err(|e| format!("fake-ark: {e}"))?;
     let upstream = fake.base_url();
     std::thread::spawn(move || {
+        // The simulator lives as long as this thread, which lives as long as the process.
+        let _fake = fake;
         rt.block_on(std::future::pending::<()>());
-        drop(fake);
     });
 
     let listen = args.listen.clone();

@@ -63,7 +63,7 @@ impl HickorySource {
             Ok(lookup) => Ok(lookup
                 .answers()
                 .iter()
-                .filter_map(|r| match r.data() {
+                .filter_map(|r| match &r.data {
                     RData::A(a) => Some(IpAddr::V4(a.0)),
                     RData::AAAA(a) => Some(IpAddr::V6(a.0)),
                     _ => None,

@@ -1,1 +1,162 @@
-//! (in progress)
+//! SKU selection and prices (SPEC §6). Money stays in integers: prices in micro-USD per million
+//! tokens, amounts in nano-USD, so a ledger summed over a year has no float drift. Floats appear
+//! only at the Prometheus counter.
+
+use crate::model::PublicModel;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SkuError {
+    #[error("resolution {0:?} is not billable for {1}")]
+    Resolution(String, &'static str),
+    #[error("unknown SKU {0:?}")]
+    UnknownSku(String),
+    #[error("price {0:?} is not a non-negative decimal with at most 6 decimal places")]
+    BadPrice(String),
+}
+
+/// A billing SKU: `dreamina-seedance-2-0-{480p|720p|1080p}-{novideo|video}` for the standard
+/// family, `dreamina-seedance-2-0-fast-{novideo|video}` for fast. Filter-Off models bill under
+/// their base model's SKU (the metric's `model` label keeps them apart).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The page's eight SKUs.
+    pub fn all() -> Vec<Sku> {
+        let mut out = Vec::new();
+        for res in ["480p", "720p", "1080p"] {
+            for v in [false, true] {
+                out.extend(sku_for(PublicModel::Standard, res, v));
+            }
+        }
+        for v in [false, true] {
+            out.extend(sku_for(PublicModel::Fast, "720p", v));
+        }
+        out
+    }
+}
+
+/// The SKU of a finished task: family, the final resolution the upstream reported, and whether
+/// the create request carried a video reference.
+pub fn sku_for(model: PublicModel, resolution: &str, has_video: bool) -> Result<Sku, SkuError> {
+    let video = if has_video { "video" } else { "novideo" };
+    let base = model.price_base();
+    if !base.resolutions().contains(&resolution) {
+        return Err(SkuError::Resolution(resolution.to_string(), model.name()));
+    }
+    Ok(Sku(if base.is_fast() {
+        format!("{}-{video}", base.name())
+    } else {
+        format!("{}-{resolution}-{video}", base.name())
+    }))
+}
+
+/// USD per million tokens, as micro-USD integers, by SKU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceTable(BTreeMap<String, u64>);
+
+impl PriceTable {
+    /// The page's prices (section 3): 7.0 / 4.3 (480p, 720p), 7.7 / 4.7 (1080p), 5.6 / 3.3 (fast),
+    /// novideo / video.
+    pub fn page_default() -> PriceTable {
+        let mut t = BTreeMap::new();
+        let base = "dreamina-seedance-2-0";
+        for (res, novideo, video) in [("480p", 7_000_000, 4_300_000), ("720p", 7_000_000, 4_300_000), ("1080p", 7_700_000, 4_700_000)] {
+            t.insert(format!("{base}-{res}-novideo"), novideo);
+            t.insert(format!("{base}-{res}-video"), video);
+        }
+        t.insert(format!("{base}-fast-novideo"), 5_600_000);
+        t.insert(format!("{base}-fast-video"), 3_300_000);
+        PriceTable(t)
+    }
+
+    /// Overrides one SKU's price from a decimal string such as `"4.3"` (config `prices:`).
+    pub fn set(&mut self, sku: &str, usd_per_million: &str) -> Result<(), SkuError> {
+        if !self.0.contains_key(sku) {
+            return Err(SkuError::UnknownSku(sku.to_string()));
+        }
+        let micro = parse_micro(usd_per_million).ok_or_else(|| SkuError::BadPrice(usd_per_million.to_string()))?;
+        self.0.insert(sku.to_string(), micro);
+        Ok(())
+    }
+
+    pub fn price_micro_usd_per_m(&self, sku: &Sku) -> Option<u64> {
+        self.0.get(sku.as_str()).copied()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+}
+
+/// `"4.3"` → 4_300_000 micro-USD; at most 6 decimals, no sign, no exponent.
+pub fn parse_micro(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() || frac.len() > 6 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let int: u64 = int.parse().ok()?;
+    let frac_micro: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().ok()? };
+    int.checked_mul(1_000_000)?.checked_add(frac_micro)
+}
+
+/// tokens × (micro-USD per million tokens) = nano-USD × 1000; computed in u128, exact whenever
+/// the price has at most 3 decimals beyond the cent (always, for the page's prices).
+pub fn cost_usd_nanos(tokens: u64, micro_usd_per_million: u64) -> u64 {
+    let nanos = u128::from(tokens) * u128::from(micro_usd_per_million) / 1000;
+    u64::try_from(nanos).unwrap_or(u64::MAX)
+}
+
+/// For the metric only.
+pub fn nanos_to_usd(nanos: u64) -> f64 {
+    nanos as f64 / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eight_skus_and_filter_off() {
+        let names: Vec<String> = Sku::all().into_iter().map(|s| s.0).collect();
+        assert_eq!(names.len(), 8);
+        assert!(names.contains(&"dreamina-seedance-2-0-1080p-video".to_string()));
+        assert!(names.contains(&"dreamina-seedance-2-0-fast-novideo".to_string()));
+        assert_eq!(sku_for(PublicModel::StandardFilterOff, "720p", false).unwrap().as_str(), "dreamina-seedance-2-0-720p-novideo");
+        assert_eq!(sku_for(PublicModel::FastFilterOff, "480p", true).unwrap().as_str(), "dreamina-seedance-2-0-fast-video");
+        assert!(sku_for(PublicModel::Fast, "1080p", false).is_err());
+        assert!(sku_for(PublicModel::Standard, "", false).is_err());
+    }
+
+    #[test]
+    fn prices_to_the_nano_dollar() {
+        let t = PriceTable::page_default();
+        let p = |s: &str| t.price_micro_usd_per_m(&Sku(s.into())).unwrap();
+        assert_eq!(p("dreamina-seedance-2-0-480p-novideo"), 7_000_000);
+        assert_eq!(p("dreamina-seedance-2-0-1080p-video"), 4_700_000);
+        assert_eq!(p("dreamina-seedance-2-0-fast-video"), 3_300_000);
+        // 40594 tokens at 3.3 USD/M = 0.1339602 USD.
+        assert_eq!(cost_usd_nanos(40_594, 3_300_000), 133_960_200);
+        assert_eq!(cost_usd_nanos(1, 7_700_000), 7_700);
+        assert_eq!(cost_usd_nanos(u64::MAX, u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn overrides() {
+        let mut t = PriceTable::page_default();
+        t.set("dreamina-seedance-2-0-fast-video", "3.25").unwrap();
+        assert_eq!(t.price_micro_usd_per_m(&Sku("dreamina-seedance-2-0-fast-video".into())), Some(3_250_000));
+        assert!(t.set("nope", "1").is_err());
+        for bad in ["-1", "1e3", "", "1.1234567", "abc", ".5"] {
+            assert!(t.set("dreamina-seedance-2-0-fast-video", bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_micro("0.000001"), Some(1));
+        assert_eq!(parse_micro("12"), Some(12_000_000));
+    }
+}

@@ -17,7 +17,6 @@ use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Tasks checked per tenant and pass.
 const BATCH: usize = 100;

@@ -37,7 +37,7 @@ pub async fn read(session: &mut Session, limit: usize, timeout: Duration) -> Res
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
     let read_all = async {
         while let Some(chunk) = session.read_request_body().await.map_err(|e| {
-            ApiError::invalid("body", format!("the request body could not be read: {}", e.etype()))
+            ApiError::invalid("body", format!("the request body could not be read: {}", e.etype().as_str()))
         })? {
             if buf.len() + chunk.len() > limit {
                 return Err(too_large(limit));

@@ -106,7 +106,7 @@ impl SeedanceModule {
             status,
             elapsed.as_millis(),
             ctx.upstream_micros / 1000,
-            e.map(|e| format!(" error={}", e.etype())).unwrap_or_default(),
+            e.map(|e| format!(" error={}", e.etype().as_str())).unwrap_or_default(),
         );
     }
 }

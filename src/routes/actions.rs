@@ -187,7 +187,7 @@ async fn signed_call(
     let path = endpoint.path("/");
     let signed = sign_request("POST", &endpoint.authority(), &path, &query, "application/json", &body, &creds, std::time::SystemTime::now());
     let mut headers: Vec<(&str, String)> = vec![("Content-Type", "application/json".into())];
-    headers.extend(signed.into_iter().map(|(k, v)| (k, v)));
+    headers.extend(signed);
     let path_and_query = format!("{path}?Action={}&Version={ACTION_VERSION}", action.name());
     edge.call(channel, UpstreamRoute::Action, "POST", endpoint, &path_and_query, &headers, Some(Bytes::from(body))).await
 }

@@ -19,7 +19,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
     let mut records = edge.store.tasks(&tenant.id).await.map_err(|e| edge.store_failed(&e))?;
     if let Some(ids) = &q.task_ids {
         // Another tenant's ids are simply not in this index: silently absent.
-        records.retain(|r| ids.iter().any(|id| *id == r.id));
+        records.retain(|r| ids.contains(&r.id));
     }
     if let Some(model) = q.model {
         records.retain(|r| r.public_model == model.name());

@@ -77,7 +77,7 @@ impl Harness {
         if !opts.fake.models.iter().any(|m| m == FILTER_OFF_ID) {
             opts.fake.models.push(FILTER_OFF_ID.to_string());
         }
-        let fake = FakeArk::start(opts.fake).await.expect("fake-ark starts");
+        let fake = FakeArk::start(opts.fake.clone()).await.expect("fake-ark starts");
         let dns = DnsStub::start();
         let edge = build_edge(&redis.url(), &fake.base_url(), &dns.nameserver(), &opts);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
@@ -120,6 +120,16 @@ impl Harness {
         let r = self.post(tenant, TASKS, &minimal_task(model)).await;
         assert_eq!(r.status, 200, "create: {}", r.raw);
         r.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Moves a task on fake-ark to a terminal status, with its usage and final resolution.
+    pub fn finish(&self, id: &str, status: &str, tokens: u64, resolution: &str) {
+        self.fake.finish(id, status, Some(tokens), Some(resolution));
+    }
+
+    /// The next create reaching fake-ark fails this way: "500", "429", "unparseable", "drop".
+    pub fn fault_next_create(&self, fault: &str) {
+        self.fake.fault_next_create(fault.parse().expect("a known fault"));
     }
 
     /// The edge's metrics page.

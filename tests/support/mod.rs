@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod harness;
 pub mod redis;
 pub mod wait;

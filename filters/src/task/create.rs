@@ -1,0 +1,352 @@
+//! Create-task validation and rewrite (SPEC §4.2). One pass over the body checks every rule with
+//! a message naming the field, renames `CallbackURL`, normalizes `asset://` URIs and collects what
+//! the shell must look up (callback host, asset owners) and what the store records.
+
+use crate::asset::uri;
+use crate::callback::{check_url, CheckedUrl};
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{parse_model, PublicModel};
+use serde_json::{Map, Value};
+
+const CONTENT_TYPES: [&str; 4] = ["text", "image_url", "video_url", "audio_url"];
+const RATIOS: [&str; 7] = ["adaptive", "16:9", "9:16", "1:1", "4:3", "3:4", "21:9"];
+const BOOLEANS: [&str; 5] = ["camera_fixed", "watermark", "generate_audio", "return_last_frame", "draft"];
+const SERVICE_TIERS: [&str; 2] = ["default", "flex"];
+/// Inline media shorter than this stays in the audit snapshot as is.
+const SNAPSHOT_INLINE_LIMIT: usize = 256;
+
+/// A validated create-task request, ready to be sent to a channel.
+#[derive(Debug, Clone)]
+pub struct CreateTask {
+    pub model: PublicModel,
+    /// The trimmed callback URL, syntax-checked; its host still has to be resolved by the shell.
+    pub callback: Option<CheckedUrl>,
+    /// Every `asset://` id referenced, in order, without repeats.
+    pub asset_ids: Vec<String>,
+    /// A `video_url` item is present (selects the `video` SKU).
+    pub has_video: bool,
+    pub resolution: Option<String>,
+    pub execution_expires_after: Option<i64>,
+    body: Map<String, Value>,
+}
+
+impl CreateTask {
+    /// The body as the channel receives it: the official model id in place of the public name.
+    pub fn upstream_body(&self, official_model: &str) -> Vec<u8> {
+        let mut body = self.body.clone();
+        body.insert("model".into(), Value::String(official_model.to_string()));
+        serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+    }
+
+    /// What the audit record keeps of the upstream request: the same body, with inline base64
+    /// media replaced by its length so a 30 MiB image does not land in Redis.
+    pub fn audit_snapshot(&self, official_model: &str) -> Value {
+        let mut body = self.body.clone();
+        body.insert("model".into(), Value::String(official_model.to_string()));
+        if let Some(Value::Array(items)) = body.get_mut("content") {
+            for item in items.iter_mut() {
+                for key in ["image_url", "video_url", "audio_url"] {
+                    if let Some(Value::String(url)) = item.pointer_mut(&format!("/{key}/url")) {
+                        if url.starts_with("data:") && url.len() > SNAPSHOT_INLINE_LIMIT {
+                            let head: String = url.chars().take_while(|c| *c != ',').take(64).collect();
+                            *url = format!("{head},<{} bytes inline>", url.len());
+                        }
+                    }
+                }
+            }
+        }
+        Value::Object(body)
+    }
+}
+
+/// Validates and rewrites a create-task body.
+pub fn parse_create(raw: &[u8]) -> Result<CreateTask, ApiError> {
+    let value: Value = serde_json::from_slice(raw)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("the request body is not valid JSON: {e}")))?;
+    let Value::Object(mut body) = value else {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "the request body must be a JSON object"));
+    };
+    let model = parse_model(body.get("model"))?;
+    body.insert("model".into(), Value::String(model.name().into()));
+
+    let (asset_ids, has_video) = check_content(body.get_mut("content"))?;
+    check_duration(body.get("duration"))?;
+    let resolution = check_resolution(model, body.get("resolution"))?;
+    check_one_of("ratio", body.get("ratio"), &RATIOS)?;
+    check_one_of("service_tier", body.get("service_tier"), &SERVICE_TIERS)?;
+    check_int_range("priority", body.get("priority"), 0, 9)?;
+    let execution_expires_after = check_int_range("execution_expires_after", body.get("execution_expires_after"), 3600, 259_200)?;
+    check_int_range("seed", body.get("seed"), -1, i64::from(u32::MAX))?;
+    for key in BOOLEANS {
+        if let Some(v) = body.get(key) {
+            if !v.is_boolean() {
+                return Err(ApiError::invalid(key, format!("{key} must be a boolean (true or false), not {}", kind(v))));
+            }
+        }
+    }
+    if let Some(v) = body.get("safety_identifier") {
+        if !v.is_string() {
+            return Err(ApiError::invalid("safety_identifier", "safety_identifier must be a string"));
+        }
+    }
+
+    // `CallbackURL` is the page's compatibility alias; `callback_url` wins when both are present
+    // and the alias is dropped unjudged, since it is never forwarded.
+    let alias = body.remove("CallbackURL");
+    let callback = match body.get("callback_url").cloned().or(alias) {
+        None => None,
+        Some(v) => {
+            let checked = check_url("callback_url", &v, false)?;
+            body.insert("callback_url".into(), Value::String(checked.url.clone()));
+            Some(checked)
+        }
+    };
+
+    Ok(CreateTask { model, callback, asset_ids, has_video, resolution, execution_expires_after, body })
+}
+
+fn check_content(content: Option<&mut Value>) -> Result<(Vec<String>, bool), ApiError> {
+    let allowed = CONTENT_TYPES.join(", ");
+    let items = match content {
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid("content", "content is required: a non-empty array of input items"))
+        }
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        Some(Value::Array(_)) => {
+            return Err(ApiError::invalid("content", "content must contain at least one item (a text prompt or a reference)"))
+        }
+        Some(other) => return Err(ApiError::invalid("content", format!("content must be an array, not {}", kind(other)))),
+    };
+    let mut asset_ids: Vec<String> = Vec::new();
+    let mut has_video = false;
+    for (i, item) in items.iter_mut().enumerate() {
+        let Value::Object(obj) = item else {
+            return Err(ApiError::invalid("content", format!("content[{i}] must be an object")));
+        };
+        let ty = match obj.get("type") {
+            Some(Value::String(t)) if CONTENT_TYPES.contains(&t.as_str()) => t.clone(),
+            Some(Value::String(t)) => {
+                return Err(ApiError::invalid("content", format!("content[{i}].type {t:?} is not one of: {allowed}")))
+            }
+            _ => return Err(ApiError::invalid("content", format!("content[{i}].type is required: one of {allowed}"))),
+        };
+        if ty == "text" {
+            if !matches!(obj.get("text"), Some(Value::String(_))) {
+                return Err(ApiError::invalid("content", format!("content[{i}].text must be a string")));
+            }
+            continue;
+        }
+        has_video |= ty == "video_url";
+        let url = match obj.get_mut(&ty).and_then(|m| m.get_mut("url")) {
+            Some(Value::String(url)) => url,
+            _ => return Err(ApiError::invalid("content", format!("content[{i}].{ty}.url must be a string"))),
+        };
+        if let Some(id) = uri::asset_id(url) {
+            if !crate::task::is_plausible_task_id(id) {
+                return Err(ApiError::invalid("content", format!("content[{i}].{ty}.url: {id:?} is not an asset id")));
+            }
+            let id = id.to_string();
+            *url = uri::canonical(&id);
+            if !asset_ids.contains(&id) {
+                asset_ids.push(id);
+            }
+        }
+    }
+    Ok((asset_ids, has_video))
+}
+
+fn check_duration(v: Option<&Value>) -> Result<(), ApiError> {
+    let Some(v) = v else { return Ok(()) };
+    match v.as_i64() {
+        Some(d) if d == -1 || (4..=15).contains(&d) => Ok(()),
+        _ => Err(ApiError::with_param(
+            ErrorCode::InvalidDuration,
+            "duration",
+            format!("duration must be an integer from 4 to 15 (seconds), or -1 to let the model choose; got {v}"),
+        )),
+    }
+}
+
+fn check_resolution(model: PublicModel, v: Option<&Value>) -> Result<Option<String>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    let allowed = model.resolutions();
+    match v.as_str() {
+        Some(r) if allowed.contains(&r) => Ok(Some(r.to_string())),
+        Some("1080p") => Err(ApiError::invalid(
+            "resolution",
+            format!("{} does not support 1080p; use one of: {}", model.name(), allowed.join(", ")),
+        )),
+        _ => Err(ApiError::invalid("resolution", format!("resolution must be one of: {}; got {v}", allowed.join(", ")))),
+    }
+}
+
+fn check_one_of(field: &str, v: Option<&Value>, allowed: &[&str]) -> Result<(), ApiError> {
+    match v {
+        None => Ok(()),
+        Some(Value::String(s)) if allowed.contains(&s.as_str()) => Ok(()),
+        Some(v) => Err(ApiError::invalid(field, format!("{field} must be one of: {}; got {v}", allowed.join(", ")))),
+    }
+}
+
+fn check_int_range(field: &str, v: Option<&Value>, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    match v.as_i64() {
+        Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(ApiError::invalid(field, format!("{field} must be an integer from {min} to {max}; got {v}"))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(extra: Value) -> Vec<u8> {
+        let mut b = json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "a boat"}]});
+        if let (Value::Object(b), Value::Object(e)) = (&mut b, extra) {
+            b.extend(e);
+        }
+        b.to_string().into_bytes()
+    }
+
+    fn err(extra: Value) -> ApiError {
+        parse_create(&body(extra)).unwrap_err()
+    }
+
+    #[test]
+    fn duration_boundaries() {
+        for ok in [json!(4), json!(15), json!(-1), json!(10)] {
+            assert!(parse_create(&body(json!({ "duration": ok }))).is_ok(), "{ok}");
+        }
+        for bad in [json!(3), json!(16), json!(0), json!(-2), json!(4.5), json!("5"), json!(5.0), json!(null), json!(true)] {
+            let e = err(json!({ "duration": bad }));
+            assert_eq!(e.code, ErrorCode::InvalidDuration, "{bad}");
+            assert_eq!(e.param.as_deref(), Some("duration"));
+        }
+    }
+
+    #[test]
+    fn ratio_resolution_priority_expiry() {
+        assert!(parse_create(&body(json!({"ratio": "21:9", "resolution": "1080p", "priority": 9}))).is_ok());
+        assert_eq!(err(json!({"ratio": "2:1"})).param.as_deref(), Some("ratio"));
+        assert_eq!(err(json!({"resolution": "4k"})).param.as_deref(), Some("resolution"));
+        assert_eq!(err(json!({"priority": 10})).param.as_deref(), Some("priority"));
+        assert_eq!(err(json!({"priority": -1})).param.as_deref(), Some("priority"));
+        assert_eq!(err(json!({"priority": 1.5})).param.as_deref(), Some("priority"));
+        for ok in [3600, 259_200] {
+            let t = parse_create(&body(json!({ "execution_expires_after": ok }))).unwrap();
+            assert_eq!(t.execution_expires_after, Some(ok));
+        }
+        for bad in [3599, 259_201] {
+            assert_eq!(err(json!({ "execution_expires_after": bad })).param.as_deref(), Some("execution_expires_after"));
+        }
+    }
+
+    #[test]
+    fn fast_models_refuse_1080p() {
+        let b = json!({"model": "dreamina-seedance-2-0-fast-filter-off", "content": [{"type": "text", "text": "x"}], "resolution": "1080p"});
+        let e = parse_create(b.to_string().as_bytes()).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("resolution"));
+        assert!(e.message.contains("1080p"), "{}", e.message);
+        let b = json!({"model": "dreamina-seedance-2-0-fast", "content": [{"type": "text", "text": "x"}], "resolution": "720p"});
+        assert!(parse_create(b.to_string().as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn booleans_are_booleans() {
+        for key in BOOLEANS {
+            assert_eq!(err(json!({ key: "true" })).param.as_deref(), Some(key));
+            assert_eq!(err(json!({ key: 1 })).param.as_deref(), Some(key));
+            assert!(parse_create(&body(json!({ key: false }))).is_ok());
+        }
+    }
+
+    #[test]
+    fn body_and_content_shape() {
+        assert_eq!(parse_create(b"{nope").unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(parse_create(b"[1]").unwrap_err().code, ErrorCode::InvalidRequest);
+        let no_model = json!({"content": [{"type": "text", "text": "x"}]}).to_string();
+        assert_eq!(parse_create(no_model.as_bytes()).unwrap_err().param.as_deref(), Some("model"));
+        for content in [json!([]), json!("x"), json!([1]), json!([{"type": "gif"}]), json!([{"text": "x"}]),
+                        json!([{"type": "text"}]), json!([{"type": "image_url", "image_url": {}}])] {
+            let b = json!({"model": "dreamina-seedance-2-0", "content": content});
+            let e = parse_create(b.to_string().as_bytes()).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("content"), "{content}");
+        }
+        let b = json!({"model": "dreamina-seedance-2-0"});
+        assert_eq!(parse_create(b.to_string().as_bytes()).unwrap_err().param.as_deref(), Some("content"));
+    }
+
+    #[test]
+    fn unknown_fields_pass_through_and_model_is_rewritten() {
+        let t = parse_create(&body(json!({"x_future": {"a": 1}, "seed": 7}))).unwrap();
+        let sent: Value = serde_json::from_slice(&t.upstream_body("dreamina-seedance-2-0-260128")).unwrap();
+        assert_eq!(sent["model"], "dreamina-seedance-2-0-260128");
+        assert_eq!(sent["x_future"]["a"], 1);
+        assert_eq!(sent["seed"], 7);
+    }
+
+    #[test]
+    fn aliases_normalize() {
+        let b = json!({"model": "dreamina-seedance-2-0-fast-260128", "content": [{"type": "text", "text": "x"}]});
+        assert_eq!(parse_create(b.to_string().as_bytes()).unwrap().model, PublicModel::Fast);
+    }
+
+    #[test]
+    fn callback_alias_and_precedence() {
+        let t = parse_create(&body(json!({"CallbackURL": "  https://example.com/cb  "}))).unwrap();
+        let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
+        assert_eq!(sent["callback_url"], "https://example.com/cb");
+        assert!(sent.get("CallbackURL").is_none());
+        let t = parse_create(&body(json!({"CallbackURL": "http://10.0.0.1/", "callback_url": "https://example.com/a"}))).unwrap();
+        let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
+        assert_eq!(sent["callback_url"], "https://example.com/a");
+        assert!(sent.get("CallbackURL").is_none());
+        assert_eq!(err(json!({"callback_url": "http://example.com/"})).param.as_deref(), Some("callback_url"));
+        assert_eq!(err(json!({"callback_url": "   "})).param.as_deref(), Some("callback_url"));
+        assert_eq!(err(json!({"callback_url": 5})).param.as_deref(), Some("callback_url"));
+    }
+
+    #[test]
+    fn asset_uris_are_normalized_and_collected() {
+        let b = json!({"model": "dreamina-seedance-2-0", "content": [
+            {"type": "image_url", "role": "reference_image", "image_url": {"url": "Asset://asset-1"}},
+            {"type": "video_url", "role": "reference_video", "video_url": {"url": "ASSET://asset-2"}},
+            {"type": "image_url", "image_url": {"url": "asset://asset-1"}}
+        ]});
+        let t = parse_create(b.to_string().as_bytes()).unwrap();
+        assert_eq!(t.asset_ids, vec!["asset-1", "asset-2"]);
+        assert!(t.has_video);
+        let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
+        assert_eq!(sent["content"][0]["image_url"]["url"], "asset://asset-1");
+        assert_eq!(sent["content"][1]["video_url"]["url"], "asset://asset-2");
+        let b = json!({"model": "dreamina-seedance-2-0", "content": [{"type": "image_url", "image_url": {"url": "asset://../x"}}]});
+        assert_eq!(parse_create(b.to_string().as_bytes()).unwrap_err().param.as_deref(), Some("content"));
+    }
+
+    #[test]
+    fn audit_snapshot_keeps_length_not_media() {
+        let image = format!("data:image/png;base64,{}", "A".repeat(100_000));
+        let b = json!({"model": "dreamina-seedance-2-0", "content": [{"type": "image_url", "image_url": {"url": image}}],
+                       "callback_url": "https://example.com/cb"});
+        let t = parse_create(b.to_string().as_bytes()).unwrap();
+        let snap = t.audit_snapshot("dreamina-seedance-2-0-260128");
+        let url = snap["content"][0]["image_url"]["url"].as_str().unwrap();
+        assert!(url.starts_with("data:image/png;base64,<") && url.contains("100022 bytes"), "{url}");
+        assert_eq!(snap["callback_url"], "https://example.com/cb");
+        assert_eq!(snap["model"], "dreamina-seedance-2-0-260128");
+        let sent: Value = serde_json::from_slice(&t.upstream_body("x")).unwrap();
+        assert_eq!(sent["content"][0]["image_url"]["url"].as_str().unwrap().len(), 100_022);
+    }
+}

@@ -1,0 +1,151 @@
+//! The list query (SPEC §4.4). Parsed strictly: a typo in a filter must not silently widen the
+//! list the customer gets back.
+
+use crate::error::ApiError;
+use crate::model::PublicModel;
+
+const PARAMS: &str = "page_num, page_size, filter.status, filter.model, filter.task_ids";
+/// More ids than a page can hold is a mistake, not a query.
+const MAX_TASK_IDS: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Expired,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 6] = [
+        TaskStatus::Queued,
+        TaskStatus::Running,
+        TaskStatus::Succeeded,
+        TaskStatus::Failed,
+        TaskStatus::Expired,
+        TaskStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Running => "running",
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Expired => "expired",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        TaskStatus::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, TaskStatus::Queued | TaskStatus::Running)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub page_num: u32,
+    pub page_size: u32,
+    pub status: Option<TaskStatus>,
+    pub model: Option<PublicModel>,
+    /// Comma separated in the query (repeats are merged), as the page's customers send them.
+    pub task_ids: Option<Vec<String>>,
+}
+
+/// Parses the raw query string (without `?`).
+pub fn parse_list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
+    let mut q = ListQuery { page_num: 1, page_size: 20, status: None, model: None, task_ids: None };
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = decode(raw_key).ok_or_else(|| ApiError::invalid("query", "the query string is not valid UTF-8 percent-encoding"))?;
+        let value = decode(raw_value).ok_or_else(|| ApiError::invalid(&key, format!("{key} is not valid percent-encoding")))?;
+        match key.as_str() {
+            "page_num" => q.page_num = int_param(&key, &value, 1, u32::MAX)?,
+            "page_size" => q.page_size = int_param(&key, &value, 1, 100)?,
+            "filter.status" => {
+                q.status = Some(TaskStatus::parse(&value).ok_or_else(|| {
+                    let all: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
+                    ApiError::invalid(&key, format!("filter.status {value:?} is not one of: {}", all.join(", ")))
+                })?)
+            }
+            "filter.model" => {
+                q.model = Some(PublicModel::parse(&value).ok_or_else(|| {
+                    ApiError::invalid(&key, format!("filter.model {value:?} is not a Seedance 2.0 model name"))
+                })?)
+            }
+            "filter.task_ids" => {
+                let ids = q.task_ids.get_or_insert_with(Vec::new);
+                ids.extend(value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string));
+                if ids.len() > MAX_TASK_IDS {
+                    return Err(ApiError::invalid(&key, format!("filter.task_ids takes at most {MAX_TASK_IDS} ids")));
+                }
+            }
+            _ => return Err(ApiError::invalid(&key, format!("unknown query parameter {key:?}; allowed: {PARAMS}"))),
+        }
+    }
+    Ok(q)
+}
+
+fn int_param(key: &str, value: &str, min: u32, max: u32) -> Result<u32, ApiError> {
+    match value.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::invalid(key, format!("{key} must be an integer from {min} to {max}; got {value:?}"))),
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte.
+fn decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_bounds() {
+        let q = parse_list_query(None).unwrap();
+        assert_eq!((q.page_num, q.page_size), (1, 20));
+        let q = parse_list_query(Some("page_num=3&page_size=100")).unwrap();
+        assert_eq!((q.page_num, q.page_size), (3, 100));
+        assert!(parse_list_query(Some("page_size=1")).is_ok());
+        for bad in ["page_num=0", "page_num=-1", "page_num=x", "page_size=0", "page_size=101", "page_size=1.5", "bogus=1", "filter.service_tier=flex"] {
+            let e = parse_list_query(Some(bad)).unwrap_err();
+            assert_eq!(e.code, crate::ErrorCode::InvalidRequest, "{bad}");
+            assert!(e.message.contains(bad.split('=').next().unwrap()), "{bad}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn filters() {
+        let q = parse_list_query(Some("filter.status=succeeded&filter.model=dreamina-seedance-2-0-fast-260128")).unwrap();
+        assert_eq!(q.status, Some(TaskStatus::Succeeded));
+        assert_eq!(q.model, Some(PublicModel::Fast));
+        assert!(parse_list_query(Some("filter.status=done")).is_err());
+        assert!(parse_list_query(Some("filter.model=seedance-2-0")).is_err());
+        let q = parse_list_query(Some("filter.task_ids=cgt-1%2Ccgt-2,%20cgt-3&filter.task_ids=cgt-4")).unwrap();
+        assert_eq!(q.task_ids.unwrap(), vec!["cgt-1", "cgt-2", "cgt-3", "cgt-4"]);
+        assert!(parse_list_query(Some("page_num=%zz")).is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! Redis key layout (redis-state §3.3). Every key of one tenant shares the hash tag `{t:<id>}`,
+//! so a tenant's scripts touch one cluster slot; lookups are only ever built in the caller's
+//! namespace, which is what makes another tenant's id indistinguishable from a missing one.
+
+/// Key builder for one configured prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Keys {
+        Keys { prefix: prefix.to_string() }
+    }
+
+    fn tenant_key(&self, tenant: &str, rest: &str) -> String {
+        format!("{}:{{t:{tenant}}}:{rest}", self.prefix)
+    }
+
+    /// HASH: the task's record (audit, status, settlement).
+    pub fn task(&self, tenant: &str, id: &str) -> String {
+        self.tenant_key(tenant, &format!("task:{id}"))
+    }
+    /// ZSET: visible task ids by creation order (newest-first listing).
+    pub fn tasks(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "tasks")
+    }
+    /// ZSET: non-terminal task ids by next check time (ms), for the reconciler.
+    pub fn pending(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "pending")
+    }
+    /// STRING counter that breaks ties between tasks created in the same millisecond.
+    pub fn seq(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "seq")
+    }
+    /// STREAM: one entry per settlement.
+    pub fn ledger(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "ledger")
+    }
+    /// STRING with PX: which node reconciles this tenant right now.
+    pub fn lease(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "reconcile-lease")
+    }
+    /// STRING: the tenant record as JSON.
+    pub fn tenant(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "tenant")
+    }
+    /// HASH: an asset or asset group.
+    pub fn asset(&self, tenant: &str, id: &str) -> String {
+        self.tenant_key(tenant, &format!("asset:{id}"))
+    }
+    /// ZSET: the tenant's groups or assets by creation time.
+    pub fn asset_index(&self, tenant: &str, kind: super::AssetKind) -> String {
+        self.tenant_key(tenant, if kind == super::AssetKind::Group { "groups" } else { "assets" })
+    }
+    /// SET: every tenant id (the reconciler's iteration; single-key commands only).
+    pub fn tenants(&self) -> String {
+        format!("{}:tenants", self.prefix)
+    }
+    /// STRING: token SHA-256 → tenant id. Global on purpose: a token is looked up before the
+    /// tenant is known.
+    pub fn token(&self, sha256: &str) -> String {
+        format!("{}:token:{sha256}", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_hash_tag_per_tenant() {
+        let k = Keys::new("sde");
+        assert_eq!(k.task("acme", "cgt-1"), "sde:{t:acme}:task:cgt-1");
+        assert_eq!(k.ledger("acme"), "sde:{t:acme}:ledger");
+        assert_eq!(k.pending("acme"), "sde:{t:acme}:pending");
+        assert_eq!(k.tasks("acme"), "sde:{t:acme}:tasks");
+        assert_eq!(k.tenants(), "sde:tenants");
+    }
+}

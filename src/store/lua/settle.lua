@@ -1,0 +1,16 @@
+-- Exactly-once settlement (redis-state §3.4): idempotent per task and per settlement attempt.
+-- KEYS[1] task hash  KEYS[2] ledger stream  KEYS[3] pending zset
+-- ARGV[1] settlement id  ARGV[2] task id  ARGV[3] sku  ARGV[4] total tokens  ARGV[5] usd nanos
+-- ARGV[6] settled at ms  ARGV[7] public model  ARGV[8] final resolution
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 'no-task'} end
+local prev = redis.call('HGET', KEYS[1], 'settled_by')
+if prev then
+  if prev == ARGV[1] then return {1, 'replay'} end
+  return {0, prev}
+end
+redis.call('HSET', KEYS[1], 'settled_by', ARGV[1], 'status', 'succeeded', 'settled_at', ARGV[6],
+  'billed_tokens', ARGV[4], 'sku', ARGV[3], 'usd_nanos', ARGV[5], 'resolution', ARGV[8])
+redis.call('ZREM', KEYS[3], ARGV[2])
+local entry = redis.call('XADD', KEYS[2], '*', 'task', ARGV[2], 'settlement', ARGV[1], 'sku', ARGV[3],
+  'tokens', ARGV[4], 'usd_nanos', ARGV[5], 'model', ARGV[7], 'at', ARGV[6])
+return {1, entry}

@@ -1,0 +1,315 @@
+//! The in-memory store: the demo's embedded default and a fixture for unit tests. It keeps the
+//! same semantics as Redis (per-tenant namespaces, exactly-once settlement) but nothing survives
+//! the process and nothing is shared between nodes, so production configs must use Redis.
+
+use super::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Default)]
+struct Tenant {
+    record: Option<TenantRecord>,
+    tasks: HashMap<String, TaskRecord>,
+    /// Visible task ids with their creation sequence.
+    order: BTreeMap<u64, String>,
+    pending: HashMap<String, i64>,
+    ledger: Vec<LedgerEntry>,
+    lease: Option<(String, i64)>,
+    assets: Vec<AssetRecord>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tenants: BTreeMap<String, Tenant>,
+    tokens: HashMap<String, String>,
+    seq: u64,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock leaves the maps consistent (every update is
+        // a single insert/remove), so recovering the guard is safe.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Inner {
+    fn tenant(&mut self, id: &str) -> &mut Tenant {
+        self.tenants.entry(id.to_string()).or_default()
+    }
+
+    fn insert_task(&mut self, tenant: &str, task: &TaskRecord) {
+        self.seq += 1;
+        let seq = self.seq;
+        let t = self.tenant(tenant);
+        t.order.retain(|_, id| *id != task.id);
+        if !task.hidden {
+            t.order.insert(seq, task.id.clone());
+        }
+        if !is_terminal(&task.status) {
+            t.pending.insert(task.id.clone(), task.created_at.saturating_mul(1000));
+        }
+        t.tasks.insert(task.id.clone(), task.clone());
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn put_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        self.lock().tenant(&tenant.id).record = Some(tenant.clone());
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &str) -> StoreResult<Option<TenantRecord>> {
+        Ok(self.lock().tenants.get(id).and_then(|t| t.record.clone()))
+    }
+
+    async fn tenant_ids(&self) -> StoreResult<Vec<String>> {
+        Ok(self.lock().tenants.iter().filter(|(_, t)| t.record.is_some()).map(|(k, _)| k.clone()).collect())
+    }
+
+    async fn add_token(&self, tenant: &str, token_sha256: &str) -> StoreResult<()> {
+        self.lock().tokens.insert(token_sha256.to_string(), tenant.to_string());
+        Ok(())
+    }
+
+    async fn revoke_token(&self, token_sha256: &str) -> StoreResult<bool> {
+        Ok(self.lock().tokens.remove(token_sha256).is_some())
+    }
+
+    async fn token_tenant(&self, token_sha256: &str) -> StoreResult<Option<String>> {
+        Ok(self.lock().tokens.get(token_sha256).cloned())
+    }
+
+    async fn put_task(&self, tenant: &str, task: &TaskRecord) -> StoreResult<()> {
+        self.lock().insert_task(tenant, task);
+        Ok(())
+    }
+
+    async fn put_task_if_absent(&self, tenant: &str, task: &TaskRecord) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        if inner.tenant(tenant).tasks.contains_key(&task.id) {
+            return Ok(false);
+        }
+        inner.insert_task(tenant, task);
+        Ok(true)
+    }
+
+    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>> {
+        Ok(self.lock().tenants.get(tenant).and_then(|t| t.tasks.get(id).cloned()))
+    }
+
+    async fn tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {
+        let inner = self.lock();
+        let Some(t) = inner.tenants.get(tenant) else { return Ok(Vec::new()) };
+        Ok(t.order.values().rev().filter_map(|id| t.tasks.get(id)).filter(|r| !r.hidden).cloned().collect())
+    }
+
+    async fn set_status(&self, tenant: &str, id: &str, status: &str) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let t = inner.tenant(tenant);
+        if let Some(task) = t.tasks.get_mut(id) {
+            if !is_terminal(&task.status) {
+                task.status = status.to_string();
+            }
+            if is_terminal(status) {
+                t.pending.remove(id);
+            }
+        }
+        Ok(())
+    }
+
+    async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let t = inner.tenant(tenant);
+        if let Some(task) = t.tasks.get_mut(id) {
+            task.hidden = true;
+            t.order.retain(|_, v| v != id);
+        }
+        Ok(())
+    }
+
+    async fn settle(&self, tenant: &str, s: &Settlement) -> StoreResult<SettleOutcome> {
+        let mut inner = self.lock();
+        let t = inner.tenant(tenant);
+        let Some(task) = t.tasks.get_mut(&s.task_id) else { return Ok(SettleOutcome::NoTask) };
+        if let Some(prev) = &task.settlement {
+            return Ok(if prev.settled_by == s.settlement_id {
+                SettleOutcome::Replay
+            } else {
+                SettleOutcome::AlreadySettled { by: prev.settled_by.clone() }
+            });
+        }
+        task.status = "succeeded".into();
+        task.settlement = Some(SettlementRecord {
+            settled_by: s.settlement_id.clone(),
+            settled_at_ms: s.settled_at_ms,
+            sku: s.sku.clone(),
+            tokens: s.tokens,
+            usd_nanos: s.usd_nanos,
+            resolution: s.final_resolution.clone(),
+        });
+        t.pending.remove(&s.task_id);
+        let entry_id = format!("{}-{}", s.settled_at_ms, t.ledger.len());
+        t.ledger.push(LedgerEntry {
+            entry_id: entry_id.clone(),
+            tenant: tenant.to_string(),
+            task_id: s.task_id.clone(),
+            settlement_id: s.settlement_id.clone(),
+            sku: s.sku.clone(),
+            tokens: s.tokens,
+            usd_nanos: s.usd_nanos,
+            model: s.public_model.clone(),
+            at_ms: s.settled_at_ms,
+        });
+        Ok(SettleOutcome::Settled { entry_id })
+    }
+
+    async fn due_tasks(&self, tenant: &str, now_ms: i64, limit: usize) -> StoreResult<Vec<(String, i64)>> {
+        let inner = self.lock();
+        let Some(t) = inner.tenants.get(tenant) else { return Ok(Vec::new()) };
+        let mut due: Vec<(String, i64)> =
+            t.pending.iter().filter(|(_, at)| **at <= now_ms).map(|(id, at)| (id.clone(), *at)).collect();
+        due.sort_by_key(|(_, at)| *at);
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn reschedule(&self, tenant: &str, id: &str, next_check_ms: Option<i64>) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let t = inner.tenant(tenant);
+        match next_check_ms {
+            Some(at) => {
+                if let Some(v) = t.pending.get_mut(id) {
+                    *v = at;
+                }
+            }
+            None => {
+                t.pending.remove(id);
+            }
+        }
+        Ok(())
+    }
+
+    async fn try_lease(&self, tenant: &str, node: &str, ttl_ms: u64) -> StoreResult<bool> {
+        let now = now_ms();
+        let mut inner = self.lock();
+        let t = inner.tenant(tenant);
+        match &t.lease {
+            Some((_, until)) if *until > now => Ok(false),
+            _ => {
+                t.lease = Some((node.to_string(), now.saturating_add(ttl_ms as i64)));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn ledger(&self, tenant: &str, since_ms: i64) -> StoreResult<Vec<LedgerEntry>> {
+        let inner = self.lock();
+        let Some(t) = inner.tenants.get(tenant) else { return Ok(Vec::new()) };
+        Ok(t.ledger.iter().filter(|e| e.at_ms >= since_ms).cloned().collect())
+    }
+
+    async fn put_asset(&self, tenant: &str, asset: &AssetRecord) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let t = inner.tenant(tenant);
+        t.assets.retain(|a| a.id != asset.id);
+        t.assets.push(asset.clone());
+        Ok(())
+    }
+
+    async fn asset(&self, tenant: &str, id: &str) -> StoreResult<Option<AssetRecord>> {
+        Ok(self.lock().tenants.get(tenant).and_then(|t| t.assets.iter().find(|a| a.id == id).cloned()))
+    }
+
+    async fn assets(&self, tenant: &str, kind: AssetKind) -> StoreResult<Vec<AssetRecord>> {
+        let inner = self.lock();
+        let Some(t) = inner.tenants.get(tenant) else { return Ok(Vec::new()) };
+        Ok(t.assets.iter().rev().filter(|a| a.kind == kind).cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn task(id: &str) -> TaskRecord {
+        TaskRecord {
+            id: id.into(),
+            channel: "main".into(),
+            public_model: "dreamina-seedance-2-0".into(),
+            official_model: "dreamina-seedance-2-0-260128".into(),
+            has_video: false,
+            requested_resolution: Some("720p".into()),
+            created_at: 1_700_000_000,
+            status: "queued".into(),
+            hidden: false,
+            execution_expires_after: None,
+            upstream_request: None,
+            settlement: None,
+        }
+    }
+
+    fn settlement(id: &str, by: &str) -> Settlement {
+        Settlement {
+            settlement_id: by.into(),
+            task_id: id.into(),
+            sku: "dreamina-seedance-2-0-720p-novideo".into(),
+            tokens: 100,
+            usd_nanos: 700_000,
+            settled_at_ms: 1,
+            public_model: "dreamina-seedance-2-0".into(),
+            final_resolution: "720p".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn namespaces_and_order() {
+        let s = MemoryStore::new();
+        s.put_task("acme", &task("cgt-1")).await.unwrap();
+        s.put_task("acme", &task("cgt-2")).await.unwrap();
+        assert!(s.task("globex", "cgt-1").await.unwrap().is_none());
+        let ids: Vec<String> = s.tasks("acme").await.unwrap().into_iter().map(|t| t.id).collect();
+        assert_eq!(ids, ["cgt-2", "cgt-1"]);
+        s.hide_task("acme", "cgt-2").await.unwrap();
+        assert_eq!(s.tasks("acme").await.unwrap().len(), 1);
+        assert!(s.task("acme", "cgt-2").await.unwrap().unwrap().hidden);
+        assert!(!s.put_task_if_absent("acme", &task("cgt-1")).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn settles_once() {
+        let s = MemoryStore::new();
+        s.put_task("acme", &task("cgt-1")).await.unwrap();
+        assert_eq!(s.due_tasks("acme", i64::MAX, 10).await.unwrap().len(), 1);
+        assert!(matches!(s.settle("acme", &settlement("cgt-1", "a")).await.unwrap(), SettleOutcome::Settled { .. }));
+        assert_eq!(s.settle("acme", &settlement("cgt-1", "a")).await.unwrap(), SettleOutcome::Replay);
+        assert_eq!(
+            s.settle("acme", &settlement("cgt-1", "b")).await.unwrap(),
+            SettleOutcome::AlreadySettled { by: "a".into() }
+        );
+        assert_eq!(s.settle("globex", &settlement("cgt-1", "b")).await.unwrap(), SettleOutcome::NoTask);
+        assert_eq!(s.ledger("acme", 0).await.unwrap().len(), 1);
+        assert!(s.due_tasks("acme", i64::MAX, 10).await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,564 @@
+//! The Redis store (standalone or Cluster). Built to fail fast and recover by itself:
+//! connections are made lazily on first use (the proxy starts and answers 503 while Redis is
+//! down), the connection and response timeouts are short, every operation also runs under an
+//! outer deadline, and the connection manager reconnects in the background after Redis returns.
+//! Multi-key writes are Lua scripts whose keys share the tenant's hash tag (one cluster slot).
+
+use super::keys::Keys;
+use super::*;
+use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::ClusterClient;
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+const PUT_TASK: &str = include_str!("lua/put_task.lua");
+const SET_STATUS: &str = include_str!("lua/set_status.lua");
+const HIDE_TASK: &str = include_str!("lua/hide_task.lua");
+const SETTLE: &str = include_str!("lua/settle.lua");
+
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// Outer deadline of one store operation (including reconnect waits).
+    pub op_timeout: Duration,
+    /// TTL of task and asset records.
+    pub retention: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            op_timeout: Duration::from_millis(1000),
+            retention: Duration::from_secs(90 * 24 * 3600),
+            connect_timeout: Duration::from_millis(300),
+        }
+    }
+}
+
+enum Target {
+    Single(::redis::Client),
+    Cluster(Box<ClusterClient>),
+}
+
+/// Either connection kind, so every operation is written once.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+pub struct RedisStore {
+    target: Target,
+    conn: OnceCell<Conn>,
+    keys: Keys,
+    opts: RedisOptions,
+    put_task: Script,
+    set_status: Script,
+    hide_task: Script,
+    settle: Script,
+}
+
+impl RedisStore {
+    /// Parses the URL and prepares the client; no network traffic until the first operation.
+    /// `redis://…` / `rediss://…` is standalone; `redis+cluster://h1:p1,h2:p2` is a cluster
+    /// (give every node: the client only discovers the topology from the ones it knows).
+    pub fn connect(url: &str, prefix: &str, opts: RedisOptions) -> Result<RedisStore, String> {
+        let target = if let Some(nodes) = url.strip_prefix("redis+cluster://") {
+            let nodes: Vec<String> = nodes.split(',').filter(|n| !n.is_empty()).map(|n| format!("redis://{n}")).collect();
+            if nodes.is_empty() {
+                return Err("redis+cluster:// needs at least one host:port".into());
+            }
+            let client = ClusterClient::builder(nodes)
+                .connection_timeout(opts.connect_timeout)
+                .response_timeout(opts.op_timeout)
+                .retries(2)
+                .min_retry_wait(50)
+                .max_retry_wait(400)
+                .build()
+                .map_err(|e| e.to_string())?;
+            Target::Cluster(Box::new(client))
+        } else {
+            Target::Single(::redis::Client::open(url).map_err(|e| e.to_string())?)
+        };
+        Ok(RedisStore {
+            target,
+            conn: OnceCell::new(),
+            keys: Keys::new(prefix),
+            opts,
+            put_task: Script::new(PUT_TASK),
+            set_status: Script::new(SET_STATUS),
+            hide_task: Script::new(HIDE_TASK),
+            settle: Script::new(SETTLE),
+        })
+    }
+
+    /// The shared connection, created on first use inside the caller's runtime (the manager
+    /// spawns its driver there).
+    async fn conn(&self, op: &'static str) -> StoreResult<Conn> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| async {
+                match &self.target {
+                    Target::Single(client) => {
+                        let cfg = ConnectionManagerConfig::new()
+                            .set_connection_timeout(Some(self.opts.connect_timeout))
+                            .set_response_timeout(Some(self.opts.op_timeout))
+                            .set_number_of_retries(2)
+                            .set_min_delay(Duration::from_millis(50))
+                            .set_max_delay(Duration::from_millis(400));
+                        ConnectionManager::new_lazy_with_config(client.clone(), cfg).map(Conn::Single)
+                    }
+                    Target::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
+                }
+            })
+            .await
+            .map_err(|e| unavailable(op, &e))?;
+        Ok(conn.clone())
+    }
+
+    /// Runs one operation under the outer deadline; every error becomes a typed [`StoreError`].
+    async fn run<T, F, Fut>(&self, op: &'static str, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: std::future::Future<Output = Result<T, RedisError>>,
+    {
+        let work = async {
+            let conn = self.conn(op).await?;
+            f(conn).await.map_err(|e| classify(op, &e))
+        };
+        match tokio::time::timeout(self.opts.op_timeout, work).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Unavailable { op, reason: format!("no answer within {:?}", self.opts.op_timeout) }),
+        }
+    }
+
+    fn ttl_secs(&self) -> u64 {
+        self.opts.retention.as_secs().max(1)
+    }
+
+    async fn write_task(&self, op: &'static str, tenant: &str, task: &TaskRecord, only_if_absent: bool) -> StoreResult<bool> {
+        let k = &self.keys;
+        let mut inv = self.put_task.prepare_invoke();
+        inv.key(k.task(tenant, &task.id))
+            .key(k.tasks(tenant))
+            .key(k.pending(tenant))
+            .key(k.seq(tenant))
+            .arg(&task.id)
+            .arg(if only_if_absent { "1" } else { "0" })
+            .arg(task.created_at.saturating_mul(1000).max(now_ms_for_order(task.created_at)))
+            .arg(self.ttl_secs())
+            .arg(if is_terminal(&task.status) { "0" } else { "1" })
+            .arg(if task.hidden { "1" } else { "0" });
+        for (f, v) in task_fields(task) {
+            inv.arg(f).arg(v);
+        }
+        let n: i64 = self.run(op, |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        Ok(n == 1)
+    }
+}
+
+/// Orders tasks created "now" by the current millisecond; replays keep their creation second.
+fn now_ms_for_order(created_at_secs: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    if now / 1000 == created_at_secs {
+        now
+    } else {
+        0
+    }
+}
+
+fn unavailable(op: &'static str, e: &RedisError) -> StoreError {
+    StoreError::Unavailable { op, reason: e.to_string() }
+}
+
+fn classify(op: &'static str, e: &RedisError) -> StoreError {
+    if e.code() == Some("WRONGTYPE") || e.kind() == ::redis::ErrorKind::UnexpectedReturnType {
+        StoreError::Corrupt { op, reason: e.to_string() }
+    } else {
+        unavailable(op, e)
+    }
+}
+
+fn corrupt(op: &'static str, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt { op, reason: reason.into() }
+}
+
+fn task_fields(t: &TaskRecord) -> Vec<(&'static str, String)> {
+    let flag = |b: bool| if b { "1".to_string() } else { "0".to_string() };
+    let mut f = vec![
+        ("channel", t.channel.clone()),
+        ("public_model", t.public_model.clone()),
+        ("official_model", t.official_model.clone()),
+        ("has_video", flag(t.has_video)),
+        ("created_at", t.created_at.to_string()),
+        ("status", t.status.clone()),
+        ("hidden", flag(t.hidden)),
+    ];
+    if let Some(r) = &t.requested_resolution {
+        f.push(("requested_resolution", r.clone()));
+    }
+    if let Some(e) = t.execution_expires_after {
+        f.push(("execution_expires_after", e.to_string()));
+    }
+    if let Some(u) = &t.upstream_request {
+        f.push(("upstream_request", u.clone()));
+    }
+    if let Some(s) = &t.settlement {
+        f.extend([
+            ("settled_by", s.settled_by.clone()),
+            ("settled_at", s.settled_at_ms.to_string()),
+            ("sku", s.sku.clone()),
+            ("billed_tokens", s.tokens.to_string()),
+            ("usd_nanos", s.usd_nanos.to_string()),
+            ("resolution", s.resolution.clone()),
+        ]);
+    }
+    f
+}
+
+fn parse_task(op: &'static str, id: &str, mut h: HashMap<String, String>) -> StoreResult<TaskRecord> {
+    let mut take = |k: &str| h.remove(k);
+    let num = |op: &'static str, k: &str, v: Option<String>| -> StoreResult<Option<i64>> {
+        v.map(|s| s.parse::<i64>().map_err(|_| corrupt(op, format!("task {id}: {k}={s:?}")))).transpose()
+    };
+    let channel = take("channel").ok_or_else(|| corrupt(op, format!("task {id} has no channel")))?;
+    let public_model = take("public_model").ok_or_else(|| corrupt(op, format!("task {id} has no model")))?;
+    let settlement = match take("settled_by") {
+        None => None,
+        Some(settled_by) => Some(SettlementRecord {
+            settled_by,
+            settled_at_ms: num(op, "settled_at", take("settled_at"))?.unwrap_or(0),
+            sku: take("sku").unwrap_or_default(),
+            tokens: num(op, "billed_tokens", take("billed_tokens"))?.unwrap_or(0).max(0) as u64,
+            usd_nanos: num(op, "usd_nanos", take("usd_nanos"))?.unwrap_or(0).max(0) as u64,
+            resolution: take("resolution").unwrap_or_default(),
+        }),
+    };
+    Ok(TaskRecord {
+        id: id.to_string(),
+        channel,
+        public_model,
+        official_model: take("official_model").unwrap_or_default(),
+        has_video: take("has_video").as_deref() == Some("1"),
+        requested_resolution: take("requested_resolution"),
+        created_at: num(op, "created_at", take("created_at"))?.unwrap_or(0),
+        status: take("status").unwrap_or_else(|| "queued".into()),
+        hidden: take("hidden").as_deref() == Some("1"),
+        execution_expires_after: num(op, "execution_expires_after", take("execution_expires_after"))?,
+        upstream_request: take("upstream_request"),
+        settlement,
+    })
+}
+
+fn parse_asset(op: &'static str, id: &str, mut h: HashMap<String, String>) -> StoreResult<AssetRecord> {
+    let kind = match h.remove("kind").as_deref() {
+        Some("group") => AssetKind::Group,
+        Some("asset") => AssetKind::Asset,
+        other => return Err(corrupt(op, format!("asset {id}: kind {other:?}"))),
+    };
+    Ok(AssetRecord {
+        id: id.to_string(),
+        kind,
+        channel: h.remove("channel").ok_or_else(|| corrupt(op, format!("asset {id} has no channel")))?,
+        group_id: h.remove("group_id").filter(|g| !g.is_empty()),
+        created_at: h.remove("created_at").and_then(|s| s.parse().ok()).unwrap_or(0),
+    })
+}
+
+fn ledger_entry(tenant: &str, id: String, mut m: HashMap<String, String>) -> LedgerEntry {
+    let mut take = |k: &str| m.remove(k).unwrap_or_default();
+    LedgerEntry {
+        entry_id: id,
+        tenant: tenant.to_string(),
+        task_id: take("task"),
+        settlement_id: take("settlement"),
+        sku: take("sku"),
+        tokens: take("tokens").parse().unwrap_or(0),
+        usd_nanos: take("usd_nanos").parse().unwrap_or(0),
+        model: take("model"),
+        at_ms: take("at").parse().unwrap_or(0),
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let _: String = self.run("ping", |mut c| async move { ::redis::cmd("PING").query_async(&mut c).await }).await?;
+        Ok(())
+    }
+
+    async fn put_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        let json = serde_json::to_string(tenant).map_err(|e| corrupt("put_tenant", e.to_string()))?;
+        let (key, set) = (self.keys.tenant(&tenant.id), self.keys.tenants());
+        let id = tenant.id.clone();
+        // Two slots (the tenant's and the global set): two commands, the record first so the
+        // reconciler never iterates a tenant it cannot read.
+        self.run("put_tenant", |mut c| async move {
+            ::redis::cmd("SET").arg(&key).arg(&json).query_async::<()>(&mut c).await?;
+            ::redis::cmd("SADD").arg(&set).arg(&id).query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
+    async fn tenant(&self, id: &str) -> StoreResult<Option<TenantRecord>> {
+        let key = self.keys.tenant(id);
+        let raw: Option<String> = self.run("tenant", |mut c| async move { ::redis::cmd("GET").arg(&key).query_async(&mut c).await }).await?;
+        raw.map(|s| serde_json::from_str(&s).map_err(|e| corrupt("tenant", format!("tenant {id}: {e}")))).transpose()
+    }
+
+    async fn tenant_ids(&self) -> StoreResult<Vec<String>> {
+        let key = self.keys.tenants();
+        let mut ids: Vec<String> =
+            self.run("tenant_ids", |mut c| async move { ::redis::cmd("SMEMBERS").arg(&key).query_async(&mut c).await }).await?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn add_token(&self, tenant: &str, token_sha256: &str) -> StoreResult<()> {
+        let key = self.keys.token(token_sha256);
+        let tenant = tenant.to_string();
+        self.run("add_token", |mut c| async move { ::redis::cmd("SET").arg(&key).arg(&tenant).query_async(&mut c).await }).await
+    }
+
+    async fn revoke_token(&self, token_sha256: &str) -> StoreResult<bool> {
+        let key = self.keys.token(token_sha256);
+        let n: i64 = self.run("revoke_token", |mut c| async move { ::redis::cmd("DEL").arg(&key).query_async(&mut c).await }).await?;
+        Ok(n > 0)
+    }
+
+    async fn token_tenant(&self, token_sha256: &str) -> StoreResult<Option<String>> {
+        let key = self.keys.token(token_sha256);
+        self.run("token_tenant", |mut c| async move { ::redis::cmd("GET").arg(&key).query_async(&mut c).await }).await
+    }
+
+    async fn put_task(&self, tenant: &str, task: &TaskRecord) -> StoreResult<()> {
+        self.write_task("put_task", tenant, task, false).await.map(|_| ())
+    }
+
+    async fn put_task_if_absent(&self, tenant: &str, task: &TaskRecord) -> StoreResult<bool> {
+        self.write_task("put_task_if_absent", tenant, task, true).await
+    }
+
+    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>> {
+        let key = self.keys.task(tenant, id);
+        let h: HashMap<String, String> =
+            self.run("task", |mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await }).await?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        parse_task("task", id, h).map(Some)
+    }
+
+    async fn tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {
+        let index = self.keys.tasks(tenant);
+        let ids: Vec<String> =
+            self.run("tasks", |mut c| async move { ::redis::cmd("ZREVRANGE").arg(&index).arg(0).arg(-1).query_async(&mut c).await }).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One pipeline, one slot: every key carries the tenant's hash tag.
+        let mut pipe = ::redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGETALL").arg(self.keys.task(tenant, id));
+        }
+        let hashes: Vec<HashMap<String, String>> = self.run("tasks", |mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, h) in ids.iter().zip(hashes) {
+            // Index entries can outlive an expired record; those are simply gone.
+            if h.is_empty() {
+                continue;
+            }
+            let t = parse_task("tasks", id, h)?;
+            if !t.hidden {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn set_status(&self, tenant: &str, id: &str, status: &str) -> StoreResult<()> {
+        let mut inv = self.set_status.prepare_invoke();
+        inv.key(self.keys.task(tenant, id))
+            .key(self.keys.pending(tenant))
+            .arg(id)
+            .arg(status)
+            .arg(if is_terminal(status) { "1" } else { "0" });
+        let _: i64 = self.run("set_status", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        Ok(())
+    }
+
+    async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()> {
+        let mut inv = self.hide_task.prepare_invoke();
+        inv.key(self.keys.task(tenant, id)).key(self.keys.tasks(tenant)).arg(id);
+        let _: i64 = self.run("hide_task", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        Ok(())
+    }
+
+    async fn settle(&self, tenant: &str, s: &Settlement) -> StoreResult<SettleOutcome> {
+        let mut inv = self.settle.prepare_invoke();
+        inv.key(self.keys.task(tenant, &s.task_id))
+            .key(self.keys.ledger(tenant))
+            .key(self.keys.pending(tenant))
+            .arg(&s.settlement_id)
+            .arg(&s.task_id)
+            .arg(&s.sku)
+            .arg(s.tokens)
+            .arg(s.usd_nanos)
+            .arg(s.settled_at_ms)
+            .arg(&s.public_model)
+            .arg(&s.final_resolution);
+        let (code, detail): (i64, String) = self.run("settle", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        Ok(match (code, detail.as_str()) {
+            (1, "replay") => SettleOutcome::Replay,
+            (1, _) => SettleOutcome::Settled { entry_id: detail },
+            (0, _) => SettleOutcome::AlreadySettled { by: detail },
+            _ => SettleOutcome::NoTask,
+        })
+    }
+
+    async fn due_tasks(&self, tenant: &str, now_ms: i64, limit: usize) -> StoreResult<Vec<(String, i64)>> {
+        let key = self.keys.pending(tenant);
+        let rows: Vec<(String, f64)> = self
+            .run("due_tasks", |mut c| async move {
+                ::redis::cmd("ZRANGEBYSCORE")
+                    .arg(&key)
+                    .arg("-inf")
+                    .arg(now_ms)
+                    .arg("WITHSCORES")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(rows.into_iter().map(|(id, at)| (id, at as i64)).collect())
+    }
+
+    async fn reschedule(&self, tenant: &str, id: &str, next_check_ms: Option<i64>) -> StoreResult<()> {
+        let key = self.keys.pending(tenant);
+        let id = id.to_string();
+        self.run("reschedule", |mut c| async move {
+            match next_check_ms {
+                Some(at) => ::redis::cmd("ZADD").arg(&key).arg("XX").arg(at).arg(&id).query_async::<()>(&mut c).await,
+                None => ::redis::cmd("ZREM").arg(&key).arg(&id).query_async::<()>(&mut c).await,
+            }
+        })
+        .await
+    }
+
+    async fn try_lease(&self, tenant: &str, node: &str, ttl_ms: u64) -> StoreResult<bool> {
+        let key = self.keys.lease(tenant);
+        let node = node.to_string();
+        let r: Option<String> = self
+            .run("try_lease", |mut c| async move {
+                ::redis::cmd("SET").arg(&key).arg(&node).arg("NX").arg("PX").arg(ttl_ms.max(1)).query_async(&mut c).await
+            })
+            .await?;
+        Ok(r.is_some())
+    }
+
+    async fn ledger(&self, tenant: &str, since_ms: i64) -> StoreResult<Vec<LedgerEntry>> {
+        let key = self.keys.ledger(tenant);
+        let start = format!("{}-0", since_ms.max(0));
+        let rows: Vec<(String, HashMap<String, String>)> = self
+            .run("ledger", |mut c| async move { ::redis::cmd("XRANGE").arg(&key).arg(&start).arg("+").query_async(&mut c).await })
+            .await?;
+        Ok(rows.into_iter().map(|(id, m)| ledger_entry(tenant, id, m)).collect())
+    }
+
+    async fn put_asset(&self, tenant: &str, a: &AssetRecord) -> StoreResult<()> {
+        let key = self.keys.asset(tenant, &a.id);
+        let index = self.keys.asset_index(tenant, a.kind);
+        let kind = if a.kind == AssetKind::Group { "group" } else { "asset" };
+        let ttl = self.ttl_secs();
+        let mut pipe = ::redis::pipe();
+        // MULTI/EXEC on one slot: the record and its index land together.
+        pipe.atomic()
+            .cmd("HSET")
+            .arg(&key)
+            .arg("kind")
+            .arg(kind)
+            .arg("channel")
+            .arg(&a.channel)
+            .arg("group_id")
+            .arg(a.group_id.as_deref().unwrap_or(""))
+            .arg("created_at")
+            .arg(a.created_at)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(ttl)
+            .ignore()
+            .cmd("ZADD")
+            .arg(&index)
+            .arg(a.created_at)
+            .arg(&a.id)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&index)
+            .arg(ttl)
+            .ignore();
+        self.run("put_asset", |mut c| async move { pipe.query_async::<()>(&mut c).await }).await
+    }
+
+    async fn asset(&self, tenant: &str, id: &str) -> StoreResult<Option<AssetRecord>> {
+        let key = self.keys.asset(tenant, id);
+        let h: HashMap<String, String> =
+            self.run("asset", |mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await }).await?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        parse_asset("asset", id, h).map(Some)
+    }
+
+    async fn assets(&self, tenant: &str, kind: AssetKind) -> StoreResult<Vec<AssetRecord>> {
+        let index = self.keys.asset_index(tenant, kind);
+        let ids: Vec<String> =
+            self.run("assets", |mut c| async move { ::redis::cmd("ZREVRANGE").arg(&index).arg(0).arg(-1).query_async(&mut c).await }).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGETALL").arg(self.keys.asset(tenant, id));
+        }
+        let hashes: Vec<HashMap<String, String>> = self.run("assets", |mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let mut out = Vec::new();
+        for (id, h) in ids.iter().zip(hashes) {
+            if !h.is_empty() {
+                out.push(parse_asset("assets", id, h)?);
+            }
+        }
+        Ok(out)
+    }
+}
