@@ -73,7 +73,15 @@ impl Reconciler {
         let interval = edge.config.reconcile_interval.as_millis() as i64;
         let mut finished = 0;
         let mut oldest_due: Option<i64> = None;
-        for tenant in edge.store.tenant_ids().await? {
+        let mut tenants = edge.store.tenant_ids().await?;
+        // A Redis that came back empty (no persistence) lost the configured tenants with
+        // everything else: put them back so their tokens work again without a restart.
+        if edge.config.tenants.iter().any(|t| !tenants.contains(&t.id)) {
+            sync_tenants(edge).await?;
+            log::warn!("configured tenants were missing from the store; restored");
+            tenants = edge.store.tenant_ids().await?;
+        }
+        for tenant in tenants {
             let lease_ms = (interval * 3).max(1000) as u64;
             if !edge.store.try_lease(&tenant, &edge.node_id, lease_ms).await? {
                 continue;

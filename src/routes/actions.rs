@@ -27,16 +27,13 @@ fn request_id() -> String {
 
 pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Reply {
     let rid = request_id();
-    let (action, name) = match parse_action(req.query.as_deref()) {
-        Ok(a) => (Some(a), a.name().to_string()),
-        Err((e, name)) => {
-            return Reply::action_error(&e, ActionMeta { request_id: &rid, action: &name, region: "" });
-        }
+    let action = match parse_action(req.query.as_deref()) {
+        Ok(a) => a,
+        Err((e, name)) => return Reply::action_error(&e, ActionMeta { request_id: &rid, action: &name, region: "" }),
     };
-    let Some(action) = action else { return Reply::error(&ApiError::invalid("Action", "missing")) };
     match run(edge, tenant, action, req).await {
         Ok(r) => r,
-        Err((e, region)) => Reply::action_error(&e, ActionMeta { request_id: &rid, action: &name, region: &region }),
+        Err((e, region)) => Reply::action_error(&e, ActionMeta { request_id: &rid, action: action.name(), region: &region }),
     }
 }
 
