@@ -52,7 +52,10 @@ fn bench_callback(c: &mut Criterion) {
     let url = json!("https://hooks.example.com/volcark/callback?x=1");
     c.bench_function("callback check_url", |b| b.iter(|| black_box(check_url("callback_url", black_box(&url), false))));
     let addrs: Vec<std::net::IpAddr> =
-        ["93.184.216.34", "10.1.2.3", "2606:4700:4700::1111", "fd00::1", "::ffff:127.0.0.1"].iter().filter_map(|a| a.parse().ok()).collect();
+        ["93.184.216.34", "10.1.2.3", "2606:4700:4700::1111", "fd00::1", "::ffff:127.0.0.1"]
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
     c.bench_function("classify 5 addresses", |b| {
         b.iter(|| {
             for a in &addrs {
@@ -69,7 +72,11 @@ fn bench_response(c: &mut Criterion) {
         "framespersecond":24,"service_tier":"default","execution_expires_after":3600,"generate_audio":false,"draft":false,
         "safety_identifier":"user-hash-001","priority":0});
     c.bench_function("rewrite_task", |b| {
-        b.iter_batched(|| task.clone(), |mut t| rewrite_task(&mut t, "dreamina-seedance-2-0-fast"), BatchSize::SmallInput)
+        b.iter_batched(
+            || task.clone(),
+            |mut t| rewrite_task(&mut t, "dreamina-seedance-2-0-fast"),
+            BatchSize::SmallInput,
+        )
     });
     let q = "page_num=2&page_size=50&filter.status=succeeded&filter.model=dreamina-seedance-2-0-fast-260128&filter.task_ids=cgt-1,cgt-2,cgt-3";
     c.bench_function("parse_list_query", |b| b.iter(|| black_box(parse_list_query(Some(black_box(q))))));

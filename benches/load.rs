@@ -40,7 +40,8 @@ fn serve_passthrough(upstream: SocketAddr, listener: tokio::net::TcpListener) {
         while let Ok((tcp, _)) = listener.accept().await {
             let (app, rx) = (app.clone(), rx.clone());
             tokio::spawn(async move {
-                let mut io: pingora_core::protocols::Stream = Box::new(pingora_core::protocols::l4::stream::Stream::from(tcp));
+                let mut io: pingora_core::protocols::Stream =
+                    Box::new(pingora_core::protocols::l4::stream::Stream::from(tcp));
                 while let Some(next) = app.process_new(io, &rx).await {
                     io = next;
                 }
@@ -81,7 +82,9 @@ async fn drive(url: String, auth: String, secs: u64, concurrency: usize) -> Stat
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    let pick = |q: f64| all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pick = |q: f64| {
+        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default()
+    };
     Stats { requests: all.len() as u64, p50: pick(0.5), p99: pick(0.99), rps: all.len() as f64 / elapsed }
 }
 
@@ -142,16 +145,22 @@ tenants:
         println!("load: GET task, {concurrency} connections, {secs}s per target");
         let direct = drive(format!("{}{path}", fake.base_url()), format!("Bearer {KEY}"), secs, concurrency).await;
         let passthrough = drive(format!("http://{pt_addr}{path}"), format!("Bearer {KEY}"), secs, concurrency).await;
-        let edge = drive(format!("http://{edge_addr}/volcark{path}"), format!("Bearer {TOKEN}"), secs, concurrency).await;
-        for (name, s) in [("fake-ark direct", &direct), ("pingora passthrough", &passthrough), ("seedance-edge", &edge)] {
+        let edge =
+            drive(format!("http://{edge_addr}/volcark{path}"), format!("Bearer {TOKEN}"), secs, concurrency).await;
+        for (name, s) in [("fake-ark direct", &direct), ("pingora passthrough", &passthrough), ("seedance-edge", &edge)]
+        {
             println!("  {name:<20} {:>8} requests  p50 {:>9.3?}  p99 {:>9.3?}", s.requests, s.p50, s.p99);
         }
-        println!("ratios (edge / passthrough): throughput {:.2}, p50 {:.2}, p99 {:.2}",
+        println!(
+            "ratios (edge / passthrough): throughput {:.2}, p50 {:.2}, p99 {:.2}",
             edge.rps / passthrough.rps,
             edge.p50.as_secs_f64() / passthrough.p50.as_secs_f64().max(1e-9),
-            edge.p99.as_secs_f64() / passthrough.p99.as_secs_f64().max(1e-9));
-        println!("ratios (passthrough / direct): throughput {:.2}, p50 {:.2}",
+            edge.p99.as_secs_f64() / passthrough.p99.as_secs_f64().max(1e-9)
+        );
+        println!(
+            "ratios (passthrough / direct): throughput {:.2}, p50 {:.2}",
             passthrough.rps / direct.rps,
-            passthrough.p50.as_secs_f64() / direct.p50.as_secs_f64().max(1e-9));
+            passthrough.p50.as_secs_f64() / direct.p50.as_secs_f64().max(1e-9)
+        );
     });
 }

@@ -57,10 +57,8 @@ impl ProxyHttp for HostEdge {
     }
 
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut HostCtx) -> Result<Box<HttpPeer>> {
-        let addr: std::net::SocketAddr = self
-            .origin
-            .parse()
-            .map_err(|_| Error::explain(ErrorType::InternalError, "bad origin address"))?;
+        let addr: std::net::SocketAddr =
+            self.origin.parse().map_err(|_| Error::explain(ErrorType::InternalError, "bad origin address"))?;
         Ok(Box::new(HttpPeer::new(addr, false, String::new())))
     }
 

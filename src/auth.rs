@@ -55,9 +55,11 @@ impl Authenticator {
 
     /// Extracts the bearer token from an `Authorization` header value.
     fn bearer(header: Option<&[u8]>) -> Result<&str, AuthFailure> {
-        let raw = header.ok_or_else(|| unauthorized("missing Authorization header; send `Authorization: Bearer <token>`"))?;
+        let raw =
+            header.ok_or_else(|| unauthorized("missing Authorization header; send `Authorization: Bearer <token>`"))?;
         let text = std::str::from_utf8(raw).map_err(|_| unauthorized("Authorization header is not valid text"))?;
-        let (scheme, token) = text.trim().split_once(' ').ok_or_else(|| unauthorized("Authorization must be `Bearer <token>`"))?;
+        let (scheme, token) =
+            text.trim().split_once(' ').ok_or_else(|| unauthorized("Authorization must be `Bearer <token>`"))?;
         let token = token.trim();
         if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
             return Err(unauthorized("Authorization must be `Bearer <token>`"));

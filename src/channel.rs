@@ -80,7 +80,9 @@ impl Channels {
             .by_id
             .get(channel_id)
             .filter(|c| c.conf.enabled && tenant.channels.iter().any(|t| t == channel_id))
-            .ok_or_else(|| not_available("the channel holding the referenced assets is not available to this account".into()))?;
+            .ok_or_else(|| {
+                not_available("the channel holding the referenced assets is not available to this account".into())
+            })?;
         match check_mapping(model, ch.conf.models.get(&model).map(String::as_str))? {
             Some(official) => Ok(Route { channel: ch.clone(), official_model: official }),
             None => Err(not_available(format!("the channel holding the referenced assets does not serve {model}"))),

@@ -48,8 +48,12 @@ pub enum Command {
 pub enum TenantCmd {
     /// Create or replace a tenant.
     Add(TenantAdd),
-    Show { id: String },
-    Disable { id: String },
+    Show {
+        id: String,
+    },
+    Disable {
+        id: String,
+    },
 }
 
 #[derive(Args)]
@@ -158,7 +162,13 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
             for m in &a.models {
                 seedance_filters::PublicModel::parse(m).ok_or(format!("--model {m}: not a public model"))?;
             }
-            let t = TenantRecord { id: a.id.clone(), disabled: false, channels: a.channels, models: a.models, assets: a.assets };
+            let t = TenantRecord {
+                id: a.id.clone(),
+                disabled: false,
+                channels: a.channels,
+                models: a.models,
+                assets: a.assets,
+            };
             s.put_tenant(&t).await.map_err(err)?;
             println!("tenant {} saved", a.id);
         }
@@ -263,7 +273,8 @@ pub fn parse_since(s: &str) -> Result<i64, String> {
     let bad = || format!("--since {s:?}: use unix seconds, unix ms, or YYYY-MM-DD[THH:MM:SS[Z]]");
     let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00"));
     let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
-    let t: Vec<i64> = time.trim_end_matches('Z').split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    let t: Vec<i64> =
+        time.trim_end_matches('Z').split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
     let (&[y, m, day], &[hh, mm, ss]) = (d.as_slice(), t.as_slice()) else { return Err(bad()) };
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
         return Err(bad());

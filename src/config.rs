@@ -349,8 +349,8 @@ struct RawTenant {
 impl Config {
     /// Reads, expands and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Config::from_yaml(&text, &|name| std::env::var(name).ok())
     }
 
@@ -359,7 +359,8 @@ impl Config {
         let mut value: serde_yaml_ng::Value =
             serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse(format!("config is not valid YAML: {e}")))?;
         expand_env(&mut value, "", env)?;
-        let raw: RawConfig = serde_yaml_ng::from_value(value).map_err(|e| ConfigError::Parse(format!("config: {e}")))?;
+        let raw: RawConfig =
+            serde_yaml_ng::from_value(value).map_err(|e| ConfigError::Parse(format!("config: {e}")))?;
         raw.validate()
     }
 }
@@ -380,8 +381,8 @@ fn expand_env(
                 let after = &rest[start + 2..];
                 let end = after.find('}').ok_or_else(|| invalid(path, "unterminated ${...} reference"))?;
                 let name = &after[..end];
-                let value = env(name)
-                    .ok_or_else(|| invalid(path, format!("environment variable {name} is not set")))?;
+                let value =
+                    env(name).ok_or_else(|| invalid(path, format!("environment variable {name} is not set")))?;
                 out.push_str(&value);
                 rest = &after[end + 1..];
             }
@@ -514,7 +515,10 @@ impl RawConfig {
             }
             for (j, h) in t.token_sha256.iter().enumerate() {
                 if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(invalid(key(&format!("token_sha256[{j}]")), "must be 64 hex digits (sha256 of the token)"));
+                    return Err(invalid(
+                        key(&format!("token_sha256[{j}]")),
+                        "must be 64 hex digits (sha256 of the token)",
+                    ));
                 }
             }
             for (j, c) in t.channels.iter().enumerate() {
@@ -527,7 +531,8 @@ impl RawConfig {
                 .iter()
                 .enumerate()
                 .map(|(j, m)| {
-                    PublicModel::parse(m).ok_or_else(|| invalid(key(&format!("models[{j}]")), format!("{m:?} is not a public model")))
+                    PublicModel::parse(m)
+                        .ok_or_else(|| invalid(key(&format!("models[{j}]")), format!("{m:?} is not a public model")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             tenants.push(TenantConf {

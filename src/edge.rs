@@ -59,7 +59,10 @@ impl Edge {
     pub fn store_failed(&self, e: &StoreError) -> ApiError {
         self.metrics.store_errors.with_label_values(&[e.op()]).inc();
         log::warn!("store error: {e}");
-        ApiError::new(ErrorCode::StoreUnavailable, "the ownership store is unavailable; nothing was changed, retry later")
+        ApiError::new(
+            ErrorCode::StoreUnavailable,
+            "the ownership store is unavailable; nothing was changed, retry later",
+        )
     }
 
     /// One exchange with a channel's task API, authenticated with the channel's API key (the

@@ -62,7 +62,8 @@ impl Journal {
     /// Moves journaled records into the store; stops at the first store failure and keeps the rest.
     pub async fn replay(&self, store: &dyn Store) -> Result<usize, StoreError> {
         let _guard = self.lock.lock().await;
-        let entries = read_entries(&self.path).map_err(|e| StoreError::Unavailable { op: "journal_read", reason: e.to_string() })?;
+        let entries = read_entries(&self.path)
+            .map_err(|e| StoreError::Unavailable { op: "journal_read", reason: e.to_string() })?;
         if entries.is_empty() {
             return Ok(0);
         }
@@ -77,11 +78,8 @@ impl Journal {
                 }
             }
         }
-        let rest: String = entries[done..]
-            .iter()
-            .filter_map(|e| serde_json::to_string(e).ok())
-            .map(|l| l + "\n")
-            .collect();
+        let rest: String =
+            entries[done..].iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect();
         let tmp = self.path.with_extension("journal.tmp");
         let write = std::fs::write(&tmp, rest).and_then(|_| std::fs::rename(&tmp, &self.path));
         if let Err(e) = write {

@@ -2,7 +2,7 @@
 //! edges in one test process keep separate counts and the admin listener exports exactly ours.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, CounterVec, Gauge, Registry,
+    CounterVec, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 
@@ -48,7 +48,10 @@ impl Metrics {
         )?;
         r.register(Box::new(dns_failures.clone()))?;
         let billed_usd = CounterVec::new(
-            Opts::new("seedance_billed_usd_total", "USD billed for settled tasks (ledger is authoritative, in nano-USD)"),
+            Opts::new(
+                "seedance_billed_usd_total",
+                "USD billed for settled tasks (ledger is authoritative, in nano-USD)",
+            ),
             billing_labels,
         )?;
         r.register(Box::new(billed_usd.clone()))?;
@@ -63,14 +66,54 @@ impl Metrics {
         )?;
         r.register(Box::new(reconcile_lag.clone()))?;
         Ok(Metrics {
-            requests: counter(&r, "seedance_requests_total", "Customer requests by route, method and status", &["route", "method", "status"])?,
-            request_duration: histogram(&r, "seedance_request_duration_seconds", "Customer request latency", &["route"])?,
-            upstream_requests: counter(&r, "seedance_upstream_requests_total", "Requests sent to channels, by answer status (or error kind)", &["channel", "route", "status"])?,
-            upstream_duration: histogram(&r, "seedance_upstream_duration_seconds", "Upstream exchange latency", &["channel", "route"])?,
-            rejections: counter(&r, "seedance_rejections_total", "Requests refused by the edge, by contract error code", &["code"])?,
-            store_errors: counter(&r, "seedance_store_errors_total", "Store operations that failed, by operation", &["op"])?,
-            billable_tokens: counter(&r, "seedance_billable_tokens_total", "Tokens billed for settled tasks", billing_labels)?,
-            tasks_settled: counter(&r, "seedance_tasks_settled_total", "Tasks that reached a terminal status, by public model", &["model", "status"])?,
+            requests: counter(
+                &r,
+                "seedance_requests_total",
+                "Customer requests by route, method and status",
+                &["route", "method", "status"],
+            )?,
+            request_duration: histogram(
+                &r,
+                "seedance_request_duration_seconds",
+                "Customer request latency",
+                &["route"],
+            )?,
+            upstream_requests: counter(
+                &r,
+                "seedance_upstream_requests_total",
+                "Requests sent to channels, by answer status (or error kind)",
+                &["channel", "route", "status"],
+            )?,
+            upstream_duration: histogram(
+                &r,
+                "seedance_upstream_duration_seconds",
+                "Upstream exchange latency",
+                &["channel", "route"],
+            )?,
+            rejections: counter(
+                &r,
+                "seedance_rejections_total",
+                "Requests refused by the edge, by contract error code",
+                &["code"],
+            )?,
+            store_errors: counter(
+                &r,
+                "seedance_store_errors_total",
+                "Store operations that failed, by operation",
+                &["op"],
+            )?,
+            billable_tokens: counter(
+                &r,
+                "seedance_billable_tokens_total",
+                "Tokens billed for settled tasks",
+                billing_labels,
+            )?,
+            tasks_settled: counter(
+                &r,
+                "seedance_tasks_settled_total",
+                "Tasks that reached a terminal status, by public model",
+                &["model", "status"],
+            )?,
             dns_failures,
             billed_usd,
             journal_pending,

@@ -15,13 +15,13 @@ use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::Store;
 use crate::upstream::UpstreamClient;
+use pingora_core::apps::http_app::HttpServer;
 use pingora_core::apps::HttpServerApp;
 use pingora_core::listeners::tls::TlsSettings;
 use pingora_core::server::configuration::ServerConf;
 use pingora_core::server::Server;
 use pingora_core::services::background::background_service;
 use pingora_core::services::listening::Service;
-use pingora_core::apps::http_app::HttpServer;
 use std::sync::Arc;
 
 /// Opens the configured store without touching the network (Redis connects lazily, so the
@@ -42,7 +42,11 @@ fn node_id() -> String {
 }
 
 /// Builds the module's state; `dns` overrides the configured resolver (tests, the demo).
-pub fn build_edge(config: Config, store: Arc<dyn Store>, dns: Option<Arc<dyn AddrSource>>) -> Result<Arc<Edge>, String> {
+pub fn build_edge(
+    config: Config,
+    store: Arc<dyn Store>,
+    dns: Option<Arc<dyn AddrSource>>,
+) -> Result<Arc<Edge>, String> {
     let channels = Channels::from_config(&config.channels)?;
     let dns = match dns {
         Some(d) => d,
@@ -86,7 +90,8 @@ pub fn build_server(edge: Arc<Edge>) -> Result<Server, String> {
     server.bootstrap();
 
     let module = SeedanceModule::new(edge.clone());
-    let mut proxy = pingora_proxy::http_proxy_service_with_name(&server.configuration, EdgeProxy { module }, "seedance-edge");
+    let mut proxy =
+        pingora_proxy::http_proxy_service_with_name(&server.configuration, EdgeProxy { module }, "seedance-edge");
     for l in &config.listen {
         match &l.tls {
             None => proxy.add_tcp(&l.addr),
@@ -103,7 +108,8 @@ pub fn build_server(edge: Arc<Edge>) -> Result<Server, String> {
     server.add_service(proxy);
 
     if let Some(addr) = &config.admin {
-        let mut admin = Service::new("seedance-admin".to_string(), HttpServer::new_app(AdminApp { edge: edge.clone() }));
+        let mut admin =
+            Service::new("seedance-admin".to_string(), HttpServer::new_app(AdminApp { edge: edge.clone() }));
         admin.add_tcp(addr);
         server.add_service(admin);
     }
@@ -135,7 +141,8 @@ pub fn serve_in_process(edge: Arc<Edge>, listener: tokio::net::TcpListener) -> t
             let _ = tcp.set_nodelay(true);
             let (app, rx) = (app.clone(), stop_rx.clone());
             tokio::spawn(async move {
-                let mut io: pingora_core::protocols::Stream = Box::new(pingora_core::protocols::l4::stream::Stream::from(tcp));
+                let mut io: pingora_core::protocols::Stream =
+                    Box::new(pingora_core::protocols::l4::stream::Stream::from(tcp));
                 while let Some(next) = app.process_new(io, &rx).await {
                     io = next;
                 }

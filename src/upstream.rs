@@ -69,7 +69,13 @@ impl Endpoint {
                 Some(Arc::new(certs.into_boxed_slice()))
             }
         };
-        Ok(Endpoint { tls, host: host.trim_matches(['[', ']']).to_string(), port, prefix: url.path().trim_end_matches('/').to_string(), ca })
+        Ok(Endpoint {
+            tls,
+            host: host.trim_matches(['[', ']']).to_string(),
+            port,
+            prefix: url.path().trim_end_matches('/').to_string(),
+            ca,
+        })
     }
 
     /// The value of the `Host` header.

@@ -13,7 +13,8 @@ fn action(name: &str) -> String {
 }
 
 async fn create_group(h: &Harness, tenant: &str, model: &str) -> String {
-    let r = h.post(tenant, &action("CreateAssetGroup"), &json!({"model": model, "Name": "g", "GroupType": "AIGC"})).await;
+    let r =
+        h.post(tenant, &action("CreateAssetGroup"), &json!({"model": model, "Name": "g", "GroupType": "AIGC"})).await;
     assert_eq!(r.status, 200, "{}", r.raw);
     r.body["Result"]["Id"].as_str().unwrap().to_string()
 }
@@ -28,7 +29,9 @@ async fn create_asset(h: &Harness, tenant: &str, model: &str, group: &str) -> St
 fn multi_tenant() -> Options {
     let sha = seedance_edge::auth::token_sha256(&token("multi"));
     Options {
-        extra_tenants: format!("  - id: multi\n    token_sha256: [\"{sha}\"]\n    channels: [main, fo]\n    assets: true\n"),
+        extra_tenants: format!(
+            "  - id: multi\n    token_sha256: [\"{sha}\"]\n    channels: [main, fo]\n    assets: true\n"
+        ),
         ..Options::default()
     }
 }
@@ -41,7 +44,10 @@ async fn the_asset_workflow_rewrites_and_signs() {
     let body: Value = serde_json::from_slice(&sent.body).unwrap();
     assert!(body.get("model").is_none(), "model is removed before forwarding");
     assert_eq!(body["ProjectName"], "proj-main");
-    assert!(sent.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v.starts_with("HMAC-SHA256 Credential=AKCHANNEL/")));
+    assert!(sent
+        .headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v.starts_with("HMAC-SHA256 Credential=AKCHANNEL/")));
     assert!(!sent.headers.iter().any(|(_, v)| v.contains(&token("acme"))));
 
     // URL / Url / url → URL; ProjectName is the channel's whatever the customer sent.
@@ -60,7 +66,13 @@ async fn the_asset_workflow_rewrites_and_signs() {
     assert_eq!(g.status, 200, "{}", g.raw);
     assert!(!g.raw.contains("ProjectName") && !g.raw.contains("proj-main"), "{}", g.raw);
     assert!(g.body["Result"].get("model").is_none());
-    let l = h.post("acme", &action("ListAssets"), &json!({"model": "dreamina-seedance-2-0-fast", "Filter": {"GroupId": group}})).await;
+    let l = h
+        .post(
+            "acme",
+            &action("ListAssets"),
+            &json!({"model": "dreamina-seedance-2-0-fast", "Filter": {"GroupId": group}}),
+        )
+        .await;
     assert_eq!(l.status, 200, "{}", l.raw);
     assert_eq!(l.body["Result"]["TotalCount"], 1);
     let body: Value = serde_json::from_slice(&h.fake.requests().last().unwrap().body).unwrap();
@@ -76,14 +88,23 @@ async fn forbidden_unknown_and_bad_version() {
         assert_eq!(r.body["ResponseMetadata"]["Error"]["Code"], "forbidden_action");
         assert!(r.body.get("Result").is_none());
     }
-    for path in ["/volcark/?Action=ListModels&Version=2024-01-01", "/volcark/?Version=2024-01-01", "/volcark/?Action=GetAsset&Version=2023-01-01", "/volcark/?Action=GetAsset"] {
+    for path in [
+        "/volcark/?Action=ListModels&Version=2024-01-01",
+        "/volcark/?Version=2024-01-01",
+        "/volcark/?Action=GetAsset&Version=2023-01-01",
+        "/volcark/?Action=GetAsset",
+    ] {
         let r = h.post("acme", path, &json!({"model": "dreamina-seedance-2-0"})).await;
         assert_eq!(r.status, 400, "{path}: {}", r.raw);
         assert_eq!(r.body["ResponseMetadata"]["Error"]["Code"], "invalid_request");
     }
     for strategy in ["Skip", "skip", "SKIP"] {
         let r = h
-            .post("acme", &action("CreateAssetGroup"), &json!({"model": "dreamina-seedance-2-0", "Name": "g", "Moderation": {"Strategy": strategy}}))
+            .post(
+                "acme",
+                &action("CreateAssetGroup"),
+                &json!({"model": "dreamina-seedance-2-0", "Name": "g", "Moderation": {"Strategy": strategy}}),
+            )
             .await;
         assert_eq!(r.status, 400, "{}", r.raw);
         assert_eq!(r.body["ResponseMetadata"]["Error"]["Code"], "moderation_skip_not_allowed");
@@ -104,7 +125,10 @@ async fn another_tenants_groups_and_assets_are_404_without_upstream() {
     let cases = [
         ("GetAssetGroup", json!({"model": m, "Id": group})),
         ("GetAsset", json!({"model": m, "Id": asset})),
-        ("CreateAsset", json!({"model": m, "GroupId": group, "URL": "https://public.example/x.png", "AssetType": "Image"})),
+        (
+            "CreateAsset",
+            json!({"model": m, "GroupId": group, "URL": "https://public.example/x.png", "AssetType": "Image"}),
+        ),
         ("ListAssets", json!({"model": m, "Filter": {"GroupId": group}})),
         ("GetAsset", json!({"model": m, "Id": "asset-never-existed"})),
     ];
@@ -189,9 +213,18 @@ async fn asset_uris_bind_tasks_to_the_assets_channel() {
 async fn private_asset_urls_are_refused() {
     let h = Harness::start().await;
     let group = create_group(&h, "acme", "dreamina-seedance-2-0").await;
-    for url in ["https://127.0.0.1/a.png", "http://private.example/a.png", "ftp://public.example/a.png", "https://169.254.169.254/"] {
+    for url in [
+        "https://127.0.0.1/a.png",
+        "http://private.example/a.png",
+        "ftp://public.example/a.png",
+        "https://169.254.169.254/",
+    ] {
         let r = h
-            .post("acme", &action("CreateAsset"), &json!({"model": "dreamina-seedance-2-0", "GroupId": group, "URL": url, "AssetType": "Image"}))
+            .post(
+                "acme",
+                &action("CreateAsset"),
+                &json!({"model": "dreamina-seedance-2-0", "GroupId": group, "URL": url, "AssetType": "Image"}),
+            )
             .await;
         assert_eq!(r.status, 400, "{url}: {}", r.raw);
         assert_eq!(r.body["ResponseMetadata"]["Error"]["Code"], "invalid_request");
@@ -225,9 +258,23 @@ async fn fake_ark_refuses_bad_signatures() {
     assert_eq!(r.status(), 401);
     // Signed with the wrong secret.
     let host = h.fake.base_url().trim_start_matches("http://").to_string();
-    let creds = seedance_edge::sign::Credentials { access_key_id: CHANNEL_AK, secret_access_key: "wrong", region: "ap-southeast-1", service: "ark" };
+    let creds = seedance_edge::sign::Credentials {
+        access_key_id: CHANNEL_AK,
+        secret_access_key: "wrong",
+        region: "ap-southeast-1",
+        service: "ark",
+    };
     let q = [("Action", "ListAssetGroups"), ("Version", "2024-01-01")];
-    let signed = seedance_edge::sign::sign_request("POST", &host, "/", &q, "application/json", body.as_bytes(), &creds, std::time::SystemTime::now());
+    let signed = seedance_edge::sign::sign_request(
+        "POST",
+        &host,
+        "/",
+        &q,
+        "application/json",
+        body.as_bytes(),
+        &creds,
+        std::time::SystemTime::now(),
+    );
     let mut rb = h.client.post(&url).header("content-type", "application/json").body(body.clone());
     for (k, v) in &signed {
         rb = rb.header(*k, v);
@@ -235,7 +282,16 @@ async fn fake_ark_refuses_bad_signatures() {
     assert_eq!(rb.send().await.unwrap().status(), 401);
     // Signed right: accepted (the edge's signer and fake-ark's checker agree).
     let creds = seedance_edge::sign::Credentials { secret_access_key: CHANNEL_SK, ..creds };
-    let signed = seedance_edge::sign::sign_request("POST", &host, "/", &q, "application/json", body.as_bytes(), &creds, std::time::SystemTime::now());
+    let signed = seedance_edge::sign::sign_request(
+        "POST",
+        &host,
+        "/",
+        &q,
+        "application/json",
+        body.as_bytes(),
+        &creds,
+        std::time::SystemTime::now(),
+    );
     let mut rb = h.client.post(&url).header("content-type", "application/json").body(body);
     for (k, v) in &signed {
         rb = rb.header(*k, v);

@@ -43,7 +43,15 @@ async fn every_sku_is_priced_to_the_nano_dollar() {
         ("acme", "dreamina-seedance-2-0-fast", "720p", "720p", false, "dreamina-seedance-2-0-fast-novideo", "5.6"),
         ("acme", "dreamina-seedance-2-0-fast", "480p", "480p", true, "dreamina-seedance-2-0-fast-video", "3.3"),
         // Filter-Off bills at its base model's prices under its own model label.
-        ("fomo", "dreamina-seedance-2-0-filter-off", "1080p", "1080p", false, "dreamina-seedance-2-0-1080p-novideo", "7.7"),
+        (
+            "fomo",
+            "dreamina-seedance-2-0-filter-off",
+            "1080p",
+            "1080p",
+            false,
+            "dreamina-seedance-2-0-1080p-novideo",
+            "7.7",
+        ),
         // The final resolution (not the requested one) selects the price.
         ("acme", "dreamina-seedance-2-0", "480p", "1080p", true, "dreamina-seedance-2-0-1080p-video", "4.7"),
     ];
@@ -109,7 +117,14 @@ impl Drop for Node {
     }
 }
 
-fn write_conf(dir: &std::path::Path, name: &str, redis: &str, upstream: &str, listen: u16, admin: u16) -> std::path::PathBuf {
+fn write_conf(
+    dir: &std::path::Path,
+    name: &str,
+    redis: &str,
+    upstream: &str,
+    listen: u16,
+    admin: u16,
+) -> std::path::PathBuf {
     let yaml = format!(
         r#"
 listen: [{{ addr: "127.0.0.1:{listen}" }}]
@@ -159,7 +174,10 @@ async fn start_node(dir: &std::path::Path, name: &str, redis: &str, upstream: &s
 fn counter_sum(metrics: &str, name: &str) -> f64 {
     metrics
         .lines()
-        .filter(|l| l.starts_with(name) && (l.as_bytes().get(name.len()) == Some(&b'{') || l.as_bytes().get(name.len()) == Some(&b' ')))
+        .filter(|l| {
+            l.starts_with(name)
+                && (l.as_bytes().get(name.len()) == Some(&b'{') || l.as_bytes().get(name.len()) == Some(&b' '))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -241,14 +259,18 @@ async fn two_nodes_32_pollers_one_settlement() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);
     let mut ids: Vec<&str> = lines.iter().map(|l| l["task_id"].as_str().unwrap()).collect();
     ids.sort();
     let mut expected = vec![id.as_str(), quiet.as_str()];
     expected.sort();
     assert_eq!(ids, expected);
-    assert_eq!(lines.iter().find(|l| l["task_id"] == quiet.as_str()).unwrap()["sku"], "dreamina-seedance-2-0-fast-video");
+    assert_eq!(
+        lines.iter().find(|l| l["task_id"] == quiet.as_str()).unwrap()["sku"],
+        "dreamina-seedance-2-0-fast-video"
+    );
 
     // `task show` prints the audit record with the upstream request and the settlement.
     let out = Command::new(env!("CARGO_BIN_EXE_seedance-edge"))

@@ -57,9 +57,11 @@ fn raw_exchange(addr: &str, head: &str, body: &[u8], wait_for_continue: bool) ->
                 out.extend_from_slice(&buf[..n]);
                 let text = String::from_utf8_lossy(&out);
                 if let Some((head, rest)) = text.split_once("\r\n\r\n") {
-                    let len = head
-                        .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)));
+                    let len = head.lines().find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    });
                     if len.is_some_and(|l| rest.len() >= l) {
                         break;
                     }
@@ -81,7 +83,8 @@ async fn expect_100_continue_costs_no_stall() {
         token("acme"),
         body.len()
     );
-    let (resp, took) = tokio::task::spawn_blocking(move || raw_exchange(&addr, &head, body.as_bytes(), true)).await.unwrap();
+    let (resp, took) =
+        tokio::task::spawn_blocking(move || raw_exchange(&addr, &head, body.as_bytes(), true)).await.unwrap();
     assert!(resp.contains("200 OK"), "{resp}");
     assert!(took < Duration::from_millis(900), "100-continue stalled: {took:?}");
     assert_eq!(h.fake.creates(), 1);

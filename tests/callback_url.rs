@@ -47,7 +47,7 @@ async fn accepted_rows() {
     expect_accepted(&h, json!("https://100.63.255.254/cb"), "https://100.63.255.254/cb").await; // 18
     expect_accepted(&h, json!("https://100.128.0.1/cb"), "https://100.128.0.1/cb").await;
     expect_accepted(&h, json!("https://big.example/cb"), "https://big.example/cb").await; // 54: TCP fallback
-    // Both A and AAAA were asked for the FQDN, never a search-list expansion.
+                                                                                          // Both A and AAAA were asked for the FQDN, never a search-list expansion.
     let q = h.dns.queries();
     assert!(q.iter().any(|(n, t)| n == "dual.example." && *t == 1));
     assert!(q.iter().any(|(n, t)| n == "dual.example." && *t == 28));
@@ -82,47 +82,121 @@ async fn callback_alias_rules() {
 async fn rejected_syntax_and_literal_rows() {
     let h = Harness::start().await;
     let rows: Vec<Value> = vec![
-        json!(""), json!("   "), json!("\t\n"),                                           // 8
-        json!(42), json!(true), json!(null), json!({}), json!([]),                         // 9
-        json!("http://public.example/cb"), json!("ftp://public.example/"), json!("javascript:alert(1)"),
-        json!("data:text/plain,x"), json!("file:///etc/passwd"), json!("wss://public.example/"), // 10
-        json!("not a url"), json!("//public.example/cb"), json!("https://"), json!("https:///cb"), // 11
-        json!("https:public.example/cb"), json!("https:/public.example/cb"), json!("https:\\\\public.example/cb"), // 12
-        json!("https://127.0.0.1/cb"), json!("https://127.255.255.254/cb"), json!("https://[::1]/cb"), json!("https://[0:0:0:0:0:0:0:1]/cb"), // 13
-        json!("https://0.0.0.0/cb"), json!("https://0/cb"), json!("https://0.1.2.3/cb"), json!("https://[::]/cb"), // 14
-        json!("https://10.0.0.8/cb"), json!("https://172.16.3.4/cb"), json!("https://172.31.255.255/cb"), json!("https://192.168.0.1/cb"), // 15
-        json!("https://100.64.0.1/cb"), json!("https://100.127.255.254/cb"), json!("https://100.100.100.200/cb"), // 17
-        json!("https://169.254.169.254/latest/meta-data/"), json!("https://169.254.0.1/"), // 19
-        json!("https://192.0.0.1/"), json!("https://192.0.0.9/"), json!("https://192.0.0.170/"), // 20
-        json!("https://192.0.2.1/"), json!("https://198.51.100.1/"), json!("https://203.0.113.1/"), // 21
-        json!("https://198.18.0.1/"), json!("https://198.19.255.255/"), // 22
-        json!("https://224.0.0.1/"), json!("https://239.255.255.250/"), // 23
-        json!("https://240.0.0.1/"), json!("https://255.255.255.255/"), // 24
-        json!("https://192.88.99.1/"), json!("https://192.31.196.1/"), json!("https://192.175.48.1/"), json!("https://192.52.193.1/"), // 25
-        json!("https://[::ffff:127.0.0.1]/"), json!("https://[::ffff:7f00:1]/"), json!("https://[::ffff:10.0.0.1]/"), json!("https://[::ffff:169.254.169.254]/"), // 26
-        json!("https://[::127.0.0.1]/"), // 27
-        json!("https://[64:ff9b::a00:1]/"), json!("https://[64:ff9b::808:808]/"), json!("https://[64:ff9b:1::808:808]/"), // 28
-        json!("https://[2002:a00:1::1]/"), json!("https://[2002:808:808::1]/"), // 29
+        json!(""),
+        json!("   "),
+        json!("\t\n"), // 8
+        json!(42),
+        json!(true),
+        json!(null),
+        json!({}),
+        json!([]), // 9
+        json!("http://public.example/cb"),
+        json!("ftp://public.example/"),
+        json!("javascript:alert(1)"),
+        json!("data:text/plain,x"),
+        json!("file:///etc/passwd"),
+        json!("wss://public.example/"), // 10
+        json!("not a url"),
+        json!("//public.example/cb"),
+        json!("https://"),
+        json!("https:///cb"), // 11
+        json!("https:public.example/cb"),
+        json!("https:/public.example/cb"),
+        json!("https:\\\\public.example/cb"), // 12
+        json!("https://127.0.0.1/cb"),
+        json!("https://127.255.255.254/cb"),
+        json!("https://[::1]/cb"),
+        json!("https://[0:0:0:0:0:0:0:1]/cb"), // 13
+        json!("https://0.0.0.0/cb"),
+        json!("https://0/cb"),
+        json!("https://0.1.2.3/cb"),
+        json!("https://[::]/cb"), // 14
+        json!("https://10.0.0.8/cb"),
+        json!("https://172.16.3.4/cb"),
+        json!("https://172.31.255.255/cb"),
+        json!("https://192.168.0.1/cb"), // 15
+        json!("https://100.64.0.1/cb"),
+        json!("https://100.127.255.254/cb"),
+        json!("https://100.100.100.200/cb"), // 17
+        json!("https://169.254.169.254/latest/meta-data/"),
+        json!("https://169.254.0.1/"), // 19
+        json!("https://192.0.0.1/"),
+        json!("https://192.0.0.9/"),
+        json!("https://192.0.0.170/"), // 20
+        json!("https://192.0.2.1/"),
+        json!("https://198.51.100.1/"),
+        json!("https://203.0.113.1/"), // 21
+        json!("https://198.18.0.1/"),
+        json!("https://198.19.255.255/"), // 22
+        json!("https://224.0.0.1/"),
+        json!("https://239.255.255.250/"), // 23
+        json!("https://240.0.0.1/"),
+        json!("https://255.255.255.255/"), // 24
+        json!("https://192.88.99.1/"),
+        json!("https://192.31.196.1/"),
+        json!("https://192.175.48.1/"),
+        json!("https://192.52.193.1/"), // 25
+        json!("https://[::ffff:127.0.0.1]/"),
+        json!("https://[::ffff:7f00:1]/"),
+        json!("https://[::ffff:10.0.0.1]/"),
+        json!("https://[::ffff:169.254.169.254]/"), // 26
+        json!("https://[::127.0.0.1]/"),            // 27
+        json!("https://[64:ff9b::a00:1]/"),
+        json!("https://[64:ff9b::808:808]/"),
+        json!("https://[64:ff9b:1::808:808]/"), // 28
+        json!("https://[2002:a00:1::1]/"),
+        json!("https://[2002:808:808::1]/"),                      // 29
         json!("https://[2001:0:4136:e378:8000:63bf:3f57:fdf2]/"), // 30
-        json!("https://[fc00::5]/"), json!("https://[fd00::1]/"), json!("https://[fd00:ec2::254]/"), // 31
-        json!("https://[fe80::1]/"), json!("https://[febf:ffff::1]/"), json!("https://[fe80::1%25eth0]/"), // 32
-        json!("https://[fec0::1]/"), // 33
-        json!("https://[ff02::1]/"), json!("https://[ff0e::1]/"), // 34
-        json!("https://[2001:db8::1]/"), json!("https://[3fff::1]/"), json!("https://[2001:2::1]/"), json!("https://[100::1]/"),
-        json!("https://[100:0:0:1::1]/"), json!("https://[5f00::1]/"), json!("https://[2620:4f:8000::1]/"), // 35
-        json!("https://2130706433/"), json!("https://0x7f000001/"), json!("https://0177.0.0.1/"), json!("https://127.1/"),
-        json!("https://017700000001/"), json!("https://0x7f.0x0.0x0.0x1/"), // 36
-        json!("https://0x08080808/"), json!("https://134744072/"), // 37
-        json!("https://①②⑦.⓪.⓪.①/"), json!("https://127。0。0。1/"), json!("https://%31%32%37.0.0.1/"), json!("https://ｌｏｃａｌｈｏｓｔ/"), // 38
-        json!("https://user@public.example/"), json!("https://user:pass@public.example/"), json!("https://public.example@127.0.0.1/"),
-        json!("https://127.0.0.1@public.example/"), json!("https://public.example%2F@127.0.0.1/"), // 39
-        json!("https://public.example\\@127.0.0.1/"), // 40
-        json!("https://pub\tlic.example/"), json!("https://public.example/c\nb"), json!("https://public.example/\u{0000}"), // 41
-        json!("https://public.example:0/"), // 42
-        json!("https://public.example:65536/"), json!("https://public.example:-1/"), json!("https://public.example:https/"), // 43
-        json!("https://localhost/"), json!("https://LOCALHOST./"), json!("https://api.localhost/"), // 44
-        json!("https://printer.local/"), json!("https://x.internal/"), json!("https://router.home.arpa/"), json!("https://x.onion/"), // 45
-        json!(format!("https://{}.example/", "a".repeat(3000))), json!(format!("https://{}.example/", "b".repeat(64))),
+        json!("https://[fc00::5]/"),
+        json!("https://[fd00::1]/"),
+        json!("https://[fd00:ec2::254]/"), // 31
+        json!("https://[fe80::1]/"),
+        json!("https://[febf:ffff::1]/"),
+        json!("https://[fe80::1%25eth0]/"), // 32
+        json!("https://[fec0::1]/"),        // 33
+        json!("https://[ff02::1]/"),
+        json!("https://[ff0e::1]/"), // 34
+        json!("https://[2001:db8::1]/"),
+        json!("https://[3fff::1]/"),
+        json!("https://[2001:2::1]/"),
+        json!("https://[100::1]/"),
+        json!("https://[100:0:0:1::1]/"),
+        json!("https://[5f00::1]/"),
+        json!("https://[2620:4f:8000::1]/"), // 35
+        json!("https://2130706433/"),
+        json!("https://0x7f000001/"),
+        json!("https://0177.0.0.1/"),
+        json!("https://127.1/"),
+        json!("https://017700000001/"),
+        json!("https://0x7f.0x0.0x0.0x1/"), // 36
+        json!("https://0x08080808/"),
+        json!("https://134744072/"), // 37
+        json!("https://①②⑦.⓪.⓪.①/"),
+        json!("https://127。0。0。1/"),
+        json!("https://%31%32%37.0.0.1/"),
+        json!("https://ｌｏｃａｌｈｏｓｔ/"), // 38
+        json!("https://user@public.example/"),
+        json!("https://user:pass@public.example/"),
+        json!("https://public.example@127.0.0.1/"),
+        json!("https://127.0.0.1@public.example/"),
+        json!("https://public.example%2F@127.0.0.1/"), // 39
+        json!("https://public.example\\@127.0.0.1/"),  // 40
+        json!("https://pub\tlic.example/"),
+        json!("https://public.example/c\nb"),
+        json!("https://public.example/\u{0000}"), // 41
+        json!("https://public.example:0/"),       // 42
+        json!("https://public.example:65536/"),
+        json!("https://public.example:-1/"),
+        json!("https://public.example:https/"), // 43
+        json!("https://localhost/"),
+        json!("https://LOCALHOST./"),
+        json!("https://api.localhost/"), // 44
+        json!("https://printer.local/"),
+        json!("https://x.internal/"),
+        json!("https://router.home.arpa/"),
+        json!("https://x.onion/"), // 45
+        json!(format!("https://{}.example/", "a".repeat(3000))),
+        json!(format!("https://{}.example/", "b".repeat(64))),
         json!(format!("https://{}example/", "c.".repeat(300))), // 55
     ];
     for cb in rows {
@@ -134,12 +208,28 @@ async fn rejected_syntax_and_literal_rows() {
 async fn rejected_dns_rows() {
     let h = Harness::start().await;
     for name in [
-        "loopback", "private", "metadata", "cgnat", "doc", "bench", "mcast", // 46
-        "mixed", "mixed6", // 47
-        "v6only-private", "v4mapped", "compat", "nat64", "sixtofour", "teredo", "ula", "sitelocal", // 48
-        "cname", // 49
-        "nxdomain", "norecords", // 50
-        "aaaa-servfail", "aaaa-timeout", // 51
+        "loopback",
+        "private",
+        "metadata",
+        "cgnat",
+        "doc",
+        "bench",
+        "mcast", // 46
+        "mixed",
+        "mixed6", // 47
+        "v6only-private",
+        "v4mapped",
+        "compat",
+        "nat64",
+        "sixtofour",
+        "teredo",
+        "ula",
+        "sitelocal", // 48
+        "cname",     // 49
+        "nxdomain",
+        "norecords", // 50
+        "aaaa-servfail",
+        "aaaa-timeout", // 51
     ] {
         expect_rejected(&h, json!(format!("https://{name}.example/cb"))).await;
     }

@@ -56,7 +56,9 @@ fn the_printed_curl_lines_complete_a_round_trip() {
     let get = lines.iter().find(|l| l.contains("/tasks/cgt-...")).expect("get line").clone();
 
     // Wait until the proxy accepts connections (the banner prints as it starts).
-    support::wait::until_sync("demo listening", Duration::from_secs(20), || std::net::TcpStream::connect(&listen).is_ok());
+    support::wait::until_sync("demo listening", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(&listen).is_ok()
+    });
     let created = sh(&format!("{exports}{create}"));
     let v: serde_json::Value = serde_json::from_str(&created).unwrap_or_else(|_| panic!("create answered {created}"));
     let id = v["id"].as_str().expect("an id").to_string();

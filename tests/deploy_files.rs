@@ -66,13 +66,17 @@ fn alert_rules_query_only_exported_metrics() {
             alerts.push(name);
         }
     }
-    for must in ["SeedanceUpstreamErrorRate", "SeedanceStoreErrors", "SeedanceSettlementLag", "SeedanceJournalGrowing"] {
+    for must in ["SeedanceUpstreamErrorRate", "SeedanceStoreErrors", "SeedanceSettlementLag", "SeedanceJournalGrowing"]
+    {
         assert!(alerts.iter().any(|a| a == must), "missing alert {must}");
     }
 }
 
 #[test]
 fn the_name_scanner_sees_histogram_families() {
-    assert_eq!(names_in("rate(seedance_request_duration_seconds_bucket[5m])"), vec!["seedance_request_duration_seconds"]);
+    assert_eq!(
+        names_in("rate(seedance_request_duration_seconds_bucket[5m])"),
+        vec!["seedance_request_duration_seconds"]
+    );
     assert!(names_in("up").is_empty());
 }

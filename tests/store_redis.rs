@@ -58,7 +58,13 @@ async fn records_round_trip_in_the_tenants_namespace_only() {
     assert!(!s.put_task_if_absent("acme", &task("cgt-1", 1)).await.unwrap(), "replay never overwrites");
     assert_eq!(s.task("acme", "cgt-1").await.unwrap().unwrap().created_at, 1_700_000_000);
 
-    let tenant = TenantRecord { id: "acme".into(), disabled: false, channels: vec!["main".into()], models: vec![], assets: true };
+    let tenant = TenantRecord {
+        id: "acme".into(),
+        disabled: false,
+        channels: vec!["main".into()],
+        models: vec![],
+        assets: true,
+    };
     s.put_tenant(&tenant).await.unwrap();
     s.add_token("acme", "ab12").await.unwrap();
     assert_eq!(s.tenant("acme").await.unwrap(), Some(tenant));
@@ -68,8 +74,20 @@ async fn records_round_trip_in_the_tenants_namespace_only() {
     assert!(!s.revoke_token("ab12").await.unwrap());
     assert_eq!(s.token_tenant("ab12").await.unwrap(), None);
 
-    let group = AssetRecord { id: "group-1".into(), kind: AssetKind::Group, channel: "main".into(), group_id: None, created_at: 5 };
-    let asset = AssetRecord { id: "asset-1".into(), kind: AssetKind::Asset, channel: "main".into(), group_id: Some("group-1".into()), created_at: 6 };
+    let group = AssetRecord {
+        id: "group-1".into(),
+        kind: AssetKind::Group,
+        channel: "main".into(),
+        group_id: None,
+        created_at: 5,
+    };
+    let asset = AssetRecord {
+        id: "asset-1".into(),
+        kind: AssetKind::Asset,
+        channel: "main".into(),
+        group_id: Some("group-1".into()),
+        created_at: 6,
+    };
     s.put_asset("acme", &group).await.unwrap();
     s.put_asset("acme", &asset).await.unwrap();
     assert_eq!(s.asset("acme", "asset-1").await.unwrap(), Some(asset.clone()));
@@ -119,7 +137,9 @@ async fn settlement_is_exactly_once_under_concurrency() {
     let mut handles = Vec::new();
     for i in 0..32 {
         let s = s.clone();
-        handles.push(tokio::spawn(async move { s.settle("acme", &settlement("cgt-1", &format!("node-{i}"))).await.unwrap() }));
+        handles.push(tokio::spawn(async move {
+            s.settle("acme", &settlement("cgt-1", &format!("node-{i}"))).await.unwrap()
+        }));
     }
     let mut won = 0;
     for h in handles {

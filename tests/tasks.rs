@@ -99,13 +99,54 @@ async fn every_task_route_error_row() {
         (json!("not an object"), 400, "invalid_request", ""),
         (t(json!({"content": [{"type": "text", "text": "x"}]})), 400, "invalid_request", "model"),
         (t(json!({"model": "dreamina-seedance-2-0", "content": []})), 400, "invalid_request", "content"),
-        (t(json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "duration": 16})), 400, "invalid_duration", "duration"),
-        (t(json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "duration": 4.5})), 400, "invalid_duration", "duration"),
-        (t(json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "ratio": "2:1"})), 400, "invalid_request", "ratio"),
-        (t(json!({"model": "dreamina-seedance-2-0-fast", "content": [{"type": "text", "text": "x"}], "resolution": "1080p"})), 400, "invalid_request", "resolution"),
-        (t(json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "priority": 10})), 400, "invalid_request", "priority"),
-        (t(json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "watermark": "true"})), 400, "invalid_request", "watermark"),
-        (t(json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "callback_url": "http://public.example/cb"})), 400, "invalid_request", "callback_url"),
+        (
+            t(json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "duration": 16})),
+            400,
+            "invalid_duration",
+            "duration",
+        ),
+        (
+            t(json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "duration": 4.5})),
+            400,
+            "invalid_duration",
+            "duration",
+        ),
+        (
+            t(json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "ratio": "2:1"})),
+            400,
+            "invalid_request",
+            "ratio",
+        ),
+        (
+            t(
+                json!({"model": "dreamina-seedance-2-0-fast", "content": [{"type": "text", "text": "x"}], "resolution": "1080p"}),
+            ),
+            400,
+            "invalid_request",
+            "resolution",
+        ),
+        (
+            t(json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "priority": 10})),
+            400,
+            "invalid_request",
+            "priority",
+        ),
+        (
+            t(
+                json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "watermark": "true"}),
+            ),
+            400,
+            "invalid_request",
+            "watermark",
+        ),
+        (
+            t(
+                json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "text": "x"}], "callback_url": "http://public.example/cb"}),
+            ),
+            400,
+            "invalid_request",
+            "callback_url",
+        ),
     ];
     for (body, status, code, param) in cases {
         let r = h.post("acme", TASKS, &body).await;
@@ -117,7 +158,8 @@ async fn every_task_route_error_row() {
         assert!(!r.body["error"]["message"].as_str().unwrap_or("").is_empty());
     }
     // Body not JSON at all.
-    let resp = h.client.post(format!("{}{TASKS}", h.base)).bearer_auth(token("acme")).body("{nope").send().await.unwrap();
+    let resp =
+        h.client.post(format!("{}{TASKS}", h.base)).bearer_auth(token("acme")).body("{nope").send().await.unwrap();
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "invalid_request");
@@ -189,7 +231,8 @@ async fn list_pages_totals_and_filters() {
     h.create("globex", "dreamina-seedance-2-0").await;
     let l = h.get("acme", &format!("{TASKS}?page_num=1&page_size=2")).await;
     assert_eq!(l.body["total"], 5, "{}", l.raw);
-    let page1: Vec<String> = l.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+    let page1: Vec<String> =
+        l.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(page1.len(), 2);
     let l3 = h.get("acme", &format!("{TASKS}?page_num=3&page_size=2")).await;
     assert_eq!(l3.body["items"].as_array().unwrap().len(), 1);
@@ -198,7 +241,8 @@ async fn list_pages_totals_and_filters() {
     assert_eq!(l4.body["total"], 5);
     // Newest first: the last created is first.
     let all = h.get("acme", &format!("{TASKS}?page_size=100")).await;
-    let order: Vec<String> = all.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+    let order: Vec<String> =
+        all.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
     let mut expected = ids.clone();
     expected.reverse();
     assert_eq!(order, expected);

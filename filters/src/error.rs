@@ -57,17 +57,13 @@ impl ErrorCode {
 
     pub fn status(self) -> u16 {
         match self {
-            ErrorCode::InvalidRequest
-            | ErrorCode::InvalidDuration
-            | ErrorCode::ModerationSkipNotAllowed => 400,
+            ErrorCode::InvalidRequest | ErrorCode::InvalidDuration | ErrorCode::ModerationSkipNotAllowed => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::ForbiddenAction => 403,
             ErrorCode::TaskNotFound | ErrorCode::AssetNotFound => 404,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UpstreamError => 502,
-            ErrorCode::ChannelNotAvailable
-            | ErrorCode::ModelMappingRequired
-            | ErrorCode::StoreUnavailable => 503,
+            ErrorCode::ChannelNotAvailable | ErrorCode::ModelMappingRequired | ErrorCode::StoreUnavailable => 503,
         }
     }
 

@@ -15,18 +15,12 @@ pub enum PublicModel {
 }
 
 /// Official version ids the platform accepts as aliases, normalized to their public name.
-const ALIASES: [(&str, PublicModel); 2] = [
-    ("dreamina-seedance-2-0-260128", PublicModel::Standard),
-    ("dreamina-seedance-2-0-fast-260128", PublicModel::Fast),
-];
+const ALIASES: [(&str, PublicModel); 2] =
+    [("dreamina-seedance-2-0-260128", PublicModel::Standard), ("dreamina-seedance-2-0-fast-260128", PublicModel::Fast)];
 
 impl PublicModel {
-    pub const ALL: [PublicModel; 4] = [
-        PublicModel::Standard,
-        PublicModel::Fast,
-        PublicModel::StandardFilterOff,
-        PublicModel::FastFilterOff,
-    ];
+    pub const ALL: [PublicModel; 4] =
+        [PublicModel::Standard, PublicModel::Fast, PublicModel::StandardFilterOff, PublicModel::FastFilterOff];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -94,10 +88,7 @@ pub fn parse_model(value: Option<&Value>) -> Result<PublicModel, ApiError> {
         Some(_) => return Err(ApiError::invalid("model", "model must be a string")),
     };
     PublicModel::parse(s).ok_or_else(|| {
-        ApiError::invalid(
-            "model",
-            format!("model {s:?} is not offered; use one of: {}", allowed_list()),
-        )
+        ApiError::invalid("model", format!("model {s:?} is not offered; use one of: {}", allowed_list()))
     })
 }
 
@@ -107,9 +98,7 @@ pub fn is_ordinary_model_id(id: &str) -> bool {
     if let Some(m) = PublicModel::parse(id) {
         return !m.is_filter_off();
     }
-    let rest = id
-        .strip_prefix("dreamina-seedance-2-0-fast-")
-        .or_else(|| id.strip_prefix("dreamina-seedance-2-0-"));
+    let rest = id.strip_prefix("dreamina-seedance-2-0-fast-").or_else(|| id.strip_prefix("dreamina-seedance-2-0-"));
     matches!(rest, Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 

@@ -66,7 +66,9 @@ impl PriceTable {
     pub fn page_default() -> PriceTable {
         let mut t = BTreeMap::new();
         let base = "dreamina-seedance-2-0";
-        for (res, novideo, video) in [("480p", 7_000_000, 4_300_000), ("720p", 7_000_000, 4_300_000), ("1080p", 7_700_000, 4_700_000)] {
+        for (res, novideo, video) in
+            [("480p", 7_000_000, 4_300_000), ("720p", 7_000_000, 4_300_000), ("1080p", 7_700_000, 4_700_000)]
+        {
             t.insert(format!("{base}-{res}-novideo"), novideo);
             t.insert(format!("{base}-{res}-video"), video);
         }
@@ -98,7 +100,11 @@ impl PriceTable {
 pub fn parse_micro(s: &str) -> Option<u64> {
     let s = s.trim();
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty() || frac.len() > 6 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if int.is_empty()
+        || frac.len() > 6
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let int: u64 = int.parse().ok()?;
@@ -128,8 +134,14 @@ mod tests {
         assert_eq!(names.len(), 8);
         assert!(names.contains(&"dreamina-seedance-2-0-1080p-video".to_string()));
         assert!(names.contains(&"dreamina-seedance-2-0-fast-novideo".to_string()));
-        assert_eq!(sku_for(PublicModel::StandardFilterOff, "720p", false).unwrap().as_str(), "dreamina-seedance-2-0-720p-novideo");
-        assert_eq!(sku_for(PublicModel::FastFilterOff, "480p", true).unwrap().as_str(), "dreamina-seedance-2-0-fast-video");
+        assert_eq!(
+            sku_for(PublicModel::StandardFilterOff, "720p", false).unwrap().as_str(),
+            "dreamina-seedance-2-0-720p-novideo"
+        );
+        assert_eq!(
+            sku_for(PublicModel::FastFilterOff, "480p", true).unwrap().as_str(),
+            "dreamina-seedance-2-0-fast-video"
+        );
         assert!(sku_for(PublicModel::Fast, "1080p", false).is_err());
         assert!(sku_for(PublicModel::Standard, "", false).is_err());
     }

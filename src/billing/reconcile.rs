@@ -120,7 +120,10 @@ impl Reconciler {
                         edge.store.reschedule(&tenant, &r.id, None).await?;
                     }
                     _ if age_ms > expiry * 1000 => {
-                        log::warn!("reconcile: tenant={tenant} task {} unresolved after its expiry; no longer tracked", r.id);
+                        log::warn!(
+                            "reconcile: tenant={tenant} task {} unresolved after its expiry; no longer tracked",
+                            r.id
+                        );
                         edge.store.reschedule(&tenant, &r.id, None).await?;
                     }
                     _ => edge.store.reschedule(&tenant, &r.id, Some(now + backoff_ms(interval, age_ms))).await?,

@@ -139,7 +139,10 @@ impl ProxyHttp for EdgeProxy {
         }
         ctx.route = "unknown";
         ctx.method = session.req_header().method.as_str().to_string();
-        let e = ApiError::invalid("path", format!("no route for {}; the API lives under {}", session.req_header().uri.path(), routes::PREFIX));
+        let e = ApiError::invalid(
+            "path",
+            format!("no route for {}; the API lives under {}", session.req_header().uri.path(), routes::PREFIX),
+        );
         let reply = Reply::error(&e);
         ctx.status = reply.status;
         ctx.rejected = reply.rejected;

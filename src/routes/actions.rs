@@ -33,7 +33,9 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Reply 
     };
     match run(edge, tenant, action, req).await {
         Ok(r) => r,
-        Err((e, region)) => Reply::action_error(&e, ActionMeta { request_id: &rid, action: action.name(), region: &region }),
+        Err((e, region)) => {
+            Reply::action_error(&e, ActionMeta { request_id: &rid, action: action.name(), region: &region })
+        }
     }
 }
 
@@ -65,9 +67,9 @@ async fn run(edge: &Edge, tenant: &TenantRecord, action: Action, req: &Request) 
             }
         }
         Action::ListAssets | Action::ListAssetGroups => {
-            let groups = edge.store.assets(&tenant.id, AssetKind::Group).await.map_err(|e| fail(edge.store_failed(&e)))?;
-            let mine: Vec<String> =
-                groups.into_iter().filter(|g| g.channel == channel.conf.id).map(|g| g.id).collect();
+            let groups =
+                edge.store.assets(&tenant.id, AssetKind::Group).await.map_err(|e| fail(edge.store_failed(&e)))?;
+            let mine: Vec<String> = groups.into_iter().filter(|g| g.channel == channel.conf.id).map(|g| g.id).collect();
             let asked: Vec<String> = ar.group_id.iter().cloned().chain(ar.group_ids.iter().cloned()).collect();
             let wanted = if asked.is_empty() {
                 mine
@@ -89,7 +91,8 @@ async fn run(edge: &Edge, tenant: &TenantRecord, action: Action, req: &Request) 
 
     let body = ar.upstream_body(&target_channel.conf.project_name, scope.as_deref());
     let resp = signed_call(edge, &target_channel, action, body).await.map_err(&fail)?;
-    let mut v: Value = serde_json::from_slice(&resp.body).map_err(|_| fail(upstream_failure("answered something that is not JSON")))?;
+    let mut v: Value = serde_json::from_slice(&resp.body)
+        .map_err(|_| fail(upstream_failure("answered something that is not JSON")))?;
     if v.pointer("/ResponseMetadata/Error").is_some() || resp.status != 200 {
         if resp.status == 404 && matches!(action, Action::GetAsset | Action::GetAssetGroup | Action::CreateAsset) {
             // Just-created assets are briefly invisible upstream; the page tells customers to retry.
@@ -182,9 +185,19 @@ async fn signed_call(
         service: "ark",
     };
     let path = endpoint.path("/");
-    let signed = sign_request("POST", &endpoint.authority(), &path, &query, "application/json", &body, &creds, std::time::SystemTime::now());
+    let signed = sign_request(
+        "POST",
+        &endpoint.authority(),
+        &path,
+        &query,
+        "application/json",
+        &body,
+        &creds,
+        std::time::SystemTime::now(),
+    );
     let mut headers: Vec<(&str, String)> = vec![("Content-Type", "application/json".into())];
     headers.extend(signed);
     let path_and_query = format!("{path}?Action={}&Version={ACTION_VERSION}", action.name());
-    edge.call(channel, UpstreamRoute::Action, "POST", endpoint, &path_and_query, &headers, Some(Bytes::from(body))).await
+    edge.call(channel, UpstreamRoute::Action, "POST", endpoint, &path_and_query, &headers, Some(Bytes::from(body)))
+        .await
 }

@@ -21,9 +21,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
     edge.store.ping().await.map_err(|e| edge.store_failed(&e))?;
 
     let body = Bytes::from(task.upstream_body(&route.official_model));
-    let resp = edge
-        .task_call(&route.channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body))
-        .await?;
+    let resp = edge.task_call(&route.channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body)).await?;
     if resp.status != 200 {
         let body = rewrite_error_body(&resp.body, Some(&route.official_model), Some(task.model.name()))
             .map(Bytes::from)
@@ -64,7 +62,11 @@ async fn choose_channel(edge: &Edge, tenant: &TenantRecord, task: &CreateTask) -
     for id in &task.asset_ids {
         let asset = edge.store.asset(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
         let asset = asset.filter(|a| a.kind == AssetKind::Asset).ok_or_else(|| {
-            ApiError::with_param(ErrorCode::AssetNotFound, "content", format!("asset {id} does not exist in this account"))
+            ApiError::with_param(
+                ErrorCode::AssetNotFound,
+                "content",
+                format!("asset {id} does not exist in this account"),
+            )
         })?;
         match &bound {
             Some(ch) if *ch != asset.channel => {
@@ -109,22 +111,19 @@ async fn record_ownership(edge: &Edge, tenant: &str, record: &TaskRecord) -> Res
             Ok(())
         }
         Err(je) => {
-            log::error!("tenant={tenant} task {} created upstream but neither stored ({e}) nor journaled ({je})", record.id);
+            log::error!(
+                "tenant={tenant} task {} created upstream but neither stored ({e}) nor journaled ({je})",
+                record.id
+            );
             Err(ApiError::new(ErrorCode::StoreUnavailable, "the ownership store is unavailable; retry later"))
         }
     }
 }
 
 pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -46,7 +46,9 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
                 task
             }
             // The upstream no longer has it (records expire there): what the edge knows.
-            None => json!({"id": record.id, "model": record.public_model, "status": record.status, "created_at": record.created_at}),
+            None => {
+                json!({"id": record.id, "model": record.public_model, "status": record.status, "created_at": record.created_at})
+            }
         };
         items.push(item);
     }
@@ -54,11 +56,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
 }
 
 fn current_status<'a>(record: &'a TaskRecord, fetched: &'a HashMap<String, Value>) -> &'a str {
-    fetched
-        .get(&record.id)
-        .and_then(|t| t.get("status"))
-        .and_then(Value::as_str)
-        .unwrap_or(&record.status)
+    fetched.get(&record.id).and_then(|t| t.get("status")).and_then(Value::as_str).unwrap_or(&record.status)
 }
 
 /// Upstream task objects for `records`, one scoped query per channel and chunk of ids.

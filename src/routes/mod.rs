@@ -46,7 +46,9 @@ impl Route {
         match (method, task) {
             ("POST", Some("" | "/")) => Route::CreateTask,
             ("GET", Some("" | "/")) => Route::ListTasks,
-            ("GET", Some(rest)) if rest.starts_with('/') && !rest[1..].contains('/') => Route::GetTask(rest[1..].to_string()),
+            ("GET", Some(rest)) if rest.starts_with('/') && !rest[1..].contains('/') => {
+                Route::GetTask(rest[1..].to_string())
+            }
             ("DELETE", Some(rest)) if rest.starts_with('/') && !rest[1..].contains('/') => {
                 Route::DeleteTask(rest[1..].to_string())
             }

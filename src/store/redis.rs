@@ -58,7 +58,12 @@ impl ConnectionLike for Conn {
         }
     }
 
-    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
@@ -90,7 +95,8 @@ impl RedisStore {
     /// (give every node: the client only discovers the topology from the ones it knows).
     pub fn connect(url: &str, prefix: &str, opts: RedisOptions) -> Result<RedisStore, String> {
         let target = if let Some(nodes) = url.strip_prefix("redis+cluster://") {
-            let nodes: Vec<String> = nodes.split(',').filter(|n| !n.is_empty()).map(|n| format!("redis://{n}")).collect();
+            let nodes: Vec<String> =
+                nodes.split(',').filter(|n| !n.is_empty()).map(|n| format!("redis://{n}")).collect();
             if nodes.is_empty() {
                 return Err("redis+cluster:// needs at least one host:port".into());
             }
@@ -154,7 +160,9 @@ impl RedisStore {
         };
         match tokio::time::timeout(self.opts.op_timeout, work).await {
             Ok(r) => r,
-            Err(_) => Err(StoreError::Unavailable { op, reason: format!("no answer within {:?}", self.opts.op_timeout) }),
+            Err(_) => {
+                Err(StoreError::Unavailable { op, reason: format!("no answer within {:?}", self.opts.op_timeout) })
+            }
         }
     }
 
@@ -162,7 +170,13 @@ impl RedisStore {
         self.opts.retention.as_secs().max(1)
     }
 
-    async fn write_task(&self, op: &'static str, tenant: &str, task: &TaskRecord, only_if_absent: bool) -> StoreResult<bool> {
+    async fn write_task(
+        &self,
+        op: &'static str,
+        tenant: &str,
+        task: &TaskRecord,
+        only_if_absent: bool,
+    ) -> StoreResult<bool> {
         let k = &self.keys;
         let mut inv = self.put_task.prepare_invoke();
         inv.key(k.task(tenant, &task.id))
@@ -185,10 +199,8 @@ impl RedisStore {
 
 /// Orders tasks created "now" by the current millisecond; replays keep their creation second.
 fn now_ms_for_order(created_at_secs: i64) -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     if now / 1000 == created_at_secs {
         now
     } else {
@@ -331,14 +343,16 @@ impl Store for RedisStore {
 
     async fn tenant(&self, id: &str) -> StoreResult<Option<TenantRecord>> {
         let key = self.keys.tenant(id);
-        let raw: Option<String> = self.run("tenant", |mut c| async move { ::redis::cmd("GET").arg(&key).query_async(&mut c).await }).await?;
+        let raw: Option<String> =
+            self.run("tenant", |mut c| async move { ::redis::cmd("GET").arg(&key).query_async(&mut c).await }).await?;
         raw.map(|s| serde_json::from_str(&s).map_err(|e| corrupt("tenant", format!("tenant {id}: {e}")))).transpose()
     }
 
     async fn tenant_ids(&self) -> StoreResult<Vec<String>> {
         let key = self.keys.tenants();
-        let mut ids: Vec<String> =
-            self.run("tenant_ids", |mut c| async move { ::redis::cmd("SMEMBERS").arg(&key).query_async(&mut c).await }).await?;
+        let mut ids: Vec<String> = self
+            .run("tenant_ids", |mut c| async move { ::redis::cmd("SMEMBERS").arg(&key).query_async(&mut c).await })
+            .await?;
         ids.sort();
         Ok(ids)
     }
@@ -346,12 +360,18 @@ impl Store for RedisStore {
     async fn add_token(&self, tenant: &str, token_sha256: &str) -> StoreResult<()> {
         let key = self.keys.token(token_sha256);
         let tenant = tenant.to_string();
-        self.run("add_token", |mut c| async move { ::redis::cmd("SET").arg(&key).arg(&tenant).query_async(&mut c).await }).await
+        self.run(
+            "add_token",
+            |mut c| async move { ::redis::cmd("SET").arg(&key).arg(&tenant).query_async(&mut c).await },
+        )
+        .await
     }
 
     async fn revoke_token(&self, token_sha256: &str) -> StoreResult<bool> {
         let key = self.keys.token(token_sha256);
-        let n: i64 = self.run("revoke_token", |mut c| async move { ::redis::cmd("DEL").arg(&key).query_async(&mut c).await }).await?;
+        let n: i64 = self
+            .run("revoke_token", |mut c| async move { ::redis::cmd("DEL").arg(&key).query_async(&mut c).await })
+            .await?;
         Ok(n > 0)
     }
 
@@ -370,8 +390,9 @@ impl Store for RedisStore {
 
     async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>> {
         let key = self.keys.task(tenant, id);
-        let h: HashMap<String, String> =
-            self.run("task", |mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await }).await?;
+        let h: HashMap<String, String> = self
+            .run("task", |mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await })
+            .await?;
         if h.is_empty() {
             return Ok(None);
         }
@@ -380,8 +401,11 @@ impl Store for RedisStore {
 
     async fn tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {
         let index = self.keys.tasks(tenant);
-        let ids: Vec<String> =
-            self.run("tasks", |mut c| async move { ::redis::cmd("ZREVRANGE").arg(&index).arg(0).arg(-1).query_async(&mut c).await }).await?;
+        let ids: Vec<String> = self
+            .run("tasks", |mut c| async move {
+                ::redis::cmd("ZREVRANGE").arg(&index).arg(0).arg(-1).query_async(&mut c).await
+            })
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -390,7 +414,8 @@ impl Store for RedisStore {
         for id in &ids {
             pipe.cmd("HGETALL").arg(self.keys.task(tenant, id));
         }
-        let hashes: Vec<HashMap<String, String>> = self.run("tasks", |mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let hashes: Vec<HashMap<String, String>> =
+            self.run("tasks", |mut c| async move { pipe.query_async(&mut c).await }).await?;
         let mut out = Vec::with_capacity(ids.len());
         for (id, h) in ids.iter().zip(hashes) {
             // Index entries can outlive an expired record; those are simply gone.
@@ -436,7 +461,8 @@ impl Store for RedisStore {
             .arg(s.settled_at_ms)
             .arg(&s.public_model)
             .arg(&s.final_resolution);
-        let (code, detail): (i64, String) = self.run("settle", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        let (code, detail): (i64, String) =
+            self.run("settle", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         Ok(match (code, detail.as_str()) {
             (1, "replay") => SettleOutcome::Replay,
             (1, _) => SettleOutcome::Settled { entry_id: detail },
@@ -481,7 +507,14 @@ impl Store for RedisStore {
         let node = node.to_string();
         let r: Option<String> = self
             .run("try_lease", |mut c| async move {
-                ::redis::cmd("SET").arg(&key).arg(&node).arg("NX").arg("PX").arg(ttl_ms.max(1)).query_async(&mut c).await
+                ::redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&node)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms.max(1))
+                    .query_async(&mut c)
+                    .await
             })
             .await?;
         Ok(r.is_some())
@@ -491,7 +524,9 @@ impl Store for RedisStore {
         let key = self.keys.ledger(tenant);
         let start = format!("{}-0", since_ms.max(0));
         let rows: Vec<(String, HashMap<String, String>)> = self
-            .run("ledger", |mut c| async move { ::redis::cmd("XRANGE").arg(&key).arg(&start).arg("+").query_async(&mut c).await })
+            .run("ledger", |mut c| async move {
+                ::redis::cmd("XRANGE").arg(&key).arg(&start).arg("+").query_async(&mut c).await
+            })
             .await?;
         Ok(rows.into_iter().map(|(id, m)| ledger_entry(tenant, id, m)).collect())
     }
@@ -533,8 +568,9 @@ impl Store for RedisStore {
 
     async fn asset(&self, tenant: &str, id: &str) -> StoreResult<Option<AssetRecord>> {
         let key = self.keys.asset(tenant, id);
-        let h: HashMap<String, String> =
-            self.run("asset", |mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await }).await?;
+        let h: HashMap<String, String> = self
+            .run("asset", |mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await })
+            .await?;
         if h.is_empty() {
             return Ok(None);
         }
@@ -543,8 +579,11 @@ impl Store for RedisStore {
 
     async fn assets(&self, tenant: &str, kind: AssetKind) -> StoreResult<Vec<AssetRecord>> {
         let index = self.keys.asset_index(tenant, kind);
-        let ids: Vec<String> =
-            self.run("assets", |mut c| async move { ::redis::cmd("ZREVRANGE").arg(&index).arg(0).arg(-1).query_async(&mut c).await }).await?;
+        let ids: Vec<String> = self
+            .run("assets", |mut c| async move {
+                ::redis::cmd("ZREVRANGE").arg(&index).arg(0).arg(-1).query_async(&mut c).await
+            })
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -552,7 +591,8 @@ impl Store for RedisStore {
         for id in &ids {
             pipe.cmd("HGETALL").arg(self.keys.asset(tenant, id));
         }
-        let hashes: Vec<HashMap<String, String>> = self.run("assets", |mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let hashes: Vec<HashMap<String, String>> =
+            self.run("assets", |mut c| async move { pipe.query_async(&mut c).await }).await?;
         let mut out = Vec::new();
         for (id, h) in ids.iter().zip(hashes) {
             if !h.is_empty() {

@@ -30,7 +30,8 @@ impl RedisServer {
             .spawn()
             .expect("redis-server is installed (scripts/test installs it)");
         self.child = Some(child);
-        let ready = until_sync("redis-server answers PING", Duration::from_secs(10), || self.cli(&["PING"]).trim() == "PONG");
+        let ready =
+            until_sync("redis-server answers PING", Duration::from_secs(10), || self.cli(&["PING"]).trim() == "PONG");
         assert!(ready, "redis-server did not start on port {}", self.port);
     }
 

@@ -75,12 +75,16 @@ pub fn parse_create(raw: &[u8]) -> Result<CreateTask, ApiError> {
     check_one_of("ratio", body.get("ratio"), &RATIOS)?;
     check_one_of("service_tier", body.get("service_tier"), &SERVICE_TIERS)?;
     check_int_range("priority", body.get("priority"), 0, 9)?;
-    let execution_expires_after = check_int_range("execution_expires_after", body.get("execution_expires_after"), 3600, 259_200)?;
+    let execution_expires_after =
+        check_int_range("execution_expires_after", body.get("execution_expires_after"), 3600, 259_200)?;
     check_int_range("seed", body.get("seed"), -1, i64::from(u32::MAX))?;
     for key in BOOLEANS {
         if let Some(v) = body.get(key) {
             if !v.is_boolean() {
-                return Err(ApiError::invalid(key, format!("{key} must be a boolean (true or false), not {}", kind(v))));
+                return Err(ApiError::invalid(
+                    key,
+                    format!("{key} must be a boolean (true or false), not {}", kind(v)),
+                ));
             }
         }
     }
@@ -113,9 +117,14 @@ fn check_content(content: Option<&mut Value>) -> Result<(Vec<String>, bool), Api
         }
         Some(Value::Array(items)) if !items.is_empty() => items,
         Some(Value::Array(_)) => {
-            return Err(ApiError::invalid("content", "content must contain at least one item (a text prompt or a reference)"))
+            return Err(ApiError::invalid(
+                "content",
+                "content must contain at least one item (a text prompt or a reference)",
+            ))
         }
-        Some(other) => return Err(ApiError::invalid("content", format!("content must be an array, not {}", kind(other)))),
+        Some(other) => {
+            return Err(ApiError::invalid("content", format!("content must be an array, not {}", kind(other))))
+        }
     };
     let mut asset_ids: Vec<String> = Vec::new();
     let mut has_video = false;
@@ -176,7 +185,9 @@ fn check_resolution(model: PublicModel, v: Option<&Value>) -> Result<Option<Stri
             "resolution",
             format!("{} does not support 1080p; use one of: {}", model.name(), allowed.join(", ")),
         )),
-        _ => Err(ApiError::invalid("resolution", format!("resolution must be one of: {}; got {v}", allowed.join(", ")))),
+        _ => {
+            Err(ApiError::invalid("resolution", format!("resolution must be one of: {}; got {v}", allowed.join(", "))))
+        }
     }
 }
 
@@ -229,7 +240,9 @@ mod tests {
         for ok in [json!(4), json!(15), json!(-1), json!(10)] {
             assert!(parse_create(&body(json!({ "duration": ok }))).is_ok(), "{ok}");
         }
-        for bad in [json!(3), json!(16), json!(0), json!(-2), json!(4.5), json!("5"), json!(5.0), json!(null), json!(true)] {
+        for bad in
+            [json!(3), json!(16), json!(0), json!(-2), json!(4.5), json!("5"), json!(5.0), json!(null), json!(true)]
+        {
             let e = err(json!({ "duration": bad }));
             assert_eq!(e.code, ErrorCode::InvalidDuration, "{bad}");
             assert_eq!(e.param.as_deref(), Some("duration"));
@@ -249,7 +262,10 @@ mod tests {
             assert_eq!(t.execution_expires_after, Some(ok));
         }
         for bad in [3599, 259_201] {
-            assert_eq!(err(json!({ "execution_expires_after": bad })).param.as_deref(), Some("execution_expires_after"));
+            assert_eq!(
+                err(json!({ "execution_expires_after": bad })).param.as_deref(),
+                Some("execution_expires_after")
+            );
         }
     }
 
@@ -278,8 +294,15 @@ mod tests {
         assert_eq!(parse_create(b"[1]").unwrap_err().code, ErrorCode::InvalidRequest);
         let no_model = json!({"content": [{"type": "text", "text": "x"}]}).to_string();
         assert_eq!(parse_create(no_model.as_bytes()).unwrap_err().param.as_deref(), Some("model"));
-        for content in [json!([]), json!("x"), json!([1]), json!([{"type": "gif"}]), json!([{"text": "x"}]),
-                        json!([{"type": "text"}]), json!([{"type": "image_url", "image_url": {}}])] {
+        for content in [
+            json!([]),
+            json!("x"),
+            json!([1]),
+            json!([{"type": "gif"}]),
+            json!([{"text": "x"}]),
+            json!([{"type": "text"}]),
+            json!([{"type": "image_url", "image_url": {}}]),
+        ] {
             let b = json!({"model": "dreamina-seedance-2-0", "content": content});
             let e = parse_create(b.to_string().as_bytes()).unwrap_err();
             assert_eq!(e.param.as_deref(), Some("content"), "{content}");
@@ -309,7 +332,9 @@ mod tests {
         let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
         assert_eq!(sent["callback_url"], "https://example.com/cb");
         assert!(sent.get("CallbackURL").is_none());
-        let t = parse_create(&body(json!({"CallbackURL": "http://10.0.0.1/", "callback_url": "https://example.com/a"}))).unwrap();
+        let t =
+            parse_create(&body(json!({"CallbackURL": "http://10.0.0.1/", "callback_url": "https://example.com/a"})))
+                .unwrap();
         let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
         assert_eq!(sent["callback_url"], "https://example.com/a");
         assert!(sent.get("CallbackURL").is_none());

@@ -63,8 +63,10 @@ pub fn parse_list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery { page_num: 1, page_size: 20, status: None, model: None, task_ids: None };
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = decode(raw_key).ok_or_else(|| ApiError::invalid("query", "the query string is not valid UTF-8 percent-encoding"))?;
-        let value = decode(raw_value).ok_or_else(|| ApiError::invalid(&key, format!("{key} is not valid percent-encoding")))?;
+        let key = decode(raw_key)
+            .ok_or_else(|| ApiError::invalid("query", "the query string is not valid UTF-8 percent-encoding"))?;
+        let value =
+            decode(raw_value).ok_or_else(|| ApiError::invalid(&key, format!("{key} is not valid percent-encoding")))?;
         match key.as_str() {
             "page_num" => q.page_num = int_param(&key, &value, 1, u32::MAX)?,
             "page_size" => q.page_size = int_param(&key, &value, 1, 100)?,
@@ -130,7 +132,16 @@ mod tests {
         let q = parse_list_query(Some("page_num=3&page_size=100")).unwrap();
         assert_eq!((q.page_num, q.page_size), (3, 100));
         assert!(parse_list_query(Some("page_size=1")).is_ok());
-        for bad in ["page_num=0", "page_num=-1", "page_num=x", "page_size=0", "page_size=101", "page_size=1.5", "bogus=1", "filter.service_tier=flex"] {
+        for bad in [
+            "page_num=0",
+            "page_num=-1",
+            "page_num=x",
+            "page_size=0",
+            "page_size=101",
+            "page_size=1.5",
+            "bogus=1",
+            "filter.service_tier=flex",
+        ] {
             let e = parse_list_query(Some(bad)).unwrap_err();
             assert_eq!(e.code, crate::ErrorCode::InvalidRequest, "{bad}");
             assert!(e.message.contains(bad.split('=').next().unwrap()), "{bad}: {}", e.message);
@@ -139,7 +150,8 @@ mod tests {
 
     #[test]
     fn filters() {
-        let q = parse_list_query(Some("filter.status=succeeded&filter.model=dreamina-seedance-2-0-fast-260128")).unwrap();
+        let q =
+            parse_list_query(Some("filter.status=succeeded&filter.model=dreamina-seedance-2-0-fast-260128")).unwrap();
         assert_eq!(q.status, Some(TaskStatus::Succeeded));
         assert_eq!(q.model, Some(PublicModel::Fast));
         assert!(parse_list_query(Some("filter.status=done")).is_err());

@@ -95,7 +95,8 @@ mod tests {
     #[test]
     fn error_bodies_keep_their_shape() {
         let body = br#"{"error":{"code":"InvalidParameter","message":"model dreamina-seedance-2-0-260128 rejects x","param":"x","type":"BadRequest"}}"#;
-        let out = rewrite_error_body(body, Some("dreamina-seedance-2-0-260128"), Some("dreamina-seedance-2-0")).unwrap();
+        let out =
+            rewrite_error_body(body, Some("dreamina-seedance-2-0-260128"), Some("dreamina-seedance-2-0")).unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["error"]["code"], "InvalidParameter");
         assert_eq!(v["error"]["message"], "model dreamina-seedance-2-0 rejects x");
