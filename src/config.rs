@@ -166,11 +166,28 @@ struct RawConfig {
     #[serde(default)]
     server: RawServer,
     #[serde(default)]
-    prices: BTreeMap<String, String>,
+    prices: BTreeMap<String, RawPrice>,
     #[serde(default)]
     channels: Vec<RawChannel>,
     #[serde(default)]
     tenants: Vec<RawTenant>,
+}
+
+/// A price in USD per million tokens, written as a YAML number (`4.3`) or string (`"4.3"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawPrice {
+    Number(f64),
+    Text(String),
+}
+
+impl RawPrice {
+    fn text(&self) -> String {
+        match self {
+            RawPrice::Number(n) => n.to_string(),
+            RawPrice::Text(s) => s.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -459,7 +476,7 @@ impl RawConfig {
 
         let mut prices = PriceTable::page_default();
         for (sku, price) in &self.prices {
-            prices.set(sku, price).map_err(|e| invalid(format!("prices.{sku}"), e.to_string()))?;
+            prices.set(sku, &price.text()).map_err(|e| invalid(format!("prices.{sku}"), e.to_string()))?;
         }
 
         let mut warnings = Vec::new();
@@ -604,6 +621,20 @@ tenants:
         assert_eq!(c.channels[0].api_key.expose(), "sekrit");
         assert!(!format!("{c:?}").contains("sekrit"));
         assert_eq!(c.limits.max_body_bytes, 32 * 1024 * 1024);
+    }
+
+    #[test]
+    fn prices_override_the_page_as_numbers_or_strings() {
+        let yaml = format!(
+            "{BASE}prices: {{ dreamina-seedance-2-0-fast-video: 3.25, dreamina-seedance-2-0-480p-novideo: \"6.5\" }}\n"
+        );
+        let c = Config::from_yaml(&yaml, &env).unwrap();
+        let p = |s: &str| c.prices.iter().find(|(k, _)| *k == s).map(|(_, v)| v);
+        assert_eq!(p("dreamina-seedance-2-0-fast-video"), Some(3_250_000));
+        assert_eq!(p("dreamina-seedance-2-0-480p-novideo"), Some(6_500_000));
+        assert_eq!(p("dreamina-seedance-2-0-720p-novideo"), Some(7_000_000));
+        let bad = format!("{BASE}prices: {{ no-such-sku: 1 }}\n");
+        assert!(Config::from_yaml(&bad, &env).unwrap_err().to_string().contains("prices.no-such-sku"));
     }
 
     #[test]

@@ -63,6 +63,25 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
     server.run_forever()
 }
 
+/// The asset-library walk-through, printed by the demo and quoted verbatim in the README (a test
+/// keeps the two equal and runs these lines against the demo). The asset URL is an IP literal so
+/// the demo needs no DNS.
+pub const ASSET_LINES: &str = r#"# asset library: a group, an image in it, then a task that uses it
+A="$BASE_URL/volcark/?Version=2024-01-01&Action"
+GROUP=$(curl -s -X POST "$A=CreateAssetGroup" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"model":"dreamina-seedance-2-0-fast","Name":"campaign-product-shots","GroupType":"AIGC"}' | grep -o 'group-[a-z0-9-]*')
+ASSET=$(curl -s -X POST "$A=CreateAsset" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"model":"dreamina-seedance-2-0-fast","GroupId":"'"$GROUP"'","URL":"https://93.184.216.34/product.png","AssetType":"Image"}' | grep -o 'asset-[a-z0-9-]*')
+curl -s -X POST "$A=GetAsset" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"model":"dreamina-seedance-2-0-fast","Id":"'"$ASSET"'"}'
+curl -s -X POST "$A=ListAssets" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"model":"dreamina-seedance-2-0-fast","Filter":{"GroupId":"'"$GROUP"'"}}'
+curl -s -X POST "$BASE_URL/volcark/api/v3/contents/generations/tasks" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"model":"dreamina-seedance-2-0-fast","content":[{"type":"text","text":"Move the camera forward."},{"type":"image_url","role":"reference_image","image_url":{"url":"asset://'"$ASSET"'"}}],"duration":4,"resolution":"480p"}'"#;
+
+/// The banner's last line, so a reader (or a test) knows the lines are complete.
+pub const END_MARKER: &str = "# (end of demo lines)";
+
 fn print_banner(args: &DemoArgs, token: &str) {
     let base = format!("http://{}", args.listen);
     println!(
@@ -87,4 +106,5 @@ curl -s "$BASE_URL/volcark/api/v3/contents/generations/tasks?page_num=1&page_siz
 "#,
         admin = args.admin
     );
+    println!("{ASSET_LINES}\n\n{END_MARKER}");
 }

@@ -157,17 +157,19 @@ async fn start_node(dir: &std::path::Path, name: &str, redis: &str, upstream: &s
         .args(["run", "--conf"])
         .arg(&conf)
         .env("SEEDANCE_TEST_KEY", CHANNEL_KEY)
-        .env("RUST_LOG", "warn")
+        // Every log line, at the most verbose level, goes to a file the test reads for secrets.
+        .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!("{name}.log"))).expect("log file"))
         .spawn()
         .expect("start seedance-edge");
     let node = Node { child, base: format!("http://127.0.0.1:{listen}"), admin: format!("http://127.0.0.1:{admin}") };
     let client = reqwest::Client::new();
-    wait::until(&format!("{name} ready"), Duration::from_secs(20), || async {
+    let ready = wait::until(&format!("{name} ready"), Duration::from_secs(20), || async {
         matches!(client.get(format!("{}/readyz", node.admin)).send().await, Ok(r) if r.status() == 200)
     })
     .await;
+    assert!(ready, "node {name} never became ready");
     node
 }
 
@@ -245,10 +247,11 @@ async fn two_nodes_32_pollers_one_settlement() {
         .unwrap();
     let quiet = created["id"].as_str().unwrap().to_string();
     fake.finish(&quiet, "succeeded", Some(1000), Some("480p"));
-    wait::until("the reconciler settles an unpolled task", Duration::from_secs(20), || async {
+    let settled = wait::until("the reconciler settles an unpolled task", Duration::from_secs(20), || async {
         redis.cli(&["XLEN", "sde:{t:acme}:ledger"]).trim() == "2"
     })
     .await;
+    assert!(settled, "the reconciler did not settle the unpolled task");
 
     // billing export lists exactly the settlements made.
     let conf = dir.path().join("a.yaml");
@@ -283,4 +286,14 @@ async fn two_nodes_32_pollers_one_settlement() {
     let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["properties"]["upstream_request"]["model"], "dreamina-seedance-2-0-260128");
     assert_eq!(shown["settlement"]["tokens"], tokens);
+
+    // No log line of either node, at debug level, holds the channel key or a customer token.
+    drop((a, b));
+    for name in ["a", "b"] {
+        let log = std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap();
+        assert!(log.contains("tenant=acme"), "node {name} logged its requests: {log}");
+        for secret in [CHANNEL_KEY, token("acme").as_str()] {
+            assert!(!log.contains(secret), "node {name} logged a secret");
+        }
+    }
 }

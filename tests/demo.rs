@@ -36,16 +36,15 @@ fn the_printed_curl_lines_complete_a_round_trip() {
     let stdout = child.stdout.take().expect("stdout");
     let _guard = Demo(child);
 
-    // The banner: everything up to the list line.
+    // The banner, up to its end marker.
     let mut lines = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("line");
-        let done = line.starts_with("curl -s \"$BASE_URL/volcark/api/v3/contents/generations/tasks?");
-        lines.push(line);
-        if done || Instant::now() > deadline {
+        if line == seedance_edge::demo::END_MARKER || Instant::now() > deadline {
             break;
         }
+        lines.push(line);
     }
     let banner = lines.join("\n");
     let exports: String = lines.iter().filter(|l| l.starts_with("export ")).map(|l| format!("{l}\n")).collect();
@@ -66,4 +65,19 @@ fn the_printed_curl_lines_complete_a_round_trip() {
     let v: serde_json::Value = serde_json::from_str(&got).unwrap_or_else(|_| panic!("get answered {got}"));
     assert_eq!(v["id"], id.as_str());
     assert_eq!(v["model"], "dreamina-seedance-2-0-fast");
+
+    // The asset walk-through runs as printed: group → asset → get → list → a task using it.
+    let assets = lines.join("\n");
+    let start = assets.find("# asset library").expect("asset lines in the banner");
+    let out = sh(&format!("set -e\n{exports}{}", &assets[start..]));
+    assert!(out.contains("\"Status\""), "GetAsset answered: {out}");
+    assert!(out.contains("\"TotalCount\":1"), "ListAssets answered: {out}");
+    assert!(out.contains("{\"id\":\"cgt-"), "the task using the asset was created: {out}");
+    assert!(!out.contains("ProjectName"), "{out}");
+}
+
+#[test]
+fn the_readme_quotes_the_demo_lines_verbatim() {
+    let readme = include_str!("../README.md");
+    assert!(readme.contains(seedance_edge::demo::ASSET_LINES), "README's asset lines differ from the demo's");
 }
