@@ -38,6 +38,8 @@ fn serve_passthrough(upstream: SocketAddr, listener: tokio::net::TcpListener) {
     std::mem::forget(_tx);
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
+            // Same socket options as the edge's in-process server, or Nagle decides the ratio.
+            let _ = tcp.set_nodelay(true);
             let (app, rx) = (app.clone(), rx.clone());
             tokio::spawn(async move {
                 let mut io: pingora_core::protocols::Stream =

@@ -1,5 +1,6 @@
-//! The asset library (SPEC §4.6): which Action a request is, its body rules and rewrite, and
-//! `asset://` URIs in task content.
+//! The asset library (SPEC §4.6): which Action a request names ([`action`]), its body and the
+//! answer's rewriting ([`body`]), and `asset://` URIs in task content ([`uri`]). The shell does
+//! the ownership look-ups and the signing; everything here is pure.
 
 pub mod action;
 pub mod body;
