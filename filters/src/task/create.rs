@@ -12,6 +12,26 @@ const CONTENT_TYPES: [&str; 4] = ["text", "image_url", "video_url", "audio_url"]
 const RATIOS: [&str; 7] = ["adaptive", "16:9", "9:16", "1:1", "4:3", "3:4", "21:9"];
 const BOOLEANS: [&str; 5] = ["camera_fixed", "watermark", "generate_audio", "return_last_frame", "draft"];
 const SERVICE_TIERS: [&str; 2] = ["default", "flex"];
+/// Every key the edge reads or rewrites, top level and inside content items.
+const TOP_FIELDS: [&str; 16] = [
+    "model",
+    "content",
+    "duration",
+    "ratio",
+    "resolution",
+    "priority",
+    "execution_expires_after",
+    "seed",
+    "camera_fixed",
+    "watermark",
+    "generate_audio",
+    "return_last_frame",
+    "draft",
+    "service_tier",
+    "safety_identifier",
+    "callback_url",
+];
+const ITEM_FIELDS: [&str; 7] = ["type", "text", "role", "image_url", "video_url", "audio_url", "url"];
 /// Inline media shorter than this stays in the audit snapshot as is.
 const SNAPSHOT_INLINE_LIMIT: usize = 256;
 
@@ -66,6 +86,7 @@ pub fn parse_create(raw: &[u8]) -> Result<CreateTask, ApiError> {
     let Value::Object(mut body) = value else {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "the request body must be a JSON object"));
     };
+    refuse_case_variants(&body, &TOP_FIELDS, "")?;
     let model = parse_model(body.get("model"))?;
     body.insert("model".into(), Value::String(model.name().into()));
 
@@ -132,6 +153,12 @@ fn check_content(content: Option<&mut Value>) -> Result<(Vec<String>, bool), Api
         let Value::Object(obj) = item else {
             return Err(ApiError::invalid("content", format!("content[{i}] must be an object")));
         };
+        refuse_case_variants(obj, &ITEM_FIELDS, &format!("content[{i}]."))?;
+        for media in ["image_url", "video_url", "audio_url"] {
+            if let Some(Value::Object(m)) = obj.get(media) {
+                refuse_case_variants(m, &["url"], &format!("content[{i}].{media}."))?;
+            }
+        }
         let ty = match obj.get("type") {
             Some(Value::String(t)) if CONTENT_TYPES.contains(&t.as_str()) => t.clone(),
             Some(Value::String(t)) => {
@@ -162,6 +189,34 @@ fn check_content(content: Option<&mut Value>) -> Result<(Vec<String>, bool), Api
         }
     }
     Ok((asset_ids, has_video))
+}
+
+/// The upstream decodes JSON keys case-insensitively (Go), so `Model` or `CALLBACK_URL` next to
+/// the checked spelling could reach it unchecked and win. Such spellings are refused outright.
+fn refuse_case_variants(obj: &Map<String, Value>, fields: &[&str], path: &str) -> Result<(), ApiError> {
+    for key in obj.keys() {
+        let folded = fold(key);
+        if let Some(canonical) = fields.iter().find(|f| **f != key.as_str() && fold(f) == folded) {
+            let param = if path.starts_with("content") { "content".to_string() } else { key.clone() };
+            return Err(ApiError::invalid(
+                param,
+                format!("{path}{key} is another spelling of {path}{canonical}; send the field once, as {canonical}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Case folding as Go's JSON decoder applies it to field names (ASCII, plus the two non-ASCII
+/// letters that fold to ASCII: ſ → s, K (Kelvin) → k).
+fn fold(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{17f}' => 's',
+            '\u{212a}' => 'k',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
 }
 
 fn check_duration(v: Option<&Value>) -> Result<(), ApiError> {
@@ -318,6 +373,29 @@ mod tests {
         assert_eq!(sent["model"], "dreamina-seedance-2-0-260128");
         assert_eq!(sent["x_future"]["a"], 1);
         assert_eq!(sent["seed"], 7);
+    }
+
+    #[test]
+    fn other_spellings_of_checked_fields_are_refused() {
+        for extra in [
+            json!({"Model": "dreamina-seedance-2-0-fast-260128"}),
+            json!({"CALLBACK_URL": "https://10.0.0.1/"}),
+            json!({"Duration": 99}),
+            json!({"reſolution": "1080p"}),
+        ] {
+            let key = extra.as_object().unwrap().keys().next().unwrap().clone();
+            let e = err(extra);
+            assert_eq!(e.param.as_deref(), Some(key.as_str()));
+            assert!(e.message.contains("another spelling"), "{}", e.message);
+        }
+        let b = json!({"model": "dreamina-seedance-2-0", "content": [
+            {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "URL": "asset://asset-theirs"}}]});
+        assert_eq!(parse_create(b.to_string().as_bytes()).unwrap_err().param.as_deref(), Some("content"));
+        let b =
+            json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "Type": "image_url", "text": "x"}]});
+        assert!(parse_create(b.to_string().as_bytes()).is_err());
+        // The documented alias is not a case variant.
+        assert!(parse_create(&body(json!({"CallbackURL": "https://example.com/cb"}))).is_ok());
     }
 
     #[test]
