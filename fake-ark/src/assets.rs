@@ -92,7 +92,8 @@ impl Assets {
 
     fn next_id(&mut self, prefix: &str) -> (String, u64) {
         self.seq += 1;
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         (format!("{prefix}-{}-{:05x}", crate::tasks::civil(now), (self.seq * 104_729) % 0xfffff), self.seq)
     }
 
@@ -191,7 +192,7 @@ impl Assets {
         let only = Self::group_filter(body);
         let mut groups: Vec<(&String, &Group)> =
             self.groups.iter().filter(|(id, _)| only.as_ref().is_none_or(|o| o.contains(id))).collect();
-        groups.sort_by(|a, b| b.1.seq.cmp(&a.1.seq));
+        groups.sort_by_key(|g| std::cmp::Reverse(g.1.seq));
         let items = groups.into_iter().map(|(id, g)| Self::group_json(id, g)).collect();
         Self::page(call, body, items)
     }
@@ -200,7 +201,7 @@ impl Assets {
         let only = Self::group_filter(body);
         let mut assets: Vec<(&String, &Asset)> =
             self.assets.iter().filter(|(_, a)| only.as_ref().is_none_or(|o| o.contains(&a.group_id))).collect();
-        assets.sort_by(|a, b| b.1.seq.cmp(&a.1.seq));
+        assets.sort_by_key(|a| std::cmp::Reverse(a.1.seq));
         let items = assets.into_iter().map(|(id, a)| self.asset_json(call.cfg, id, a)).collect();
         Self::page(call, body, items)
     }

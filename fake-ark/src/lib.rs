@@ -93,7 +93,8 @@ impl FakeArk {
                 tokio::spawn(async move {
                     let service = service_fn(move |req| handle(inner.clone(), req));
                     // An Err from the service (a `drop` fault) closes the connection unanswered.
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service).await;
+                    let _ =
+                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service).await;
                 });
             }
         });
@@ -172,7 +173,13 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<reply::Repl
     if let Some(rest) = path.strip_prefix("/_control/") {
         return Ok(control(&inner, &method, rest, &body));
     }
-    let recorded = RecordedRequest { method: method.clone(), path: path.clone(), query: query.clone(), headers, body: body.to_vec() };
+    let recorded = RecordedRequest {
+        method: method.clone(),
+        path: path.clone(),
+        query: query.clone(),
+        headers,
+        body: body.to_vec(),
+    };
     inner.lock().requests.push(recorded.clone());
     if inner.cfg.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(inner.cfg.latency_ms)).await;
@@ -195,7 +202,12 @@ async fn route(inner: &Inner, r: &RecordedRequest) -> Result<reply::Reply, Dropp
     };
     let key = r.header("authorization").and_then(|a| a.strip_prefix("Bearer ")).unwrap_or_default();
     if !cfg.api_keys.iter().any(|k| k == key) {
-        return Ok(reply::task_error(401, "AuthenticationError", "The API key in the request is missing or invalid.", ""));
+        return Ok(reply::task_error(
+            401,
+            "AuthenticationError",
+            "The API key in the request is missing or invalid.",
+            "",
+        ));
     }
     let id = rest.strip_prefix('/').filter(|s| !s.is_empty());
     match (r.method.as_str(), id) {
@@ -229,12 +241,15 @@ fn action(inner: &Inner, r: &RecordedRequest) -> reply::Reply {
     let action = param("Action").unwrap_or_default();
     let rid = format!("fake-{:08x}", inner.lock().requests.len());
     let err = |status, code: &str, msg: &str| reply::action_error(status, &rid, &action, &cfg.region, code, msg);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let secret_of = |ak: &str| cfg.credentials.iter().find(|(a, _)| a == ak).map(|(_, s)| s.clone());
     match sign::verify(&r.method, &r.path, query, &r.headers, &r.body, now, &secret_of) {
         Ok(_) => {}
         Err(sign::Refusal::Missing(m)) => return err(401, "InvalidAuthorization", &m),
-        Err(sign::Refusal::UnknownKey(ak)) => return err(401, "InvalidAccessKey", &format!("access key {ak} is not valid")),
+        Err(sign::Refusal::UnknownKey(ak)) => {
+            return err(401, "InvalidAccessKey", &format!("access key {ak} is not valid"))
+        }
         Err(sign::Refusal::Mismatch(m)) => return err(401, "SignatureDoesNotMatch", &m),
     }
     if param("Version").as_deref() != Some(assets::VERSION) {

@@ -22,7 +22,14 @@ fn main() {
                 None => usage(),
             },
             "--model" => cfg.models.push(value()),
-            "--held" => cfg = FakeArkConfig { api_keys: cfg.api_keys, credentials: cfg.credentials, models: cfg.models, ..FakeArkConfig::held() },
+            "--held" => {
+                cfg = FakeArkConfig {
+                    api_keys: cfg.api_keys,
+                    credentials: cfg.credentials,
+                    models: cfg.models,
+                    ..FakeArkConfig::held()
+                }
+            }
             _ => usage(),
         }
     }

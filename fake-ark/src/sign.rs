@@ -107,9 +107,8 @@ pub fn verify(
 ) -> Result<String, Refusal> {
     let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim().to_string());
     let auth = header("authorization").ok_or_else(|| Refusal::Missing("no Authorization header".into()))?;
-    let rest = auth
-        .strip_prefix("HMAC-SHA256 ")
-        .ok_or_else(|| Refusal::Missing("Authorization is not HMAC-SHA256".into()))?;
+    let rest =
+        auth.strip_prefix("HMAC-SHA256 ").ok_or_else(|| Refusal::Missing("Authorization is not HMAC-SHA256".into()))?;
     let mut credential = None;
     let mut signed_headers = None;
     let mut signature = None;
@@ -149,7 +148,8 @@ pub fn verify(
         let value = header(name).ok_or_else(|| Refusal::Mismatch(format!("signed header {name} is missing")))?;
         canonical_headers.push_str(&format!("{name}:{value}\n"));
     }
-    let canonical = format!("{method}\n{path}\n{}\n{canonical_headers}\n{signed_headers}\n{body_hash}", canonical_query(query));
+    let canonical =
+        format!("{method}\n{path}\n{}\n{canonical_headers}\n{signed_headers}\n{body_hash}", canonical_query(query));
     let to_sign = format!("HMAC-SHA256\n{x_date}\n{scope}\n{}", sha_hex(canonical.as_bytes()));
     let k_date = hmac(sk.as_bytes(), parts[0].as_bytes());
     let k_region = hmac(&k_date, parts[1].as_bytes());

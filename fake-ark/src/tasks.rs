@@ -78,7 +78,8 @@ impl Task {
 
     fn to_json(&self, cfg: &FakeArkConfig) -> Value {
         let status = self.status(cfg);
-        let resolution = self.forced.as_ref().and_then(|f| f.resolution.clone()).unwrap_or_else(|| self.requested_resolution());
+        let resolution =
+            self.forced.as_ref().and_then(|f| f.resolution.clone()).unwrap_or_else(|| self.requested_resolution());
         let duration = self.request.get("duration").and_then(Value::as_i64).filter(|d| *d > 0).unwrap_or(5);
         let get = |k: &str, default: Value| self.request.get(k).cloned().unwrap_or(default);
         let mut t = json!({
@@ -129,10 +130,15 @@ impl Tasks {
         self.creates += 1;
         match self.next_fault.take() {
             Some(Fault::Drop) => return Created::Drop,
-            Some(Fault::Unparseable) => return Created::Reply(reply::raw(200, "text/html", "<html>upstream hiccup</html>".into())),
+            Some(Fault::Unparseable) => {
+                return Created::Reply(reply::raw(200, "text/html", "<html>upstream hiccup</html>".into()))
+            }
             Some(Fault::Status(code)) => {
                 let (c, m) = match code {
-                    429 => ("RateLimitExceeded", "Request rate limit exceeded for dreamina-seedance-2-0-260128; retry later."),
+                    429 => (
+                        "RateLimitExceeded",
+                        "Request rate limit exceeded for dreamina-seedance-2-0-260128; retry later.",
+                    ),
                     500 => ("InternalServiceError", "The service encountered an unexpected internal error."),
                     503 => ("ServiceUnavailable", "The service is temporarily unavailable."),
                     _ => ("InvalidParameter", "The request is invalid."),
@@ -147,7 +153,12 @@ impl Tasks {
 
     pub fn create_now(&mut self, cfg: &FakeArkConfig, body: &[u8]) -> Created {
         let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(body) else {
-            return Created::Reply(reply::task_error(400, "InvalidParameter", "The request body must be a JSON object.", ""));
+            return Created::Reply(reply::task_error(
+                400,
+                "InvalidParameter",
+                "The request body must be a JSON object.",
+                "",
+            ));
         };
         let model = request.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
         if !cfg.models.contains(&model) {
@@ -178,7 +189,8 @@ impl Tasks {
 
     pub fn list(&self, cfg: &FakeArkConfig, query: &str) -> Reply {
         let (mut page_num, mut page_size) = (1usize, 10usize);
-        let (mut status, mut model, mut ids): (Option<String>, Option<String>, Option<Vec<String>>) = (None, None, None);
+        let (mut status, mut model, mut ids): (Option<String>, Option<String>, Option<Vec<String>>) =
+            (None, None, None);
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let v = crate::decode(v);
@@ -192,7 +204,7 @@ impl Tasks {
             }
         }
         let mut all: Vec<&Task> = self.by_id.values().collect();
-        all.sort_by(|a, b| b.seq.cmp(&a.seq));
+        all.sort_by_key(|t| std::cmp::Reverse(t.seq));
         let items: Vec<Value> = all
             .into_iter()
             .filter(|t| ids.as_ref().is_none_or(|ids| ids.contains(&t.id)))

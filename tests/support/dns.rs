@@ -74,17 +74,23 @@ fn answer(shared: &Shared, name: &str, qtype: u16) -> Answer {
                 _ => Answer::Cname("private.example.", vec![]),
             }
         }
-        "aaaa-servfail.example." => return if qtype == AAAA { Answer::Rcode(SERVFAIL) } else { Answer::Records(ips(&[PUBLIC4]), 300) },
-        "aaaa-timeout.example." => return if qtype == AAAA { Answer::Drop } else { Answer::Records(ips(&[PUBLIC4]), 300) },
+        "aaaa-servfail.example." => {
+            return if qtype == AAAA { Answer::Rcode(SERVFAIL) } else { Answer::Records(ips(&[PUBLIC4]), 300) }
+        }
+        "aaaa-timeout.example." => {
+            return if qtype == AAAA { Answer::Drop } else { Answer::Records(ips(&[PUBLIC4]), 300) }
+        }
         "servfail.example." => return Answer::Rcode(SERVFAIL),
-        "slow.example." => return Answer::Delay(Duration::from_millis(1500), if qtype == A { ips(&[PUBLIC4]) } else { vec![] }),
+        "slow.example." => {
+            return Answer::Delay(Duration::from_millis(1500), if qtype == A { ips(&[PUBLIC4]) } else { vec![] })
+        }
         "rebind.example." => {
             if qtype != A {
                 return Answer::Records(vec![], 0);
             }
             // Alternates per A query, TTL 0: a cache that kept the public answer would hide it.
             let n = shared.rebind.fetch_add(1, Ordering::SeqCst);
-            return Answer::Records(ips(&[if n % 2 == 0 { PUBLIC4 } else { "127.0.0.1" }]), 0);
+            return Answer::Records(ips(&[if n.is_multiple_of(2) { PUBLIC4 } else { "127.0.0.1" }]), 0);
         }
         "big.example." => {
             return if qtype == A {
@@ -95,7 +101,13 @@ fn answer(shared: &Shared, name: &str, qtype: u16) -> Answer {
         }
         _ => return Answer::Rcode(NXDOMAIN),
     };
-    let list = if qtype == A { a } else if qtype == AAAA { aaaa } else { &[] };
+    let list = if qtype == A {
+        a
+    } else if qtype == AAAA {
+        aaaa
+    } else {
+        &[]
+    };
     Answer::Records(ips(list), 300)
 }
 
@@ -173,7 +185,9 @@ fn respond(shared: &Shared, query: &[u8], over_tcp: bool) -> Option<(Vec<u8>, Op
             record(&mut out, None, CNAME, 300, &rdata);
             (NOERROR, 1 + addr_records(&mut out, Some(target), qtype, &addrs, 300), None, false)
         }
-        Answer::Truncated(addrs) if over_tcp => (NOERROR, addr_records(&mut out, None, qtype, &addrs, 300), None, false),
+        Answer::Truncated(addrs) if over_tcp => {
+            (NOERROR, addr_records(&mut out, None, qtype, &addrs, 300), None, false)
+        }
         Answer::Truncated(_) => (NOERROR, 0, None, true),
     };
     out[3] |= rcode;
@@ -195,7 +209,11 @@ impl DnsStub {
             })
             .expect("a free port for UDP and TCP");
         let addr = udp.local_addr().expect("addr");
-        let shared = Arc::new(Shared { queries: Mutex::new(Vec::new()), rebind: AtomicU64::new(0), stop: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            queries: Mutex::new(Vec::new()),
+            rebind: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        });
         udp.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
         let s = shared.clone();
         std::thread::spawn(move || {

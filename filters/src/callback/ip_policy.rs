@@ -95,7 +95,10 @@ fn classify_v4(a: Ipv4Addr) -> Verdict {
 
 fn classify_v6(a: Ipv6Addr) -> Verdict {
     if !GLOBAL_UNICAST_V6.contains(&a) {
-        let why = V6_DENY_OUTSIDE_GLOBAL.iter().find(|(net, _)| net.contains(&a)).map_or("reserved (outside 2000::/3)", |(_, w)| w);
+        let why = V6_DENY_OUTSIDE_GLOBAL
+            .iter()
+            .find(|(net, _)| net.contains(&a))
+            .map_or("reserved (outside 2000::/3)", |(_, w)| w);
         return Verdict::Blocked(why);
     }
     V6_DENY_IN_GLOBAL.iter().find(|(net, _)| net.contains(&a)).map_or(Verdict::Public, |(_, why)| Verdict::Blocked(why))
@@ -116,7 +119,11 @@ mod tests {
     #[test]
     fn every_v4_row_first_last_and_inside() {
         for (net, why) in V4_DENY {
-            for a in [net.network(), last_v4(net), Ipv4Addr::from(u32::from(net.network()) + (1u32 << (32 - net.prefix_len())) / 2)] {
+            for a in [
+                net.network(),
+                last_v4(net),
+                Ipv4Addr::from(u32::from(net.network()) + (1u32 << (32 - net.prefix_len())) / 2),
+            ] {
                 assert_eq!(classify(IpAddr::V4(a)), Verdict::Blocked(why), "{a} in {net}");
             }
         }
@@ -134,10 +141,32 @@ mod tests {
     #[test]
     fn just_outside_the_boundaries_is_public() {
         for s in [
-            "172.15.255.255", "172.32.0.0", "100.63.255.254", "100.128.0.1", "9.255.255.255", "11.0.0.0", "126.255.255.255",
-            "128.0.0.0", "169.253.255.255", "169.255.0.0", "192.167.255.255", "192.169.0.0", "198.17.255.255", "198.20.0.0",
-            "223.255.255.255", "192.0.1.255", "192.0.3.0", "8.8.8.8", "1.1.1.1", "93.184.216.34",
-            "2606:4700:4700::1111", "2001:200::1", "2001:dba::1", "2003::1", "2620:4f:7fff:ffff::1", "3ffe::1",
+            "172.15.255.255",
+            "172.32.0.0",
+            "100.63.255.254",
+            "100.128.0.1",
+            "9.255.255.255",
+            "11.0.0.0",
+            "126.255.255.255",
+            "128.0.0.0",
+            "169.253.255.255",
+            "169.255.0.0",
+            "192.167.255.255",
+            "192.169.0.0",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+            "192.0.1.255",
+            "192.0.3.0",
+            "8.8.8.8",
+            "1.1.1.1",
+            "93.184.216.34",
+            "2606:4700:4700::1111",
+            "2001:200::1",
+            "2001:dba::1",
+            "2003::1",
+            "2620:4f:7fff:ffff::1",
+            "3ffe::1",
             "2606:2800:220:1:248:1893:25c8:1946",
         ] {
             assert_eq!(classify(ip(s)), Verdict::Public, "{s}");
@@ -176,11 +205,24 @@ mod tests {
     #[test]
     fn agrees_with_an_integer_oracle() {
         let ranges: [(u32, u32); 18] = [
-            (0x0000_0000, 0x00ff_ffff), (0x0a00_0000, 0x0aff_ffff), (0x6440_0000, 0x647f_ffff), (0x7f00_0000, 0x7fff_ffff),
-            (0xa9fe_0000, 0xa9fe_ffff), (0xac10_0000, 0xac1f_ffff), (0xc000_0000, 0xc000_00ff), (0xc000_0200, 0xc000_02ff),
-            (0xc01f_c400, 0xc01f_c4ff), (0xc034_c100, 0xc034_c1ff), (0xc058_6300, 0xc058_63ff), (0xc0a8_0000, 0xc0a8_ffff),
-            (0xc0af_3000, 0xc0af_30ff), (0xc612_0000, 0xc613_ffff), (0xc633_6400, 0xc633_64ff), (0xcb00_7100, 0xcb00_71ff),
-            (0xe000_0000, 0xefff_ffff), (0xf000_0000, 0xffff_ffff),
+            (0x0000_0000, 0x00ff_ffff),
+            (0x0a00_0000, 0x0aff_ffff),
+            (0x6440_0000, 0x647f_ffff),
+            (0x7f00_0000, 0x7fff_ffff),
+            (0xa9fe_0000, 0xa9fe_ffff),
+            (0xac10_0000, 0xac1f_ffff),
+            (0xc000_0000, 0xc000_00ff),
+            (0xc000_0200, 0xc000_02ff),
+            (0xc01f_c400, 0xc01f_c4ff),
+            (0xc034_c100, 0xc034_c1ff),
+            (0xc058_6300, 0xc058_63ff),
+            (0xc0a8_0000, 0xc0a8_ffff),
+            (0xc0af_3000, 0xc0af_30ff),
+            (0xc612_0000, 0xc613_ffff),
+            (0xc633_6400, 0xc633_64ff),
+            (0xcb00_7100, 0xcb00_71ff),
+            (0xe000_0000, 0xefff_ffff),
+            (0xf000_0000, 0xffff_ffff),
         ];
         let mut x: u32 = 0x9e37_79b9;
         for _ in 0..200_000 {

@@ -132,11 +132,17 @@ fn check_domain(field: &str, d: &str) -> Result<String, ApiError> {
         return Err(bad(format!("{:?} is not a valid DNS name (1 to 253 characters)", truncate(name))));
     }
     if let Some(label) = name.split('.').find(|l| l.is_empty() || l.len() > 63) {
-        return Err(bad(format!("{:?} has a label of {} characters; DNS labels are 1 to 63", truncate(name), label.len())));
+        return Err(bad(format!(
+            "{:?} has a label of {} characters; DNS labels are 1 to 63",
+            truncate(name),
+            label.len()
+        )));
     }
     for suffix in SPECIAL_USE_SUFFIXES {
         if name == suffix || name.ends_with(&format!(".{suffix}")) {
-            return Err(bad(format!("{name} is a special-use name (.{suffix}) that never reaches the public internet")));
+            return Err(bad(format!(
+                "{name} is a special-use name (.{suffix}) that never reaches the public internet"
+            )));
         }
     }
     Ok(format!("{name}."))
