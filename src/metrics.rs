@@ -160,3 +160,43 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    fn render(m: &Metrics) -> String {
+        String::from_utf8(m.render()).unwrap()
+    }
+
+    #[test]
+    fn the_tenant_label_can_be_dropped() {
+        for with_tenant in [true, false] {
+            let m = Metrics::new(with_tenant).unwrap();
+            let labels = m.billing_labels("acme", "dreamina-seedance-2-0", "dreamina-seedance-2-0-720p-novideo");
+            m.billable_tokens.with_label_values(&labels).inc_by(40_594);
+            m.billed_usd.with_label_values(&labels).inc_by(0.2841);
+            let page = render(&m);
+            assert!(page.contains("seedance_billable_tokens_total{"), "{page}");
+            assert_eq!(page.contains("tenant=\"acme\""), with_tenant, "{page}");
+            assert!(page.contains("sku=\"dreamina-seedance-2-0-720p-novideo\""));
+        }
+    }
+
+    #[test]
+    fn every_contract_metric_is_exported() {
+        let names = Metrics::new(true).unwrap().exported_names();
+        for n in [
+            "seedance_requests_total",
+            "seedance_request_duration_seconds",
+            "seedance_upstream_requests_total",
+            "seedance_billable_tokens_total",
+            "seedance_billed_usd_total",
+            "seedance_tasks_settled_total",
+            "seedance_rejections_total",
+            "seedance_store_errors_total",
+        ] {
+            assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
+        }
+    }
+}

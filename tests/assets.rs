@@ -130,6 +130,8 @@ async fn another_tenants_groups_and_assets_are_404_without_upstream() {
             json!({"model": m, "GroupId": group, "URL": "https://public.example/x.png", "AssetType": "Image"}),
         ),
         ("ListAssets", json!({"model": m, "Filter": {"GroupId": group}})),
+        ("ListAssets", json!({"model": m, "GroupId": group})),
+        ("ListAssetGroups", json!({"model": m, "Filter": {"GroupIds": [group]}})),
         ("GetAsset", json!({"model": m, "Id": "asset-never-existed"})),
     ];
     for (name, body) in cases {
