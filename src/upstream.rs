@@ -46,6 +46,10 @@ pub struct Endpoint {
     /// Path prefix of the base URL, without a trailing slash ("" for none).
     prefix: String,
     ca: Option<Arc<Box<[X509]>>>,
+    /// Separates pooled connections by trust: pingora's pool key covers address, SNI and the
+    /// verify flags but not the CA, so without this a connection verified against one
+    /// channel's `ca_file` would be handed to a channel that does not trust that CA.
+    trust_key: u64,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -61,12 +65,15 @@ impl Endpoint {
         let tls = url.scheme() == "https";
         let host = url.host_str().ok_or_else(|| format!("{base}: no host"))?.to_string();
         let port = url.port_or_known_default().ok_or_else(|| format!("{base}: no port"))?;
-        let ca = match ca_file {
-            None => None,
+        let (ca, trust_key) = match ca_file {
+            None => (None, 0),
             Some(p) => {
                 let pem = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
                 let certs = X509::stack_from_pem(&pem).map_err(|e| format!("{}: {e}", p.display()))?;
-                Some(Arc::new(certs.into_boxed_slice()))
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                std::hash::Hash::hash(&pem, &mut h);
+                // Never 0, the key of the system trust store.
+                (Some(Arc::new(certs.into_boxed_slice())), std::hash::Hasher::finish(&h) | 1)
             }
         };
         Ok(Endpoint {
@@ -75,6 +82,7 @@ impl Endpoint {
             port,
             prefix: url.path().trim_end_matches('/').to_string(),
             ca,
+            trust_key,
         })
     }
 
@@ -173,6 +181,7 @@ impl UpstreamClient {
         peer.options.write_timeout = Some(self.read_timeout);
         peer.options.idle_timeout = Some(POOL_IDLE);
         peer.options.ca = ep.ca.clone();
+        peer.group_key = ep.trust_key;
 
         let (mut session, _reused) = self
             .connector

@@ -5,4 +5,5 @@
 pub mod dns;
 pub mod harness;
 pub mod redis;
+pub mod tls_front;
 pub mod wait;
