@@ -3,7 +3,8 @@
 //! ratios (edge vs passthrough vs direct), not absolute numbers: these machines are shared and
 //! noisy, and what matters is what the module adds on top of Pingora itself.
 //!
-//! `cargo bench --bench load` (env `LOAD_SECS`, `LOAD_CONCURRENCY` to change the run).
+//! `cargo bench --bench load` (env `LOAD_SECS`, `LOAD_CONCURRENCY` to change the run,
+//! `LOAD_STORE` for a Redis URL instead of the memory store).
 
 use async_trait::async_trait;
 use pingora_core::upstreams::peer::HttpPeer;
@@ -102,10 +103,12 @@ fn main() {
         let pt_addr = pt_listener.local_addr().expect("addr");
         serve_passthrough(fake.addr(), pt_listener);
 
+        // LOAD_STORE=redis://127.0.0.1:6379/0 measures with the ownership lookup on Redis.
+        let store_url = std::env::var("LOAD_STORE").unwrap_or_else(|_| "memory://".into());
         let yaml = format!(
             r#"
 listen: []
-store: {{ url: "memory://" }}
+store: {{ url: "{store}" }}
 auth: {{ cache_ttl_ms: 60000 }}
 channels:
   - id: bench
@@ -119,7 +122,8 @@ tenants:
     channels: [bench]
 "#,
             fake.base_url(),
-            seedance_edge::auth::token_sha256(TOKEN)
+            seedance_edge::auth::token_sha256(TOKEN),
+            store = store_url,
         );
         let config = Config::from_yaml(&yaml, &|_| None).expect("config");
         let store = seedance_edge::server::open_store(&config.store).expect("store");
@@ -144,7 +148,7 @@ tenants:
         let id = created["id"].as_str().expect("id").to_string();
         let path = format!("/api/v3/contents/generations/tasks/{id}");
 
-        println!("load: GET task, {concurrency} connections, {secs}s per target");
+        println!("load: GET task, {concurrency} connections, {secs}s per target, store {store_url}");
         let direct = drive(format!("{}{path}", fake.base_url()), format!("Bearer {KEY}"), secs, concurrency).await;
         let passthrough = drive(format!("http://{pt_addr}{path}"), format!("Bearer {KEY}"), secs, concurrency).await;
         let edge =
