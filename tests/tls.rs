@@ -31,16 +31,7 @@ fn curl(args: &[&str]) -> (String, String) {
 #[test]
 fn https_and_plaintext_listeners_serve_the_same_routes() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is installed");
-    assert!(made.success());
+    let (cert, key) = support::tls_front::self_signed(dir.path());
     let (tls_port, plain_port) = (wait::free_port(), wait::free_port());
     let yaml = format!(
         r#"

@@ -17,6 +17,7 @@
 pub mod asset;
 pub mod callback;
 pub mod error;
+mod json;
 pub mod model;
 pub mod sku;
 pub mod task;

@@ -170,6 +170,32 @@ impl RedisStore {
         self.opts.retention.as_secs().max(1)
     }
 
+    /// The records an index (a ZSET of ids, newest first) points to, read in one pipeline on
+    /// the tenant's slot. Index entries can outlive an expired record; those are skipped.
+    async fn indexed(
+        &self,
+        op: &'static str,
+        index: &str,
+        key_of: impl Fn(&str) -> String,
+    ) -> StoreResult<Vec<(String, HashMap<String, String>)>> {
+        let index = index.to_string();
+        let ids: Vec<String> =
+            self.run(op, |mut c| async move {
+                ::redis::cmd("ZREVRANGE").arg(&index).arg(0).arg(-1).query_async(&mut c).await
+            })
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGETALL").arg(key_of(id));
+        }
+        let hashes: Vec<HashMap<String, String>> =
+            self.run(op, |mut c| async move { pipe.query_async(&mut c).await }).await?;
+        Ok(ids.into_iter().zip(hashes).filter(|(_, h)| !h.is_empty()).collect())
+    }
+
     async fn write_task(
         &self,
         op: &'static str,
@@ -400,29 +426,10 @@ impl Store for RedisStore {
     }
 
     async fn tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {
-        let index = self.keys.tasks(tenant);
-        let ids: Vec<String> = self
-            .run("tasks", |mut c| async move {
-                ::redis::cmd("ZREVRANGE").arg(&index).arg(0).arg(-1).query_async(&mut c).await
-            })
-            .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One pipeline, one slot: every key carries the tenant's hash tag.
-        let mut pipe = ::redis::pipe();
-        for id in &ids {
-            pipe.cmd("HGETALL").arg(self.keys.task(tenant, id));
-        }
-        let hashes: Vec<HashMap<String, String>> =
-            self.run("tasks", |mut c| async move { pipe.query_async(&mut c).await }).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for (id, h) in ids.iter().zip(hashes) {
-            // Index entries can outlive an expired record; those are simply gone.
-            if h.is_empty() {
-                continue;
-            }
-            let t = parse_task("tasks", id, h)?;
+        let records = self.indexed("tasks", &self.keys.tasks(tenant), |id| self.keys.task(tenant, id)).await?;
+        let mut out = Vec::with_capacity(records.len());
+        for (id, h) in records {
+            let t = parse_task("tasks", &id, h)?;
             if !t.hidden {
                 out.push(t);
             }
@@ -578,27 +585,8 @@ impl Store for RedisStore {
     }
 
     async fn assets(&self, tenant: &str, kind: AssetKind) -> StoreResult<Vec<AssetRecord>> {
-        let index = self.keys.asset_index(tenant, kind);
-        let ids: Vec<String> = self
-            .run("assets", |mut c| async move {
-                ::redis::cmd("ZREVRANGE").arg(&index).arg(0).arg(-1).query_async(&mut c).await
-            })
-            .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = ::redis::pipe();
-        for id in &ids {
-            pipe.cmd("HGETALL").arg(self.keys.asset(tenant, id));
-        }
-        let hashes: Vec<HashMap<String, String>> =
-            self.run("assets", |mut c| async move { pipe.query_async(&mut c).await }).await?;
-        let mut out = Vec::new();
-        for (id, h) in ids.iter().zip(hashes) {
-            if !h.is_empty() {
-                out.push(parse_asset("assets", id, h)?);
-            }
-        }
-        Ok(out)
+        let records =
+            self.indexed("assets", &self.keys.asset_index(tenant, kind), |id| self.keys.asset(tenant, id)).await?;
+        records.into_iter().map(|(id, h)| parse_asset("assets", &id, h)).collect()
     }
 }

@@ -24,22 +24,28 @@ impl Drop for TlsFront {
     }
 }
 
+/// A self-signed certificate and key for `localhost`, made by the `openssl` CLI in `dir`.
+pub fn self_signed(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is installed");
+    assert!(ok.success(), "openssl req failed");
+    (cert, key)
+}
+
 impl TlsFront {
     /// Terminates TLS on a free port of 127.0.0.1 (and ::1 where available: `localhost` may
     /// resolve to either) and pipes every connection to `backend`.
     pub async fn start(backend: SocketAddr) -> TlsFront {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        let ok = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=DNS:localhost", "-keyout"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl is installed");
-        assert!(ok.success());
+        let (cert, key) = self_signed(dir.path());
         let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).expect("acceptor");
         b.set_certificate_chain_file(&cert).expect("cert");
         b.set_private_key_file(&key, SslFiletype::PEM).expect("key");

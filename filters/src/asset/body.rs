@@ -10,6 +10,7 @@
 
 use super::action::Action;
 use crate::error::{ApiError, ErrorCode};
+use crate::json::{fold_char, kind, same_key};
 use crate::model::{parse_model, PublicModel};
 use serde_json::{Map, Value};
 
@@ -312,31 +313,6 @@ pub fn filter_list_items(v: &mut Value, owned: &dyn Fn(&str) -> bool) {
     }
 }
 
-/// Folds one character the way the upstream's JSON decoder does for ASCII targets: ASCII case,
-/// `ſ` (U+017F) as `s`, the Kelvin sign (U+212A) as `k`. `None` for anything that cannot equal
-/// an ASCII letter.
-fn fold_char(c: char) -> Option<char> {
-    match c {
-        '\u{017F}' => Some('s'),
-        '\u{212A}' => Some('k'),
-        c if c.is_ascii() => Some(c.to_ascii_lowercase()),
-        _ => None,
-    }
-}
-
-/// True when the upstream would read `key` as the ASCII key `canonical`.
-fn same_key(key: &str, canonical: &str) -> bool {
-    let mut a = key.chars();
-    let mut b = canonical.chars();
-    loop {
-        match (a.next(), b.next()) {
-            (None, None) => return true,
-            (Some(x), Some(y)) if fold_char(x) == Some(y.to_ascii_lowercase()) => {}
-            _ => return false,
-        }
-    }
-}
-
 /// Removes every spelling of `canonical` from `map` and returns the value the upstream should
 /// get: the first present of `prefer`, else the exact canonical spelling, else the first other
 /// spelling in key order.
@@ -443,17 +419,6 @@ fn check_moderation(body: &Map<String, Value>) -> Result<(), ApiError> {
         ));
     }
     Ok(())
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

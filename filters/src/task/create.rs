@@ -5,6 +5,7 @@
 use crate::asset::uri;
 use crate::callback::{check_url, CheckedUrl};
 use crate::error::{ApiError, ErrorCode};
+use crate::json::{kind, same_key};
 use crate::model::{parse_model, PublicModel};
 use serde_json::{Map, Value};
 
@@ -195,8 +196,7 @@ fn check_content(content: Option<&mut Value>) -> Result<(Vec<String>, bool), Api
 /// the checked spelling could reach it unchecked and win. Such spellings are refused outright.
 fn refuse_case_variants(obj: &Map<String, Value>, fields: &[&str], path: &str) -> Result<(), ApiError> {
     for key in obj.keys() {
-        let folded = fold(key);
-        if let Some(canonical) = fields.iter().find(|f| **f != key.as_str() && fold(f) == folded) {
+        if let Some(canonical) = fields.iter().find(|f| **f != key.as_str() && same_key(key, f)) {
             let param = if path.starts_with("content") { "content".to_string() } else { key.clone() };
             return Err(ApiError::invalid(
                 param,
@@ -205,18 +205,6 @@ fn refuse_case_variants(obj: &Map<String, Value>, fields: &[&str], path: &str) -
         }
     }
     Ok(())
-}
-
-/// Case folding as Go's JSON decoder applies it to field names (ASCII, plus the two non-ASCII
-/// letters that fold to ASCII: ſ → s, K (Kelvin) → k).
-fn fold(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{17f}' => 's',
-            '\u{212a}' => 'k',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
 }
 
 fn check_duration(v: Option<&Value>) -> Result<(), ApiError> {
@@ -259,17 +247,6 @@ fn check_int_range(field: &str, v: Option<&Value>, min: i64, max: i64) -> Result
     match v.as_i64() {
         Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
         _ => Err(ApiError::invalid(field, format!("{field} must be an integer from {min} to {max}; got {v}"))),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
