@@ -37,12 +37,14 @@ fn backoff_ms(interval_ms: i64, age_ms: i64) -> i64 {
     (age_ms / 10).clamp(interval_ms, MAX_BACKOFF_MS.max(interval_ms))
 }
 
-/// Upserts the configured tenants and their token hashes.
+/// Upserts the configured tenants and their token hashes. A tenant an operator disabled with
+/// the CLI stays disabled: the config says what a tenant may use, not whether it is switched on.
 pub async fn sync_tenants(edge: &Edge) -> Result<(), StoreError> {
     for t in &edge.config.tenants {
+        let disabled = edge.store.tenant(&t.id).await?.is_some_and(|r| r.disabled);
         let record = crate::store::TenantRecord {
             id: t.id.clone(),
-            disabled: false,
+            disabled,
             channels: t.channels.clone(),
             models: t.models.iter().map(|m| m.name().to_string()).collect(),
             assets: t.assets,
