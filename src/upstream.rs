@@ -117,6 +117,15 @@ pub struct UpstreamResponse {
     pub elapsed: Duration,
 }
 
+/// An exchange that failed, and how far it got.
+struct Failure {
+    error: UpstreamError,
+    /// The connection came from the pool.
+    reused: bool,
+    /// A response header had arrived.
+    answered: bool,
+}
+
 pub struct UpstreamClient {
     connector: Connector,
     connect_timeout: Duration,
@@ -140,7 +149,17 @@ impl UpstreamClient {
         let started = Instant::now();
         // The per-phase timeouts bound each read; this bounds the whole exchange.
         let budget = self.connect_timeout + self.read_timeout;
-        match tokio::time::timeout(budget, self.exchange(ep, method, path_and_query, headers, body)).await {
+        let attempt = async {
+            match self.exchange(ep, method, path_and_query, headers, body.clone()).await {
+                // A pooled connection the server closed as we picked it up: a GET is safe to
+                // send again on a fresh one (a create or delete is not: it may have arrived).
+                Err(Failure { reused: true, answered: false, .. }) if method == "GET" => {
+                    self.exchange(ep, method, path_and_query, headers, body).await
+                }
+                other => other,
+            }
+        };
+        match tokio::time::timeout(budget, async { attempt.await.map_err(|f| f.error) }).await {
             Ok(Ok(mut r)) => {
                 r.elapsed = started.elapsed();
                 Ok(r)
@@ -170,10 +189,10 @@ impl UpstreamClient {
         path_and_query: &str,
         headers: &[(&str, String)],
         body: Option<Bytes>,
-    ) -> Result<UpstreamResponse, UpstreamError> {
+    ) -> Result<UpstreamResponse, Failure> {
         let host = || ep.host.clone();
-        let io = |e: Box<pingora_error::Error>| UpstreamError::Io { host: host(), reason: e.to_string() };
-        let addr = self.resolve(ep).await?;
+        let fresh = |error: UpstreamError| Failure { error, reused: false, answered: false };
+        let addr = self.resolve(ep).await.map_err(fresh)?;
         let mut peer = HttpPeer::new(addr, ep.tls, ep.host.clone());
         peer.options.connection_timeout = Some(self.connect_timeout);
         peer.options.total_connection_timeout = Some(self.connect_timeout);
@@ -183,11 +202,16 @@ impl UpstreamClient {
         peer.options.ca = ep.ca.clone();
         peer.group_key = ep.trust_key;
 
-        let (mut session, _reused) = self
+        let (mut session, reused) = self
             .connector
             .get_http_session(&peer)
             .await
-            .map_err(|e| UpstreamError::Connect { host: host(), reason: e.to_string() })?;
+            .map_err(|e| fresh(UpstreamError::Connect { host: host(), reason: e.to_string() }))?;
+        let io = |e: Box<pingora_error::Error>| Failure {
+            error: UpstreamError::Io { host: host(), reason: e.to_string() },
+            reused,
+            answered: false,
+        };
         session.set_read_timeout(Some(self.read_timeout));
         session.set_write_timeout(Some(self.read_timeout));
 
@@ -218,12 +242,22 @@ impl UpstreamClient {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string),
             ),
-            None => return Err(UpstreamError::Io { host: host(), reason: "no response header".into() }),
+            None => {
+                return Err(io(pingora_error::Error::explain(
+                    pingora_error::ErrorType::InvalidHTTPHeader,
+                    "no response header",
+                )))
+            }
+        };
+        let io = |e: Box<pingora_error::Error>| Failure {
+            error: UpstreamError::Io { host: host(), reason: e.to_string() },
+            reused,
+            answered: true,
         };
         let mut buf = BytesMut::new();
         while let Some(chunk) = session.read_response_body().await.map_err(io)? {
             if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(UpstreamError::TooLarge { host: host() });
+                return Err(Failure { error: UpstreamError::TooLarge { host: host() }, reused, answered: true });
             }
             buf.extend_from_slice(&chunk);
         }
