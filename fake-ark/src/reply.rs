@@ -1,4 +1,5 @@
-//! Answers in the upstream's native shapes.
+//! Answers in the upstream's native shapes: the task API's `{"error":{...}}` and the OpenAPI's
+//! `{"ResponseMetadata":{...},"Result":{...}}`.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -20,7 +21,7 @@ pub fn raw(status: u16, content_type: &str, body: Bytes) -> Reply {
     r
 }
 
-/// The task API's error shape.
+/// The task API's error shape: `{"error":{"code","message","param","type"}}`.
 pub fn task_error(status: u16, code: &str, message: &str, param: &str) -> Reply {
     let ty = match status {
         400 => "BadRequest",
@@ -29,13 +30,30 @@ pub fn task_error(status: u16, code: &str, message: &str, param: &str) -> Reply 
         404 => "NotFound",
         409 => "Conflict",
         429 => "TooManyRequests",
+        503 => "ServiceUnavailable",
         _ => "InternalServerError",
     };
     json(status, &json!({"error": {"code": code, "message": message, "param": param, "type": ty}}))
 }
 
+/// The native error a `Fault::Status(status)` answers with: the code upstream uses for it. Like
+/// upstream's, the 403/404/429 messages name the official model id, so the edge's rewriting of
+/// official ids in passed-through errors gets exercised.
+pub fn fault_error(status: u16, model: &str) -> Reply {
+    let (code, message) = match status {
+        400 => ("InvalidParameter", "The request is missing one or more required parameters.".to_string()),
+        401 => ("AuthenticationError", "The API key in the request is missing or invalid.".to_string()),
+        403 => ("AccessDenied", format!("You do not have access to the model {model}.")),
+        404 => ("InvalidEndpointOrModel.NotFound", format!("The model {model} does not exist or is not accessible.")),
+        429 => ("RateLimitExceeded", format!("The rate limit for the model {model} was exceeded; retry later.")),
+        503 => ("ServiceUnavailable", "The service is temporarily unavailable; retry later.".to_string()),
+        _ => ("InternalServiceError", "The service encountered an unexpected internal error.".to_string()),
+    };
+    task_error(status, code, &message, "")
+}
+
 /// The OpenAPI metadata every Action answer carries.
-pub fn metadata(request_id: &str, action: &str, region: &str) -> Value {
+fn metadata(request_id: &str, action: &str, region: &str) -> Value {
     json!({"RequestId": request_id, "Action": action, "Version": "2024-01-01", "Service": "ark", "Region": region})
 }
 
@@ -43,6 +61,7 @@ pub fn action_ok(request_id: &str, action: &str, region: &str, result: Value) ->
     json(200, &json!({"ResponseMetadata": metadata(request_id, action, region), "Result": result}))
 }
 
+/// An Action's error: `Error` inside `ResponseMetadata`, and no `Result`.
 pub fn action_error(status: u16, request_id: &str, action: &str, region: &str, code: &str, message: &str) -> Reply {
     let mut meta = metadata(request_id, action, region);
     meta["Error"] = json!({"Code": code, "Message": message});
