@@ -480,6 +480,12 @@ impl RawConfig {
         }
 
         let mut warnings = Vec::new();
+        if store_url.starts_with("memory://") {
+            warnings.push(
+                "store.url: memory:// is for the demo and tests: ownership and billing are lost on restart and not shared between nodes"
+                    .to_string(),
+            );
+        }
         let mut channels = Vec::new();
         let mut seen = HashSet::new();
         for (i, c) in self.channels.into_iter().enumerate() {
@@ -638,6 +644,12 @@ tenants:
     }
 
     #[test]
+    fn a_memory_store_is_flagged() {
+        let c = Config::from_yaml(BASE, &env).unwrap();
+        assert!(c.warnings.iter().any(|w| w.starts_with("store.url: memory://")), "{:?}", c.warnings);
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let e = Config::from_yaml(BASE, &|_| None).unwrap_err().to_string();
         assert!(e.contains("channels[0].api_key") && e.contains("KEY"), "{e}");
@@ -655,6 +667,10 @@ tenants:
             "dreamina-seedance-2-0-filter-off: dreamina-seedance-2-0-260128",
         );
         let c = Config::from_yaml(&bad, &env).unwrap();
-        assert!(c.warnings[0].contains("channels[0].models.dreamina-seedance-2-0-filter-off"), "{:?}", c.warnings);
+        assert!(
+            c.warnings.iter().any(|w| w.contains("channels[0].models.dreamina-seedance-2-0-filter-off")),
+            "{:?}",
+            c.warnings
+        );
     }
 }
