@@ -80,6 +80,15 @@ tenants:
     let (body, status) = curl(&["--http1.1", &list]);
     assert_eq!(status, "401 1.1", "{body}");
     assert!(body.contains("unauthorized"));
+    // A create over HTTP/2: the body is read whole from the h2 stream and validated; the channel
+    // here is a closed port, so the answer is the upstream failure, not a body-reading error.
+    let body = r#"{"model":"dreamina-seedance-2-0","content":[{"type":"text","text":"x"}],"duration":5}"#;
+    let (answer, status) = curl(&["--http2", "-H", &auth, "-H", "content-type: application/json", "-d", body, &list]);
+    assert_eq!(status, "502 2", "{answer}");
+    assert!(answer.contains("upstream_error"), "{answer}");
+    let (answer, status) =
+        curl(&["--http2", "-H", &auth, "-H", "content-type: application/json", "-d", r#"{"model":"x"}"#, &list]);
+    assert_eq!(status, "400 2", "{answer}");
     let plain = format!("http://127.0.0.1:{plain_port}/volcark/api/v3/contents/generations/tasks");
     assert!(curl(&["-H", &auth, &plain]).1.starts_with("200"));
 }
