@@ -201,3 +201,18 @@ async fn a_store_made_while_redis_is_down_starts_and_connects_later() {
     redis.restart();
     assert!(wait::until("first connection", Duration::from_secs(10), || async { s.ping().await.is_ok() }).await);
 }
+
+#[tokio::test]
+async fn a_stalled_redis_is_unavailable_within_the_deadline_not_a_hang() {
+    let redis = RedisServer::start();
+    let s = store(&redis);
+    s.ping().await.unwrap();
+    // CLIENT PAUSE holds every client's commands: a blackholed server, as far as we can tell.
+    redis.cli(&["CLIENT", "PAUSE", "3000", "ALL"]);
+    let started = Instant::now();
+    let e = s.task("acme", "cgt-1").await.unwrap_err();
+    assert!(matches!(e, StoreError::Unavailable { .. }), "{e:?}");
+    assert!(started.elapsed() < Duration::from_millis(1500), "answered after {:?}", started.elapsed());
+    redis.cli(&["CLIENT", "UNPAUSE"]);
+    assert!(wait::until("store answers again", Duration::from_secs(10), || async { s.ping().await.is_ok() }).await);
+}
