@@ -31,26 +31,10 @@ impl ProxyHttp for Passthrough {
     }
 }
 
-fn serve_passthrough(upstream: SocketAddr, listener: tokio::net::TcpListener) {
-    use pingora_core::apps::ServerApp;
+fn serve_passthrough(upstream: SocketAddr, listener: tokio::net::TcpListener) -> tokio::sync::watch::Sender<bool> {
     let conf = Arc::new(pingora_core::server::configuration::ServerConf::default());
-    let app = Arc::new(pingora_proxy::http_proxy(&conf, Passthrough { upstream }));
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    std::mem::forget(_tx);
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            // Same socket options as the edge's in-process server, or Nagle decides the ratio.
-            let _ = tcp.set_nodelay(true);
-            let (app, rx) = (app.clone(), rx.clone());
-            tokio::spawn(async move {
-                let mut io: pingora_core::protocols::Stream =
-                    Box::new(pingora_core::protocols::l4::stream::Stream::from(tcp));
-                while let Some(next) = app.process_new(io, &rx).await {
-                    io = next;
-                }
-            });
-        }
-    });
+    // The same accept loop (and socket options) as the edge's, or the loop decides the ratio.
+    seedance_edge::server::serve_app(Arc::new(pingora_proxy::http_proxy(&conf, Passthrough { upstream })), listener)
 }
 
 struct Stats {
@@ -101,7 +85,7 @@ fn main() {
 
         let pt_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let pt_addr = pt_listener.local_addr().expect("addr");
-        serve_passthrough(fake.addr(), pt_listener);
+        let _passthrough = serve_passthrough(fake.addr(), pt_listener);
 
         // LOAD_STORE=redis://127.0.0.1:6379/0 measures with the ownership lookup on Redis.
         let store_url = std::env::var("LOAD_STORE").unwrap_or_else(|_| "memory://".into());

@@ -127,8 +127,15 @@ pub fn http_app(edge: Arc<Edge>) -> Arc<impl HttpServerApp + Send + Sync + 'stat
 /// Serves the module on `listener` inside the current tokio runtime until the returned sender
 /// is dropped or set to `true`. Used by the integration tests and the load bench.
 pub fn serve_in_process(edge: Arc<Edge>, listener: tokio::net::TcpListener) -> tokio::sync::watch::Sender<bool> {
-    use pingora_core::apps::ServerApp;
-    let app = http_app(edge);
+    serve_app(http_app(edge), listener)
+}
+
+/// Feeds connections from `listener` to a Pingora app in the current runtime (TCP_NODELAY set,
+/// as Pingora's own listeners do), until the returned sender is dropped or set to `true`.
+pub fn serve_app<A>(app: Arc<A>, listener: tokio::net::TcpListener) -> tokio::sync::watch::Sender<bool>
+where
+    A: pingora_core::apps::ServerApp + Send + Sync + 'static,
+{
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let mut stop = stop_rx.clone();

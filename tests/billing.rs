@@ -110,6 +110,23 @@ struct Node {
     admin: String,
 }
 
+impl Node {
+    /// Creates a task for acme through this node and returns its id.
+    async fn create(&self, client: &reqwest::Client, body: &Value) -> String {
+        let created: Value = client
+            .post(format!("{}{TASKS}", self.base))
+            .bearer_auth(token("acme"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        created["id"].as_str().expect("an id").to_string()
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -194,17 +211,7 @@ async fn two_nodes_32_pollers_one_settlement() {
     let b = start_node(dir.path(), "b", &redis.url(), &fake.base_url()).await;
     let client = reqwest::Client::new();
 
-    let created: Value = client
-        .post(format!("{}{TASKS}", a.base))
-        .bearer_auth(token("acme"))
-        .json(&task("dreamina-seedance-2-0", "720p", false))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().expect("id").to_string();
+    let id = a.create(&client, &task("dreamina-seedance-2-0", "720p", false)).await;
     let tokens = 123_457u64;
     fake.finish(&id, "succeeded", Some(tokens), Some("720p"));
 
@@ -235,17 +242,7 @@ async fn two_nodes_32_pollers_one_settlement() {
     assert!((usd - tokens as f64 * 7.0 / 1e6).abs() < 1e-9, "{usd}");
 
     // A task nobody polls is settled by the reconciler (running in both nodes).
-    let created: Value = client
-        .post(format!("{}{TASKS}", b.base))
-        .bearer_auth(token("acme"))
-        .json(&task("dreamina-seedance-2-0-fast", "480p", true))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let quiet = created["id"].as_str().unwrap().to_string();
+    let quiet = b.create(&client, &task("dreamina-seedance-2-0-fast", "480p", true)).await;
     fake.finish(&quiet, "succeeded", Some(1000), Some("480p"));
     let settled = wait::until("the reconciler settles an unpolled task", Duration::from_secs(20), || async {
         redis.cli(&["XLEN", "sde:{t:acme}:ledger"]).trim() == "2"

@@ -9,6 +9,7 @@ use seedance_edge::store::*;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
+use support::fixtures::task;
 use support::wait;
 
 struct Cluster {
@@ -80,23 +81,6 @@ fn start_cluster() -> Cluster {
     Cluster { nodes, ports, _dir: dir }
 }
 
-fn task(id: &str) -> TaskRecord {
-    TaskRecord {
-        id: id.into(),
-        channel: "main".into(),
-        public_model: "dreamina-seedance-2-0".into(),
-        official_model: "dreamina-seedance-2-0-260128".into(),
-        has_video: false,
-        requested_resolution: Some("720p".into()),
-        created_at: 1_700_000_000,
-        status: "queued".into(),
-        hidden: false,
-        execution_expires_after: None,
-        upstream_request: None,
-        settlement: None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_and_pipelines_run_on_a_cluster() {
     let cluster = start_cluster();
@@ -117,8 +101,8 @@ async fn scripts_and_pipelines_run_on_a_cluster() {
         })
         .await
         .unwrap();
-        s.put_task(t, &task("cgt-1")).await.unwrap();
-        s.put_task(t, &task("cgt-2")).await.unwrap();
+        s.put_task(t, &task("cgt-1", 1_700_000_000)).await.unwrap();
+        s.put_task(t, &task("cgt-2", 1_700_000_000)).await.unwrap();
         s.hide_task(t, "cgt-1").await.unwrap();
         let ids: Vec<String> = s.tasks(t).await.unwrap().into_iter().map(|r| r.id).collect();
         assert_eq!(ids, ["cgt-2"], "{t}");

@@ -8,29 +8,13 @@ use seedance_edge::store::redis::{RedisOptions, RedisStore};
 use seedance_edge::store::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::fixtures::task;
 use support::redis::RedisServer;
 use support::wait;
 
 fn store(redis: &RedisServer) -> Arc<RedisStore> {
     let opts = RedisOptions { op_timeout: Duration::from_millis(500), ..RedisOptions::default() };
     Arc::new(RedisStore::connect(&redis.url(), "sde", opts).expect("url parses"))
-}
-
-fn task(id: &str, created_at: i64) -> TaskRecord {
-    TaskRecord {
-        id: id.into(),
-        channel: "main".into(),
-        public_model: "dreamina-seedance-2-0".into(),
-        official_model: "dreamina-seedance-2-0-260128".into(),
-        has_video: true,
-        requested_resolution: Some("720p".into()),
-        created_at,
-        status: "queued".into(),
-        hidden: false,
-        execution_expires_after: Some(3600),
-        upstream_request: Some(r#"{"model":"dreamina-seedance-2-0-260128"}"#.into()),
-        settlement: None,
-    }
 }
 
 fn settlement(task_id: &str, by: &str) -> Settlement {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod fixtures;
 pub mod harness;
 pub mod redis;
 pub mod tls_front;
