@@ -118,3 +118,62 @@ fn futures_stream(data: Vec<u8>) -> impl futures_core::Stream<Item = Result<Vec<
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = data.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
     tokio_stream::iter(chunks)
 }
+
+/// Reads one HTTP/1.1 response (head + Content-Length body) from `s`.
+fn read_response(s: &mut std::net::TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&out).to_string();
+        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if rest.len() >= len {
+                return text;
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return String::from_utf8_lossy(&out).to_string(),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_body_never_leaks_into_the_next_request_on_the_connection() {
+    let h = Harness::start().await;
+    let addr = h.base.trim_start_matches("http://").to_string();
+    let token = token("acme");
+    let creates = h.fake.creates();
+    let result = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // A body that would be a request of its own if it were parsed as one.
+        let smuggled = "GET /volcark/api/v3/contents/generations/tasks HTTP/1.1\r\nHost: x\r\n\r\n";
+        let first = format!(
+            "POST {TASKS} HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer wrong\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{smuggled}",
+            smuggled.len()
+        );
+        s.write_all(first.as_bytes()).unwrap();
+        let one = read_response(&mut s);
+        let second = format!("GET {TASKS} HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer {token}\r\n\r\n");
+        // The edge may close the connection after the rejection (then the client reconnects);
+        // what it must never do is answer the body as a request.
+        let two = match s.write_all(second.as_bytes()) {
+            Ok(()) => read_response(&mut s),
+            Err(_) => String::new(),
+        };
+        (one, two)
+    })
+    .await
+    .unwrap();
+    let (one, two) = result;
+    assert!(one.starts_with("HTTP/1.1 401"), "{one}");
+    assert!(two.is_empty() || two.starts_with("HTTP/1.1 200"), "the next answer on the connection: {two}");
+    assert!(!two.contains("unauthorized"), "the body was parsed as a request: {two}");
+    assert_eq!(h.fake.creates(), creates);
+}
