@@ -480,6 +480,12 @@ impl RawConfig {
         }
 
         let mut warnings = Vec::new();
+        if !store_url.starts_with("memory://") && self.store.journal.is_none() {
+            warnings.push(
+                "store.journal is not set: a task created upstream while Redis refuses writes is answered 503 and left untracked"
+                    .to_string(),
+            );
+        }
         if store_url.starts_with("memory://") {
             warnings.push(
                 "store.url: memory:// is for the demo and tests: ownership and billing are lost on restart and not shared between nodes"
