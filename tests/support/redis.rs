@@ -14,8 +14,13 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        RedisServer::start_on(free_port())
+    }
+
+    /// On a port chosen beforehand (a process configured for it may already be waiting).
+    pub fn start_on(port: u16) -> RedisServer {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut s = RedisServer { port: free_port(), child: None, dir };
+        let mut s = RedisServer { port, child: None, dir };
         s.spawn();
         s
     }
