@@ -9,7 +9,7 @@ use seedance_edge::store::*;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use support::fixtures::task;
+use support::fixtures::{settlement, task};
 use support::wait;
 
 struct Cluster {
@@ -129,16 +129,7 @@ async fn scripts_and_pipelines_run_on_a_cluster() {
         for i in 0..8 {
             let s = s.clone();
             handles.push(tokio::spawn(async move {
-                let settlement = Settlement {
-                    settlement_id: format!("node-{i}"),
-                    task_id: "cgt-2".into(),
-                    sku: "dreamina-seedance-2-0-720p-novideo".into(),
-                    tokens: 100,
-                    usd_nanos: 700_000,
-                    settled_at_ms: 1,
-                    public_model: "dreamina-seedance-2-0".into(),
-                    final_resolution: "720p".into(),
-                };
+                let settlement = settlement("cgt-2", &format!("node-{i}"));
                 matches!(s.settle(t, &settlement).await.unwrap(), SettleOutcome::Settled { .. })
             }));
         }
@@ -220,16 +211,7 @@ async fn a_primary_killed_fails_over_without_losing_ownership_or_billing_twice()
     for n in 0..8 {
         let s = s.clone();
         handles.push(tokio::spawn(async move {
-            let settlement = Settlement {
-                settlement_id: format!("node-{n}"),
-                task_id: "cgt-1".into(),
-                sku: "dreamina-seedance-2-0-720p-video".into(),
-                tokens: 100,
-                usd_nanos: 430_000,
-                settled_at_ms: 1,
-                public_model: "dreamina-seedance-2-0".into(),
-                final_resolution: "720p".into(),
-            };
+            let settlement = settlement("cgt-1", &format!("node-{n}"));
             matches!(s.settle("acme", &settlement).await, Ok(SettleOutcome::Settled { .. }))
         }));
     }

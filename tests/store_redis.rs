@@ -8,26 +8,13 @@ use seedance_edge::store::redis::{RedisOptions, RedisStore};
 use seedance_edge::store::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::fixtures::task;
+use support::fixtures::{settlement, task};
 use support::redis::RedisServer;
 use support::wait;
 
 fn store(redis: &RedisServer) -> Arc<RedisStore> {
     let opts = RedisOptions { op_timeout: Duration::from_millis(500), ..RedisOptions::default() };
     Arc::new(RedisStore::connect(&redis.url(), "sde", opts).expect("url parses"))
-}
-
-fn settlement(task_id: &str, by: &str) -> Settlement {
-    Settlement {
-        settlement_id: by.into(),
-        task_id: task_id.into(),
-        sku: "dreamina-seedance-2-0-720p-video".into(),
-        tokens: 40_594,
-        usd_nanos: 174_554_200,
-        settled_at_ms: 1_781_181_802_000,
-        public_model: "dreamina-seedance-2-0".into(),
-        final_resolution: "720p".into(),
-    }
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Records the store tests write.
 #![allow(dead_code)]
 
-use seedance_edge::store::TaskRecord;
+use seedance_edge::store::{Settlement, TaskRecord};
 
 /// A queued task as the create route records it.
 pub fn task(id: &str, created_at: i64) -> TaskRecord {
@@ -18,5 +18,19 @@ pub fn task(id: &str, created_at: i64) -> TaskRecord {
         execution_expires_after: Some(3600),
         upstream_request: Some(r#"{"model":"dreamina-seedance-2-0-260128"}"#.into()),
         settlement: None,
+    }
+}
+
+/// One settlement attempt of `task_id` by `by`: 40 594 tokens of 720p video at 4.3 USD/M.
+pub fn settlement(task_id: &str, by: &str) -> Settlement {
+    Settlement {
+        settlement_id: by.into(),
+        task_id: task_id.into(),
+        sku: "dreamina-seedance-2-0-720p-video".into(),
+        tokens: 40_594,
+        usd_nanos: 174_554_200,
+        settled_at_ms: 1_781_181_802_000,
+        public_model: "dreamina-seedance-2-0".into(),
+        final_resolution: "720p".into(),
     }
 }
