@@ -19,8 +19,8 @@ pub struct FakeArkConfig {
     pub queued_ms: Option<u64>,
     /// How long a task runs before it succeeds; `None` = until a test moves it.
     pub running_ms: Option<u64>,
-    /// How long an asset takes from Pending (first half) through Processing to Active;
-    /// `None` = Pending until a test moves it.
+    /// How long an asset stays `Processing` before it turns `Active`; `None` = Processing until a
+    /// test moves it.
     pub asset_processing_ms: Option<u64>,
     /// A just-created group or asset answers 404 on Get for this long, as the real service does
     /// briefly, so the edge's "retry shortly" path can be exercised.
@@ -29,6 +29,17 @@ pub struct FakeArkConfig {
     pub leak_internal_fields: bool,
     /// Added to every answer.
     pub latency_ms: u64,
+    /// Queued tasks the account may hold at once (BytePlus keeps at most 120); a create past it
+    /// answers 429 and creates nothing. `None` = unlimited.
+    pub max_queued: Option<usize>,
+    /// The account upstream names in account-level errors (`ModelNotOpen`) and leaked fields:
+    /// the edge must never relay it to a tenant.
+    pub account_id: String,
+    /// Models the account has not activated: a create naming one answers 404 `ModelNotOpen`.
+    pub inactive_models: Vec<String>,
+    /// Seconds of input each reference video counts for in `usage` (the simulator does not
+    /// download media); the total is capped at the official 15 s.
+    pub reference_video_secs: u64,
 }
 
 impl Default for FakeArkConfig {
@@ -45,6 +56,10 @@ impl Default for FakeArkConfig {
             asset_invisible_ms: 0,
             leak_internal_fields: false,
             latency_ms: 0,
+            max_queued: None,
+            account_id: "2100123456".into(),
+            inactive_models: Vec::new(),
+            reference_video_secs: crate::unconfirmed::REFERENCE_VIDEO_SECS,
         }
     }
 }
@@ -124,5 +139,8 @@ mod tests {
         let d = FakeArkConfig::default();
         assert!(d.queued_ms.is_some() && d.running_ms.is_some() && d.asset_processing_ms.is_some());
         assert_eq!(d.region, "ap-southeast-1");
+        assert_eq!((d.max_queued, h.max_queued), (None, None));
+        assert_eq!((d.account_id.as_str(), d.reference_video_secs), ("2100123456", 4));
+        assert!(h.inactive_models.is_empty());
     }
 }

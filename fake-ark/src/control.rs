@@ -2,7 +2,8 @@
 //! the way in-process tests use `FakeArk`'s methods. Not recorded in `requests()`.
 //!
 //! - `POST /_control/tasks/{id}` `{"status":"succeeded","tokens":N,"resolution":"720p"}`
-//! - `POST /_control/assets/{id}` `{"status":"Active"}`
+//! - `POST /_control/assets/{id}` `{"status":"Active"}` or `{"status":"Failed","code":C,"message":M}`
+//!   (code and message optional: a default `Error` is reported)
 //! - `POST /_control/fault` `{"fault":"500"|"429"|"unparseable"|"drop"|"delay:MS"}`
 //! - `GET /_control/requests` → `[{"method","path","query","headers","body"}...]`
 //! - `GET /_control/creates` → `{"creates":N}`
@@ -23,7 +24,8 @@ pub fn handle(shared: &Shared, method: &str, rest: &str, body: &[u8]) -> Reply {
         }
         ("POST", "assets") => {
             let Some(status) = v["status"].as_str() else { return bad("status is required") };
-            let found = shared.lock().assets.force(id, status);
+            let error = v["code"].as_str().map(|c| (c.to_string(), v["message"].as_str().unwrap_or(c).to_string()));
+            let found = shared.lock().assets.force(id, status, error);
             reply::json(if found { 200 } else { 404 }, &json!({"ok": found}))
         }
         ("POST", "fault") => match v["fault"].as_str().unwrap_or_default().parse::<Fault>() {

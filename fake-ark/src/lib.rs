@@ -5,9 +5,9 @@
 //! connections, delays), asset Actions verify the AK/SK signature, and every request received is
 //! recorded for tests to inspect.
 //!
-//! Shapes follow `shared/reference/byteplus-upstream.md`. Where it marks a point unconfirmed, the
-//! choice lives in one place: `filter.task_ids` comma splitting in `tasks.rs` (`ListQuery`), the
-//! asset list filter keys in `assets.rs` (`Filter`), the token formula in `tasks.rs` (`frame`).
+//! Shapes follow `shared/reference/byteplus-upstream.md`. Where it marks a point unconfirmed (or
+//! says nothing), the choice lives in one place, `unconfirmed.rs`, so a later observation of the
+//! live service changes one line there.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -15,12 +15,14 @@ mod assets;
 mod clock;
 mod config;
 mod control;
+mod create;
 mod query;
 mod reply;
 mod server;
 pub mod sign;
 mod state;
 mod tasks;
+mod unconfirmed;
 
 pub use config::{FakeArkConfig, Fault, FaultParseError, DEFAULT_MODELS};
 pub use server::TASKS_PATH;
@@ -108,9 +110,17 @@ impl FakeArk {
         self.shared.lock().next_fault = Some(fault);
     }
 
-    /// Forces an asset's status (`Pending`, `Processing`, `Active`, `Failed`). Unknown ids are ignored.
+    /// Forces an asset's status (`Processing`, `Active`, `Failed`; upstream has no `Pending`).
+    /// A `Failed` asset carries a default `Error`; see `fail_asset` to name one. Unknown ids are
+    /// ignored.
     pub fn set_asset_status(&self, id: &str, status: &str) {
-        self.shared.lock().assets.force(id, status);
+        self.shared.lock().assets.force(id, status, None);
+    }
+
+    /// Fails an asset with this `Error{Code,Message}`, as upstream does when it cannot ingest the
+    /// media (`InvalidParameter.DownloadFailed`, `…FormatUnsupported`, `…FpsTooLow`).
+    pub fn fail_asset(&self, id: &str, code: &str, message: &str) {
+        self.shared.lock().assets.force(id, "Failed", Some((code.to_string(), message.to_string())));
     }
 }
 

@@ -1,11 +1,13 @@
 //! `fake-ark [--listen 127.0.0.1:9000] [--api-key K]... [--credential AK:SK]... [--model ID]...
-//! [--region R] [--held] [--leak-internal-fields] [--latency-ms N] [--asset-invisible-ms N]`:
+//! [--region R] [--held] [--leak-internal-fields] [--latency-ms N] [--asset-invisible-ms N]
+//! [--max-queued N] [--account-id ID] [--inactive-model ID]... [--reference-video-secs N]`:
 //! the simulator as a process, driven through `/_control/` (see `control.rs`), until killed.
 
 use fake_ark::{FakeArk, FakeArkConfig};
 
 const USAGE: &str = "usage: fake-ark [--listen ADDR] [--api-key KEY]... [--credential AK:SK]... [--model ID]... \
-                     [--region R] [--held] [--leak-internal-fields] [--latency-ms N] [--asset-invisible-ms N]";
+                     [--region R] [--held] [--leak-internal-fields] [--latency-ms N] [--asset-invisible-ms N] \
+                     [--max-queued N] [--account-id ID] [--inactive-model ID]... [--reference-video-secs N]";
 
 fn usage() -> ! {
     eprintln!("{USAGE}");
@@ -31,6 +33,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(String, FakeArk
             "--latency-ms" => cfg.latency_ms = number(value()?)?,
             "--asset-invisible-ms" => cfg.asset_invisible_ms = number(value()?)?,
             "--leak-internal-fields" => cfg.leak_internal_fields = true,
+            "--max-queued" => cfg.max_queued = Some(number(value()?)? as usize),
+            "--account-id" => cfg.account_id = value()?,
+            "--inactive-model" => cfg.inactive_models.push(value()?),
+            "--reference-video-secs" => cfg.reference_video_secs = number(value()?)?,
             "--held" => {
                 let held = FakeArkConfig::held();
                 (cfg.queued_ms, cfg.running_ms, cfg.asset_processing_ms) =
@@ -94,6 +100,13 @@ mod tests {
         assert_eq!(cfg.credentials, [("AK".to_string(), "SK:x".to_string())]);
         assert_eq!(cfg.queued_ms, None);
         assert!(cfg.models.iter().any(|m| m == "m"));
+        let (_, cfg) = parse_args(args(
+            "--max-queued 120 --account-id 2100000001 --inactive-model a --inactive-model b --reference-video-secs 6",
+        ))
+        .unwrap();
+        assert_eq!((cfg.max_queued, cfg.account_id.as_str(), cfg.reference_video_secs), (Some(120), "2100000001", 6));
+        assert_eq!(cfg.inactive_models, ["a", "b"]);
+        assert!(parse_args(args("--max-queued many")).is_err());
         assert!(parse_args(args("--credential nocolon")).is_err());
         assert!(parse_args(args("--api-key")).is_err());
         assert!(parse_args(args("--bogus")).is_err());

@@ -61,9 +61,9 @@ pub fn action_ok(request_id: &str, action: &str, region: &str, result: Value) ->
     json(200, &json!({"ResponseMetadata": metadata(request_id, action, region), "Result": result}))
 }
 
-/// An Action's error: `Error` inside `ResponseMetadata`, and no `Result`.
+/// An Action's error: `Error` (with its numeric `CodeN`) inside `ResponseMetadata`, and no `Result`.
 pub fn action_error(status: u16, request_id: &str, action: &str, region: &str, code: &str, message: &str) -> Reply {
     let mut meta = metadata(request_id, action, region);
-    meta["Error"] = json!({"Code": code, "Message": message});
+    meta["Error"] = json!({"CodeN": crate::unconfirmed::code_n(code), "Code": code, "Message": message});
     json(status, &json!({"ResponseMetadata": meta}))
 }

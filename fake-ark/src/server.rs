@@ -110,12 +110,9 @@ async fn route(shared: &Shared, r: &RecordedRequest, request_id: &str) -> Result
     }
     let key = r.header("authorization").and_then(|a| a.strip_prefix("Bearer ")).map(str::trim);
     if !key.is_some_and(|key| shared.cfg.api_keys.iter().any(|k| k == key)) {
-        return Ok(reply::task_error(
-            401,
-            "AuthenticationError",
-            "The API key in the request is missing or invalid.",
-            "",
-        ));
+        // Like upstream, the message names the refused key: the edge must not relay it.
+        let message = crate::unconfirmed::api_key_message(key, request_id);
+        return Ok(reply::task_error(401, "AuthenticationError", &message, ""));
     }
     let cfg = &shared.cfg;
     match (r.method.as_str(), id) {
@@ -163,13 +160,23 @@ fn action(shared: &Shared, r: &RecordedRequest, request_id: &str) -> Reply {
     let signed = sign::Signed { method: &r.method, path: "/", query: raw_query, headers: &r.headers, body: &r.body };
     let expect = sign::Expect { region: &cfg.region, now_secs: crate::clock::now_secs(), secret_of: &secret_of };
     if let Err(refusal) = sign::verify(&signed, &expect) {
-        return call.err(401, refusal.code(), &refusal.to_string());
-    }
-    if query::param(raw_query, "Version").as_deref() != Some(assets::VERSION) {
-        return call.err(400, "InvalidVersion", &format!("The Version must be {}.", assets::VERSION));
+        // The gateway's message says nothing of which step failed; the log does.
+        log::info!("fake-ark: {action} refused: {refusal}");
+        return call.err(refusal.status(), refusal.code(), &refusal.message());
     }
     if action.is_empty() {
-        return call.err(400, "MissingParameter", "The parameter Action is required.");
+        return call.err(400, "MissingParameter", "The request is missing Action parameter.");
+    }
+    let version = query::param(raw_query, "Version").unwrap_or_default();
+    if version.is_empty() {
+        return call.err(400, "MissingParameter", "The request is missing Version parameter.");
+    }
+    if version != assets::VERSION {
+        return call.err(
+            404,
+            "InvalidActionOrVersion",
+            &format!("Could not find operation {action} for version {version}."),
+        );
     }
     shared.lock().assets.handle(&call, &r.body)
 }

@@ -14,8 +14,8 @@ fn ids(a: &Answer) -> Vec<String> {
 #[tokio::test]
 async fn create_get_and_finish_on_command() {
     let f = start(FakeArkConfig::held()).await;
-    let body =
-        json!({"model": FAST, "content": [], "duration": 4, "resolution": "480p", "seed": 7, "safety_identifier": "u"});
+    let body = json!({"model": FAST, "content": [{"type": "text", "text": "a paper boat"}], "duration": 4,
+                      "resolution": "480p", "seed": 7, "safety_identifier": "u"});
     let id = f.create(&body).await;
     assert!(id.starts_with("cgt-") && id.len() == "cgt-20260611204121-462cw".len(), "{id}");
     let other = f.create(&minimal(MODEL)).await;
@@ -30,6 +30,10 @@ async fn create_get_and_finish_on_command() {
     assert_eq!(g.body["resolution"], "480p");
     assert_eq!(g.body["seed"], 7);
     assert_eq!(g.body["safety_identifier"], "u");
+    assert_eq!((g.body["ratio"].as_str(), g.body["duration"].as_u64()), (Some("16:9"), Some(4)), "adaptive → 16:9");
+    assert_eq!((g.body["framespersecond"].as_u64(), g.body["service_tier"].as_str()), (Some(24), Some("default")));
+    assert_eq!((g.body["generate_audio"].as_bool(), g.body["draft"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(g.body["execution_expires_after"], 172_800);
     for key in [
         "created_at",
         "updated_at",
@@ -55,15 +59,18 @@ async fn create_get_and_finish_on_command() {
     assert_eq!(g.body["resolution"], "720p", "the final resolution may differ from the request");
     assert!(g.body["content"]["video_url"].as_str().unwrap().starts_with("https://"));
 
-    // Default tokens follow the formula; failures carry an error object.
+    // Default tokens follow the 2.0 formula (the platform page's worked example: fast 480p 16:9
+    // 4 s → 40594); failures carry an error object and little else, as upstream's do.
     f.ark.finish(&other, "succeeded", None, None);
     let g = f.task(&other).await;
     assert_eq!(g.body["resolution"], "480p");
-    assert_eq!(g.body["usage"]["total_tokens"], 864 * 480 * 24 * 4 / 1024);
+    assert_eq!(g.body["usage"], json!({"completion_tokens": 40_594, "total_tokens": 40_594}));
     f.ark.finish(&other, "failed", None, None);
     let g = f.task(&other).await;
     assert_eq!(g.body["status"], "failed");
     assert!(g.body["error"]["code"].is_string() && g.body.get("usage").is_none(), "{}", g.raw);
+    assert!(g.body.get("content").is_none() && g.body.get("resolution").is_none(), "{}", g.raw);
+    assert_eq!((g.body["service_tier"].as_str(), g.body["model"].as_str()), (Some("default"), Some(MODEL)));
 
     // The create body is stored verbatim in requests().
     let sent = f.ark.requests().into_iter().find(|r| r.method == "POST").unwrap();
@@ -118,7 +125,7 @@ async fn list_pages_filters_and_repeated_task_ids() {
     let l = f.get(&format!("{TASKS}?page_size=100")).await;
     assert_eq!(l.body["total"], 5);
     assert_eq!(ids(&l), newest_first, "account-wide, newest first");
-    assert_eq!(ids(&f.get(TASKS).await).len(), 5, "default page size 10");
+    assert_eq!(ids(&f.get(TASKS).await).len(), 5, "default page size 20");
 
     let p2 = f.get(&format!("{TASKS}?page_num=2&page_size=2")).await;
     assert_eq!(ids(&p2), newest_first[2..4]);
@@ -181,9 +188,14 @@ async fn delete_queued_running_terminal_and_unknown() {
         assert_eq!(g.status, 404, "{status}: record deleted");
         assert_eq!(g.body["error"]["code"], "ResourceNotFound");
     }
-    // A cancelled task is terminal: a second delete removes it.
-    assert_eq!(f.delete(&format!("{TASKS}/{queued}")).await.status, 200);
-    assert_eq!(f.task(&queued).await.status, 404);
+    // A cancelled task cannot be deleted (upstream refuses; its code is unconfirmed).
+    let d = f.delete(&format!("{TASKS}/{queued}")).await;
+    assert_eq!(d.status, 400, "{}", d.raw);
+    assert_eq!(d.body["error"]["code"], "InvalidAction.CancelledTaskDeletion");
+    assert_eq!(d.body["error"]["type"], "BadRequest");
+    assert_eq!(f.task(&queued).await.body["status"], "cancelled", "still there");
+    let l = f.get(&format!("{TASKS}?filter.status=cancelled")).await;
+    assert_eq!(ids(&l), [queued.as_str()], "listed and found by status");
     let d = f.delete(&format!("{TASKS}/cgt-never")).await;
     assert_eq!(d.status, 404);
     assert_eq!(d.body["error"]["code"], "ResourceNotFound");
@@ -203,6 +215,15 @@ async fn every_task_request_needs_the_api_key() {
             let a = answer(rb.send().await.unwrap()).await;
             assert_eq!(a.status, 401, "{auth:?} {path}");
             assert_eq!(a.body["error"]["code"], "AuthenticationError");
+            assert_eq!(a.body["error"]["type"], "Unauthorized");
+            let message = a.body["error"]["message"].as_str().unwrap();
+            assert!(message.contains(" Request id: "), "{message}");
+            if auth == Some("Bearer wrong") {
+                assert!(message.starts_with("The API key format is incorrect"), "{message}");
+                assert!(message.contains("wro****"), "names the refused key's prefix: {message}");
+            } else {
+                assert!(message.starts_with("The API key or AK/SK in the request is missing or invalid."), "{message}");
+            }
         }
     }
     let a = answer(f.client.post(f.url(TASKS)).json(&minimal(MODEL)).send().await.unwrap()).await;
@@ -221,6 +242,7 @@ async fn leaked_internal_fields_when_asked() {
     let id = f.create(&minimal(MODEL)).await;
     let g = f.task(&id).await;
     assert_eq!(g.body["project_name"], "proj-secret");
+    assert_eq!(g.body["account_id"], "2100123456");
     assert_eq!(g.body["ProjectName"], "proj-secret");
     assert!(g.body["endpoint_id"].as_str().unwrap().starts_with("ep-"));
     assert!(f.get(TASKS).await.raw.contains("endpoint_id"), "lists leak too");
