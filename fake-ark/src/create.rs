@@ -14,6 +14,27 @@ pub const RATIOS: [&str; 7] = ["16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "ada
 const MAX_REFERENCE_IMAGES: usize = 9;
 const MAX_REFERENCE_VIDEOS: usize = 3;
 const MAX_REFERENCE_AUDIOS: usize = 3;
+/// Every top-level create field the reference documents.
+const KNOWN_FIELDS: [&str; 18] = [
+    "model",
+    "content",
+    "duration",
+    "ratio",
+    "resolution",
+    "seed",
+    "generate_audio",
+    "watermark",
+    "return_last_frame",
+    "execution_expires_after",
+    "priority",
+    "safety_identifier",
+    "callback_url",
+    "service_tier",
+    "frames",
+    "camera_fixed",
+    "draft",
+    "tools",
+];
 /// Official cap on the total length of reference videos.
 pub const MAX_REFERENCE_VIDEO_TOTAL_SECS: u64 = 15;
 
@@ -121,6 +142,11 @@ pub fn validate(cfg: &FakeArkConfig, body: &Map<String, Value>) -> Result<Spec, 
         Some(_) => return Err(Refused::invalid("content", "The parameter `content` must be a non-empty array.")),
     };
     refuse_unsupported(body, &model)?;
+    if !unconfirmed::UNKNOWN_CREATE_FIELDS_IGNORED {
+        if let Some(k) = body.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str()) && field(body, k).is_some()) {
+            return Err(Refused::invalid(k, format!("The parameter `{k}` is not supported.")));
+        }
+    }
 
     let duration = match field(body, "duration") {
         None => 5,
@@ -379,6 +405,7 @@ mod tests {
         .unwrap();
         assert_eq!((s.resolution.as_str(), s.ratio.as_str(), s.duration), ("720p", "16:9", 5));
         assert_eq!((s.seed, s.generate_audio, s.execution_expires_after, s.priority), (None, true, 172_800, 0));
+        assert!(check(json!({"model": MODEL, "content": [text()], "output_format": "mp4", "extra": 1})).is_ok());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The task API's records: create, get, list, delete, with statuses that move on timings
-//! (computed lazily from the creation instant, so no timers run) or on command.
+//! (computed lazily from the creation instant, so no timers run) or on command. A create is
+//! judged by `create.rs`; what is stored is the values upstream would actually use, because a
+//! GET reports those and `usage` is computed from them.
 
 use crate::clock;
 use crate::config::FakeArkConfig;

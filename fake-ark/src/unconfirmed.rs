@@ -34,6 +34,11 @@ pub const NESTED_ROLE_CODE: &str = "InvalidParameter";
 /// The base (non-fast) model also takes `4k`: observed live, absent from the official table.
 pub const BASE_MODEL_TAKES_4K: bool = true;
 
+/// Top-level create fields the reference does not list (the SDK's `output_format`, a relay's
+/// extras) are ignored rather than refused: "validated strictly" is documented for values, not
+/// for unknown keys. Turning this off makes the simulator refuse them by name.
+pub const UNKNOWN_CREATE_FIELDS_IGNORED: bool = true;
+
 /// An explicit `"service_tier": "default"` on create is accepted (the field is "not
 /// configurable" for 2.0; only `flex` is known to be refused).
 pub const EXPLICIT_DEFAULT_TIER_ACCEPTED: bool = true;
