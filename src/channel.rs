@@ -17,6 +17,20 @@ pub struct ChannelRuntime {
     pub assets: Option<Endpoint>,
 }
 
+impl ChannelRuntime {
+    /// `text` with every credential of this channel masked, for logging what an upstream said.
+    pub fn redact(&self, text: &str) -> String {
+        let secrets =
+            [Some(&self.conf.api_key), self.conf.access_key_id.as_ref(), self.conf.secret_access_key.as_ref()];
+        secrets
+            .into_iter()
+            .flatten()
+            .map(|s| s.expose())
+            .filter(|s| s.len() >= 4)
+            .fold(text.to_string(), |t, s| t.replace(s, "***"))
+    }
+}
+
 /// The channel chosen for one request, with the official model id to send.
 #[derive(Debug, Clone)]
 pub struct Route {

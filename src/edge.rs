@@ -10,6 +10,7 @@ use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::upstream::{UpstreamClient, UpstreamError, UpstreamResponse};
 use bytes::Bytes;
+use seedance_filters::redact::{channel_fault, ChannelFault};
 use seedance_filters::{ApiError, ErrorCode};
 use std::sync::Arc;
 
@@ -65,6 +66,31 @@ impl Edge {
         )
     }
 
+    /// The upstream refused the channel itself (its key, account or model activation): the
+    /// operator learns what the upstream said; the tenant gets the edge's own words, since the
+    /// upstream's name the account id or access key and are not the tenant's doing.
+    fn channel_refused(
+        &self,
+        channel: &ChannelRuntime,
+        route: UpstreamRoute,
+        fault: ChannelFault,
+        r: &UpstreamResponse,
+    ) -> ApiError {
+        self.metrics.channel_refusals.with_label_values(&[channel.conf.id.as_str(), fault.as_str()]).inc();
+        log::error!(
+            "channel {} refused ({}) on {}: upstream {} {}",
+            channel.conf.id,
+            fault.as_str(),
+            route.label(),
+            r.status,
+            channel.redact(&String::from_utf8_lossy(&r.body[..r.body.len().min(2048)])),
+        );
+        ApiError::new(
+            ErrorCode::ChannelNotAvailable,
+            "the model service is temporarily unavailable for this account; nothing was created, retry later or contact support",
+        )
+    }
+
     /// One exchange with a channel's task API, authenticated with the channel's API key (the
     /// customer's token never leaves the edge). 5xx, timeouts, refused connections → 502.
     pub async fn task_call(
@@ -109,6 +135,9 @@ impl Edge {
                 if r.status >= 500 {
                     log::warn!("channel {} answered {} to {} {}", channel.conf.id, r.status, method, route.label());
                     return Err(upstream_failure(&format!("answered {}", r.status)));
+                }
+                if let Some(fault) = channel_fault(r.status, &r.body) {
+                    return Err(self.channel_refused(channel, route, fault, &r));
                 }
                 Ok(r)
             }

@@ -15,6 +15,7 @@ pub struct Metrics {
     pub upstream_duration: HistogramVec,
     pub rejections: IntCounterVec,
     pub store_errors: IntCounterVec,
+    pub channel_refusals: IntCounterVec,
     pub dns_failures: IntCounter,
     pub billable_tokens: IntCounterVec,
     pub billed_usd: CounterVec,
@@ -101,6 +102,12 @@ impl Metrics {
                 "seedance_store_errors_total",
                 "Store operations that failed, by operation",
                 &["op"],
+            )?,
+            channel_refusals: counter(
+                &r,
+                "seedance_channel_refusals_total",
+                "Upstream answers refusing a channel's own credentials, account or model activation (answered 503 channel_not_available)",
+                &["channel", "reason"],
             )?,
             billable_tokens: counter(
                 &r,

@@ -254,7 +254,7 @@ async fn just_created_assets_are_briefly_invisible() {
 async fn fake_ark_refuses_bad_signatures() {
     let h = Harness::start().await;
     let url = format!("{}/?Action=ListAssetGroups&Version=2024-01-01", h.fake.base_url());
-    let body = json!({"ProjectName": "proj-main"}).to_string();
+    let body = json!({"ProjectName": "proj-main", "Filter": {"GroupType": "AIGC"}}).to_string();
     // Unsigned.
     let r = h.client.post(&url).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
     assert_eq!(r.status(), 401);

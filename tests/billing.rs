@@ -16,7 +16,7 @@ use support::wait;
 fn task(model: &str, resolution: &str, video: bool) -> Value {
     let mut content = vec![json!({"type": "text", "text": "x"})];
     if video {
-        content.push(json!({"type": "video_url", "role": "reference_video", "video_url": {"url": "https://public.example/v.mp4"}}));
+        content.push(json!({"type": "video_url", "role": "reference_video", "video_url": {"url": "https://93.184.216.34/v.mp4"}}));
     }
     json!({"model": model, "content": content, "resolution": resolution, "duration": 5})
 }

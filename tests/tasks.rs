@@ -180,7 +180,16 @@ async fn every_task_route_error_row() {
         assert_eq!(r.body["error"]["code"], "task_not_found");
     }
     // Bad list query parameters.
-    for q in ["page_num=0", "page_size=101", "filter.status=done", "filter.model=seedance-2-0", "bogus=1"] {
+    for q in [
+        "page_num=0",
+        "page_num=501",
+        "page_size=0",
+        "page_size=501",
+        "filter.status=done",
+        "filter.model=seedance-2-0",
+        "filter.service_tier=scale",
+        "bogus=1",
+    ] {
         let r = h.get("acme", &format!("{TASKS}?{q}")).await;
         assert_eq!(r.status, 400, "{q}: {}", r.raw);
         assert_eq!(r.body["error"]["code"], "invalid_request");
@@ -264,6 +273,10 @@ async fn list_pages_totals_and_filters() {
     assert_eq!(done.body["items"][0]["model"], "dreamina-seedance-2-0-fast");
 }
 
+fn upstream_deletes(h: &Harness, id: &str) -> usize {
+    h.fake.requests().iter().filter(|r| r.method == "DELETE" && r.path.ends_with(id)).count()
+}
+
 #[tokio::test]
 async fn delete_running_queued_and_terminal() {
     let h = Harness::start().await;
@@ -274,9 +287,20 @@ async fn delete_running_queued_and_terminal() {
     assert_eq!(r.body["error"]["code"], "InvalidAction.RunningTaskDeletion");
     assert_eq!(h.get("acme", &task_path(&running)).await.status, 200, "a 409 hides nothing");
 
+    // Queued: cancelled upstream and still visible as cancelled, as the upstream keeps it.
     let queued = h.create("acme", "dreamina-seedance-2-0").await;
     let r = h.delete("acme", &task_path(&queued)).await;
     assert_eq!(r.status, 200, "{}", r.raw);
+    let g = h.get("acme", &task_path(&queued)).await;
+    assert_eq!((g.status, g.body["status"].as_str()), (200, Some("cancelled")), "{}", g.raw);
+    let l = h.get("acme", &format!("{TASKS}?filter.status=cancelled")).await;
+    assert_eq!(l.body["total"], 1, "{}", l.raw);
+    assert_eq!(l.body["items"][0]["id"], queued.as_str());
+    // Cancelled: hidden locally; the upstream, which refuses it, is not asked.
+    let deletes_before = upstream_deletes(&h, &queued);
+    let r = h.delete("acme", &task_path(&queued)).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(upstream_deletes(&h, &queued), deletes_before, "a cancelled task is not deleted upstream");
     assert_eq!(h.get("acme", &task_path(&queued)).await.status, 404);
     let rec = h.edge.store.task("acme", &queued).await.unwrap().unwrap();
     assert!(rec.hidden, "the audit record is kept, hidden");

@@ -1,7 +1,26 @@
 //! Small facts about JSON bodies shared by the task and asset filters: how to name a value's
-//! type in a message, and when the upstream would read two key spellings as the same field.
+//! type in a message, when the upstream would read two key spellings as the same field, and that
+//! a `null` member is the same as an absent one.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// Removes every object member whose value is `null`, at any depth. The upstream (Go) decodes a
+/// `null` into a struct field as "not set", and the official SDKs send every unset optional field
+/// as `null`, so a rule must never see a `null` where the upstream would see nothing.
+pub(crate) fn drop_nulls(map: &mut Map<String, Value>) {
+    map.retain(|_, v| !v.is_null());
+    for v in map.values_mut() {
+        drop_nulls_in(v);
+    }
+}
+
+fn drop_nulls_in(v: &mut Value) {
+    match v {
+        Value::Object(m) => drop_nulls(m),
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls_in),
+        _ => {}
+    }
+}
 
 /// The type of a value, as a message to a person says it.
 pub(crate) fn kind(v: &Value) -> &'static str {
@@ -43,6 +62,15 @@ pub(crate) fn same_key(key: &str, canonical: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nulls_are_absent_at_any_depth() {
+        let mut v = serde_json::json!({"a": null, "b": {"c": null, "d": 1}, "e": [{"f": null}, null]});
+        let Value::Object(m) = &mut v else { unreachable!() };
+        drop_nulls(m);
+        // Array elements keep their positions: only object members are fields.
+        assert_eq!(v, serde_json::json!({"b": {"d": 1}, "e": [{}, null]}));
+    }
 
     #[test]
     fn go_folding() {

@@ -54,8 +54,11 @@ async fn settle(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Value) ->
         log::error!("tenant={tenant} task {}: stored model {:?} is unknown", record.id, record.public_model);
         return Observed::Deferred;
     };
-    let Some(tokens) = task.pointer("/usage/total_tokens").and_then(Value::as_u64) else {
-        log::warn!("tenant={tenant} task {} succeeded without usage.total_tokens; settlement deferred", record.id);
+    // `completion_tokens` is what BytePlus bills (its minimums are applied there); `total_tokens`
+    // only stands in when it is absent.
+    let usage = task.pointer("/usage/completion_tokens").or_else(|| task.pointer("/usage/total_tokens"));
+    let Some(tokens) = usage.and_then(Value::as_u64) else {
+        log::warn!("tenant={tenant} task {} succeeded without usable usage; settlement deferred", record.id);
         return Observed::Deferred;
     };
     // The final resolution the upstream reports decides the price, not the requested one.

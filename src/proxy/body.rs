@@ -7,6 +7,28 @@ use pingora_proxy::Session;
 use seedance_filters::{ApiError, ErrorCode};
 use std::time::Duration;
 
+/// How much of a refused body is still read (and dropped) after the 413 is written, and for how
+/// long. A client that writes its whole body before reading (no `Expect: 100-continue`) would
+/// otherwise have the connection closed on unread data, and the reset that closing sends
+/// destroys the 413 in flight on a real network. 64 MiB is the upstream's own body limit.
+const DRAIN_MAX_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reads and drops the rest of a refused body, bounded in bytes and time; the connection is
+/// closed afterwards either way.
+pub async fn drain(session: &mut Session) {
+    let mut left = DRAIN_MAX_BYTES;
+    let discard = async {
+        while let Ok(Some(chunk)) = session.read_request_body().await {
+            if chunk.len() >= left {
+                break;
+            }
+            left -= chunk.len();
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, discard).await;
+}
+
 fn too_large(limit: usize) -> ApiError {
     ApiError::with_param(ErrorCode::PayloadTooLarge, "body", format!("the request body is over the {limit}-byte limit"))
 }

@@ -62,6 +62,9 @@ impl SeedanceModule {
         ctx.status = reply.status;
         ctx.rejected = reply.rejected;
         respond::write(session, &reply, ctx.close_connection).await?;
+        if reply.rejected == Some(seedance_filters::ErrorCode::PayloadTooLarge) {
+            body::drain(session).await;
+        }
         Ok(true)
     }
 

@@ -154,13 +154,14 @@ async fn owned_ids(edge: &Edge, tenant: &TenantRecord, action: Action) -> Result
     Ok(recs.into_iter().map(|r| r.id).collect())
 }
 
+/// What the upstream would answer for a tenant with nothing to list: the page asked for, empty.
 fn empty_list(action: Action, ar: &AssetRequest, region: &str) -> Reply {
-    let _ = ar;
+    let page = |k: &str| ar.body().get(k).cloned().unwrap_or(Value::Null);
     Reply::json(
         200,
         &json!({
             "ResponseMetadata": {"RequestId": request_id(), "Action": action.name(), "Version": ACTION_VERSION, "Service": "ark", "Region": region},
-            "Result": {"Items": [], "TotalCount": 0, "PageNumber": 1, "PageSize": 0}
+            "Result": {"Items": [], "TotalCount": 0, "PageNumber": page("PageNumber"), "PageSize": page("PageSize")}
         }),
     )
 }

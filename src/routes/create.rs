@@ -8,7 +8,7 @@ use crate::edge::{Edge, UpstreamRoute};
 use crate::store::{AssetKind, TaskRecord, TenantRecord};
 use bytes::Bytes;
 use seedance_filters::callback::{judge_addresses, unresolvable, CheckedUrl, UrlHost};
-use seedance_filters::task::{parse_create, rewrite_error_body, CreateTask};
+use seedance_filters::task::{parse_create, rewrite_error_body, CreateTask, MediaUrl};
 use seedance_filters::{ApiError, ErrorCode};
 
 pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result<Reply, ApiError> {
@@ -16,6 +16,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
     if let Some(cb) = &task.callback {
         check_public_host(edge, "callback_url", cb).await?;
     }
+    check_media_hosts(edge, &task.content.media_urls).await?;
     let route = choose_channel(edge, tenant, &task).await?;
     // Fail closed: if the store cannot take the ownership record, create nothing upstream.
     edge.store.ping().await.map_err(|e| edge.store_failed(&e))?;
@@ -41,7 +42,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
         channel: route.channel.conf.id.clone(),
         public_model: task.model.name().to_string(),
         official_model: route.official_model.clone(),
-        has_video: task.has_video,
+        has_video: task.content.has_video,
         requested_resolution: task.resolution.clone(),
         created_at: now_secs(),
         status: "queued".into(),
@@ -59,7 +60,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
 /// The task's channel: the one holding its assets, or the tenant's first that maps the model.
 async fn choose_channel(edge: &Edge, tenant: &TenantRecord, task: &CreateTask) -> Result<ChannelRoute, ApiError> {
     let mut bound: Option<String> = None;
-    for id in &task.asset_ids {
+    for id in &task.content.asset_ids {
         let asset = edge.store.asset(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
         let asset = asset.filter(|a| a.kind == AssetKind::Asset).ok_or_else(|| {
             ApiError::with_param(
@@ -94,6 +95,20 @@ pub async fn check_public_host(edge: &Edge, field: &str, url: &CheckedUrl) -> Re
             Err(unresolvable(field, fqdn, &e.0))
         }
     }
+}
+
+/// Media URLs in `content` are fetched by the upstream like asset URLs: every host must be
+/// public. Each distinct host is resolved once.
+async fn check_media_hosts(edge: &Edge, urls: &[MediaUrl]) -> Result<(), ApiError> {
+    let mut seen: Vec<&UrlHost> = Vec::new();
+    for m in urls {
+        if seen.contains(&&m.url.host) {
+            continue;
+        }
+        seen.push(&m.url.host);
+        check_public_host(edge, &m.param, &m.url).await?;
+    }
+    Ok(())
 }
 
 /// Writes ownership before the response is released; the journal catches a store failure.

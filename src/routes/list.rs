@@ -16,6 +16,9 @@ const SCOPE_CHUNK: usize = 100;
 
 pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result<Reply, ApiError> {
     let q = parse_list_query(req.query.as_deref())?;
+    if q.matches_nothing() {
+        return Ok(Reply::json(200, &json!({"items": [], "total": 0})));
+    }
     let mut records = edge.store.tasks(&tenant.id).await.map_err(|e| edge.store_failed(&e))?;
     if let Some(ids) = &q.task_ids {
         // Another tenant's ids are simply not in this index: silently absent.

@@ -15,8 +15,17 @@ pub const TASKS: &str = "/volcark/api/v3/contents/generations/tasks";
 pub const CHANNEL_KEY: &str = "sk-channel-secret-do-not-leak";
 pub const CHANNEL_AK: &str = "AKCHANNEL";
 pub const CHANNEL_SK: &str = "SKCHANNEL-secret-do-not-leak";
+/// Credentials of the "revoked" channel, which fake-ark refuses: the upstream's refusals name
+/// them, and tests assert the tenant never sees them.
+pub const REVOKED_KEY: &str = "sk-revoked-channel-key-0123456789";
+pub const REVOKED_AK: &str = "AKLTREVOKED0123456789";
 /// An official Filter-Off id the "fo" channel maps to (fake-ark knows it).
 pub const FILTER_OFF_ID: &str = "dreamina-seedance-2-0-fo-260301";
+
+/// The path of one task.
+pub fn task_path(id: &str) -> String {
+    format!("{TASKS}/{id}")
+}
 
 /// Customer tokens of the test tenants.
 pub fn token(tenant: &str) -> String {
@@ -181,6 +190,22 @@ channels:
       dreamina-seedance-2-0: dreamina-seedance-2-0-260128
       dreamina-seedance-2-0-filter-off: {FILTER_OFF_ID}
       dreamina-seedance-2-0-fast-filter-off: dreamina-seedance-2-0-fast-260128
+  - id: revoked
+    task_base_url: "{upstream}"
+    asset_base_url: "{upstream}"
+    region: ap-southeast-1
+    api_key: "${{REVOKED_KEY}}"
+    access_key_id: "${{REVOKED_AK}}"
+    secret_access_key: "${{REVOKED_SK}}"
+    project_name: proj-revoked
+    models:
+      dreamina-seedance-2-0: dreamina-seedance-2-0-260128
+  - id: unopened
+    task_base_url: "{upstream}"
+    region: ap-southeast-1
+    api_key: "${{KEY}}"
+    models:
+      dreamina-seedance-2-0: dreamina-seedance-2-0-unopened-260128
   - id: dead
     task_base_url: "http://127.0.0.1:1"
     region: ap-southeast-1
@@ -204,6 +229,13 @@ tenants:
     token_sha256: ["{noassets}"]
     channels: [main]
     assets: false
+  - id: locked
+    token_sha256: ["{locked}"]
+    channels: [revoked]
+    assets: true
+  - id: unopened
+    token_sha256: ["{unopened}"]
+    channels: [unopened]
 {extra}"#,
         max_body = opts.max_body_bytes,
         reconcile = opts.reconcile_interval_ms,
@@ -211,12 +243,17 @@ tenants:
         globex = sha("globex"),
         fomo = sha("fomo"),
         noassets = sha("noassets"),
+        locked = sha("locked"),
+        unopened = sha("unopened"),
         extra = opts.extra_tenants,
     );
     let env = |name: &str| match name {
         "KEY" => Some(CHANNEL_KEY.to_string()),
         "AK" => Some(CHANNEL_AK.to_string()),
         "SK" => Some(CHANNEL_SK.to_string()),
+        "REVOKED_KEY" => Some(REVOKED_KEY.to_string()),
+        "REVOKED_AK" => Some(REVOKED_AK.to_string()),
+        "REVOKED_SK" => Some("SKREVOKED-secret".to_string()),
         _ => None,
     };
     let config = Config::from_yaml(&yaml, &env).expect("test config is valid");

@@ -10,8 +10,9 @@
 
 use super::action::Action;
 use crate::error::{ApiError, ErrorCode};
-use crate::json::{fold_char, kind, same_key};
+use crate::json::{drop_nulls, kind, same_key};
 use crate::model::{parse_model, PublicModel};
+use crate::redact::{is_internal_key, strip_internal};
 use serde_json::{Map, Value};
 
 /// The only group type the platform offers (the page's examples and list default).
@@ -20,6 +21,8 @@ pub const GROUP_TYPE: &str = "AIGC";
 pub const ASSET_TYPES: [&str; 3] = ["Image", "Video", "Audio"];
 /// Largest `PageSize` a list Action accepts.
 pub const MAX_PAGE_SIZE: i64 = 100;
+/// The page size the edge asks for when a list Action does not say.
+pub const DEFAULT_PAGE_SIZE: i64 = 10;
 /// More group ids than this in one filter is a mistake, not a query.
 const MAX_GROUP_IDS: usize = 1000;
 /// `URL` spellings the page accepts, best first; any other spelling is dropped when one of these
@@ -63,6 +66,7 @@ pub fn parse_asset_request(action: Action, raw: &[u8]) -> Result<AssetRequest, A
             format!("the request body must be a JSON object, not {}", kind(&value)),
         ));
     };
+    drop_nulls(&mut body);
     check_moderation(&body)?;
     let model = parse_model(take_key(&mut body, "model", &[]).as_ref())?;
     // The channel's ProjectName is injected on the way out; the customer's never travels.
@@ -203,6 +207,9 @@ fn parse_list(req: &mut AssetRequest) -> Result<(), ApiError> {
 
     check_page(&mut req.body, "PageNumber", 1, i64::from(i32::MAX))?;
     check_page(&mut req.body, "PageSize", 1, MAX_PAGE_SIZE)?;
+    // The upstream requires both on ListAssets; the customer may leave them out, as on the page.
+    req.body.entry("PageNumber").or_insert(Value::from(1));
+    req.body.entry("PageSize").or_insert(Value::from(DEFAULT_PAGE_SIZE));
     Ok(())
 }
 
@@ -243,11 +250,10 @@ impl AssetRequest {
     }
 }
 
-/// Removes internal fields from an Action answer in place, at any depth: every `ProjectName`
-/// (and other project keys), keys naming credentials or accounts (`AccessKey*`, `SecretKey`,
-/// `AccountId`, `TopAccountId`, `Trn`, `Endpoint*`, ...), and `model`. `ResponseMetadata` is the
-/// protocol envelope (`RequestId`, `Action`, `Version`, `Service`, `Region`, `Error`) and is left
-/// exactly as the upstream wrote it.
+/// Removes internal fields from an Action answer in place, at any depth, by the one policy of
+/// [`crate::redact`]. `ResponseMetadata` is the protocol envelope (`RequestId`, `Action`,
+/// `Version`, `Service`, `Region`, `Error`) and is left exactly as the upstream wrote it; an
+/// error naming the channel's account never reaches this point (see [`crate::redact::channel_fault`]).
 pub fn rewrite_action_response(v: &mut Value) {
     match v {
         Value::Object(map) => {
@@ -260,29 +266,6 @@ pub fn rewrite_action_response(v: &mut Value) {
         }
         other => strip_internal(other),
     }
-}
-
-fn strip_internal(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.retain(|k, _| !is_internal_key(k));
-            map.values_mut().for_each(strip_internal);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_internal),
-        _ => {}
-    }
-}
-
-/// Keys that name the upstream account behind a channel. Compared after folding case and
-/// dropping `_`, `-`, `.` and spaces, so `ProjectName`, `project_name` and `PROJECT-NAME` match.
-fn is_internal_key(key: &str) -> bool {
-    const CONTAINS: [&str; 8] =
-        ["project", "account", "accesskey", "secret", "credential", "apikey", "password", "endpoint"];
-    const EXACT: [&str; 9] =
-        ["model", "officialmodel", "upstreammodel", "sku", "trn", "ownerid", "userid", "createdby", "creator"];
-    let norm: String =
-        key.chars().filter(|c| !matches!(c, '_' | '-' | '.' | ' ')).map(|c| fold_char(c).unwrap_or(c)).collect();
-    CONTAINS.iter().any(|k| norm.contains(k)) || EXACT.contains(&norm.as_str())
 }
 
 /// Keeps only the `Result.Items[]` whose `Id` satisfies `owned` (items without a string `Id` are
@@ -654,7 +637,15 @@ mod tests {
         for a in [Action::ListAssets, Action::ListAssetGroups] {
             let r = ok(a, json!({"model": M}));
             assert_eq!((r.group_id.as_deref(), r.group_ids.len()), (None, 0));
-            assert_eq!(sent(&r, None), json!({"Filter": {"GroupType": "AIGC"}, "ProjectName": "proj-main"}));
+            assert_eq!(
+                sent(&r, None),
+                json!({"Filter": {"GroupType": "AIGC"}, "PageNumber": 1, "PageSize": DEFAULT_PAGE_SIZE, "ProjectName": "proj-main"})
+            );
+            let r = ok(a, json!({"model": M, "PageNumber": 3, "PageSize": 100}));
+            assert_eq!(
+                (sent(&r, None)["PageNumber"].as_i64(), sent(&r, None)["PageSize"].as_i64()),
+                (Some(3), Some(100))
+            );
             let r = ok(a, json!({"model": M, "Filter": null}));
             assert_eq!(sent(&r, None)["Filter"]["GroupType"], "AIGC");
             let r = ok(a, json!({"model": M, "Filter": {"Name": "x", "groupType": "AIGC"}}));
@@ -743,7 +734,7 @@ mod tests {
         let s = sent(&r, Some(&scope));
         assert_eq!(
             s,
-            json!({"GroupId": "group-1", "Filter": {"GroupType": "AIGC", "GroupIds": ["group-1", "group-2"], "Name": "n"}, "PageSize": 10, "ProjectName": "proj-main"})
+            json!({"GroupId": "group-1", "Filter": {"GroupType": "AIGC", "GroupIds": ["group-1", "group-2"], "Name": "n"}, "PageNumber": 1, "PageSize": 10, "ProjectName": "proj-main"})
         );
         // A top-level group outside the scope never travels; nor does any spelling of the keys.
         let r = ok(
@@ -753,7 +744,7 @@ mod tests {
         let s = sent(&r, Some(&scope));
         assert_eq!(
             s,
-            json!({"Filter": {"GroupType": "AIGC", "GroupIds": ["group-1", "group-2"]}, "ProjectName": "proj-main"})
+            json!({"Filter": {"GroupType": "AIGC", "GroupIds": ["group-1", "group-2"]}, "PageNumber": 1, "PageSize": DEFAULT_PAGE_SIZE, "ProjectName": "proj-main"})
         );
         assert!(!s.to_string().contains("victim"));
         // Unscoped, the customer's filter goes as validated.
@@ -811,53 +802,6 @@ mod tests {
         let mut other = json!(["x", {"ProjectName": "p"}]);
         rewrite_action_response(&mut other);
         assert_eq!(other, json!(["x", {}]));
-    }
-
-    #[test]
-    fn internal_key_rules() {
-        for k in [
-            "ProjectName",
-            "projectName",
-            "PROJECT_NAME",
-            "ProjectId",
-            "AccountId",
-            "account_id",
-            "TopAccountId",
-            "AccessKey",
-            "AccessKeyId",
-            "access-key-secret",
-            "SecretAccessKey",
-            "SecretKey",
-            "Credential",
-            "ApiKey",
-            "api_key",
-            "EndpointId",
-            "model",
-            "Model",
-            "Trn",
-            "OwnerId",
-            "Sku",
-            "Access\u{212A}eyId",
-            "\u{17F}ecretKey",
-        ] {
-            assert!(is_internal_key(k), "{k}");
-        }
-        for k in [
-            "Id",
-            "Name",
-            "GroupId",
-            "URL",
-            "AssetType",
-            "Status",
-            "TotalCount",
-            "Items",
-            "PageSize",
-            "NextToken",
-            "Description",
-            "ModelType2x",
-        ] {
-            assert!(!is_internal_key(k), "{k}");
-        }
     }
 
     #[test]

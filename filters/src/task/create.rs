@@ -2,19 +2,26 @@
 //! a message naming the field, renames `CallbackURL`, normalizes `asset://` URIs and collects what
 //! the shell must look up (callback host, asset owners) and what the store records.
 
-use crate::asset::uri;
+use super::content::{check_content, ContentFacts};
 use crate::callback::{check_url, CheckedUrl};
 use crate::error::{ApiError, ErrorCode};
-use crate::json::{kind, same_key};
+use crate::json::{drop_nulls, kind, same_key};
 use crate::model::{parse_model, PublicModel};
 use serde_json::{Map, Value};
 
-const CONTENT_TYPES: [&str; 4] = ["text", "image_url", "video_url", "audio_url"];
 const RATIOS: [&str; 7] = ["adaptive", "16:9", "9:16", "1:1", "4:3", "3:4", "21:9"];
 const BOOLEANS: [&str; 5] = ["camera_fixed", "watermark", "generate_audio", "return_last_frame", "draft"];
-const SERVICE_TIERS: [&str; 2] = ["default", "flex"];
-/// Every key the edge reads or rewrites, top level and inside content items.
-const TOP_FIELDS: [&str; 16] = [
+/// Fields of other Seedance models that 2.0 refuses: `tools` would also run a web search the
+/// edge never bills.
+const UNSUPPORTED: [&str; 2] = ["frames", "tools"];
+/// Settings 2.0 only has one value for: that value is a no-op and is dropped, any other is refused.
+const FIXED: [(&str, &str, &str); 3] = [
+    ("camera_fixed", "false", "Seedance 2.0 does not support a fixed camera"),
+    ("draft", "false", "Seedance 2.0 has no draft mode"),
+    ("service_tier", "\"default\"", "Seedance 2.0 runs only on the default service tier"),
+];
+/// Every key the edge reads or rewrites at the top level.
+const TOP_FIELDS: [&str; 18] = [
     "model",
     "content",
     "duration",
@@ -31,8 +38,9 @@ const TOP_FIELDS: [&str; 16] = [
     "service_tier",
     "safety_identifier",
     "callback_url",
+    "frames",
+    "tools",
 ];
-const ITEM_FIELDS: [&str; 7] = ["type", "text", "role", "image_url", "video_url", "audio_url", "url"];
 /// Inline media shorter than this stays in the audit snapshot as is.
 const SNAPSHOT_INLINE_LIMIT: usize = 256;
 
@@ -42,11 +50,12 @@ pub struct CreateTask {
     pub model: PublicModel,
     /// The trimmed callback URL, syntax-checked; its host still has to be resolved by the shell.
     pub callback: Option<CheckedUrl>,
-    /// Every `asset://` id referenced, in order, without repeats.
-    pub asset_ids: Vec<String>,
-    /// A `video_url` item is present (selects the `video` SKU).
-    pub has_video: bool,
+    /// What the content names: assets, media URLs, video references.
+    pub content: ContentFacts,
     pub resolution: Option<String>,
+    pub ratio: Option<String>,
+    /// Seconds requested; `-1` lets the model choose.
+    pub duration: Option<i64>,
     pub execution_expires_after: Option<i64>,
     body: Map<String, Value>,
 }
@@ -66,7 +75,7 @@ impl CreateTask {
         body.insert("model".into(), Value::String(official_model.to_string()));
         if let Some(Value::Array(items)) = body.get_mut("content") {
             for item in items.iter_mut() {
-                for key in ["image_url", "video_url", "audio_url"] {
+                for key in super::content::MEDIA_KEYS {
                     if let Some(Value::String(url)) = item.pointer_mut(&format!("/{key}/url")) {
                         if url.starts_with("data:") && url.len() > SNAPSHOT_INLINE_LIMIT {
                             let head: String = url.chars().take_while(|c| *c != ',').take(64).collect();
@@ -87,15 +96,15 @@ pub fn parse_create(raw: &[u8]) -> Result<CreateTask, ApiError> {
     let Value::Object(mut body) = value else {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "the request body must be a JSON object"));
     };
-    refuse_case_variants(&body, &TOP_FIELDS, "")?;
+    drop_nulls(&mut body);
+    refuse_case_variants(&body, &TOP_FIELDS)?;
     let model = parse_model(body.get("model"))?;
     body.insert("model".into(), Value::String(model.name().into()));
 
-    let (asset_ids, has_video) = check_content(body.get_mut("content"))?;
-    check_duration(body.get("duration"))?;
+    let content = check_content(body.get_mut("content"))?;
+    let duration = check_duration(body.get("duration"))?;
     let resolution = check_resolution(model, body.get("resolution"))?;
-    check_one_of("ratio", body.get("ratio"), &RATIOS)?;
-    check_one_of("service_tier", body.get("service_tier"), &SERVICE_TIERS)?;
+    let ratio = check_one_of("ratio", body.get("ratio"), &RATIOS)?;
     check_int_range("priority", body.get("priority"), 0, 9)?;
     let execution_expires_after =
         check_int_range("execution_expires_after", body.get("execution_expires_after"), 3600, 259_200)?;
@@ -110,9 +119,14 @@ pub fn parse_create(raw: &[u8]) -> Result<CreateTask, ApiError> {
             }
         }
     }
+    check_seedance_2_fields(&mut body)?;
     if let Some(v) = body.get("safety_identifier") {
-        if !v.is_string() {
-            return Err(ApiError::invalid("safety_identifier", "safety_identifier must be a string"));
+        match v.as_str() {
+            Some(s) if s.chars().count() <= 64 => {}
+            Some(_) => {
+                return Err(ApiError::invalid("safety_identifier", "safety_identifier takes at most 64 characters"))
+            }
+            None => return Err(ApiError::invalid("safety_identifier", "safety_identifier must be a string")),
         }
     }
 
@@ -128,89 +142,49 @@ pub fn parse_create(raw: &[u8]) -> Result<CreateTask, ApiError> {
         }
     };
 
-    Ok(CreateTask { model, callback, asset_ids, has_video, resolution, execution_expires_after, body })
+    Ok(CreateTask { model, callback, content, resolution, ratio, duration, execution_expires_after, body })
 }
 
-fn check_content(content: Option<&mut Value>) -> Result<(Vec<String>, bool), ApiError> {
-    let allowed = CONTENT_TYPES.join(", ");
-    let items = match content {
-        None | Some(Value::Null) => {
-            return Err(ApiError::invalid("content", "content is required: a non-empty array of input items"))
-        }
-        Some(Value::Array(items)) if !items.is_empty() => items,
-        Some(Value::Array(_)) => {
-            return Err(ApiError::invalid(
-                "content",
-                "content must contain at least one item (a text prompt or a reference)",
-            ))
-        }
-        Some(other) => {
-            return Err(ApiError::invalid("content", format!("content must be an array, not {}", kind(other))))
-        }
-    };
-    let mut asset_ids: Vec<String> = Vec::new();
-    let mut has_video = false;
-    for (i, item) in items.iter_mut().enumerate() {
-        let Value::Object(obj) = item else {
-            return Err(ApiError::invalid("content", format!("content[{i}] must be an object")));
+/// Seedance 2.0's real field set: other models' fields are refused by name, one-value settings
+/// are dropped when they hold that value.
+fn check_seedance_2_fields(body: &mut Map<String, Value>) -> Result<(), ApiError> {
+    if let Some(key) = UNSUPPORTED.iter().find(|k| body.contains_key(**k)) {
+        return Err(ApiError::invalid(*key, format!("Seedance 2.0 does not support {key}; remove the field")));
+    }
+    for (key, noop, why) in FIXED {
+        let Some(v) = body.get(key) else { continue };
+        let is_noop = match v {
+            Value::Bool(b) => noop == "false" && !b,
+            Value::String(s) => noop.trim_matches('"') == s,
+            _ => false,
         };
-        refuse_case_variants(obj, &ITEM_FIELDS, &format!("content[{i}]."))?;
-        for media in ["image_url", "video_url", "audio_url"] {
-            if let Some(Value::Object(m)) = obj.get(media) {
-                refuse_case_variants(m, &["url"], &format!("content[{i}].{media}."))?;
-            }
-        }
-        let ty = match obj.get("type") {
-            Some(Value::String(t)) if CONTENT_TYPES.contains(&t.as_str()) => t.clone(),
-            Some(Value::String(t)) => {
-                return Err(ApiError::invalid("content", format!("content[{i}].type {t:?} is not one of: {allowed}")))
-            }
-            _ => return Err(ApiError::invalid("content", format!("content[{i}].type is required: one of {allowed}"))),
-        };
-        if ty == "text" {
-            if !matches!(obj.get("text"), Some(Value::String(_))) {
-                return Err(ApiError::invalid("content", format!("content[{i}].text must be a string")));
-            }
-            continue;
-        }
-        has_video |= ty == "video_url";
-        let url = match obj.get_mut(&ty).and_then(|m| m.get_mut("url")) {
-            Some(Value::String(url)) => url,
-            _ => return Err(ApiError::invalid("content", format!("content[{i}].{ty}.url must be a string"))),
-        };
-        if let Some(id) = uri::asset_id(url) {
-            if !crate::task::is_plausible_task_id(id) {
-                return Err(ApiError::invalid("content", format!("content[{i}].{ty}.url: {id:?} is not an asset id")));
-            }
-            let id = id.to_string();
-            *url = uri::canonical(&id);
-            if !asset_ids.contains(&id) {
-                asset_ids.push(id);
-            }
+        if is_noop {
+            body.remove(key);
+        } else {
+            return Err(ApiError::invalid(key, format!("{why}: {key} may only be {noop} (or absent); got {v}")));
         }
     }
-    Ok((asset_ids, has_video))
+    Ok(())
 }
 
 /// The upstream decodes JSON keys case-insensitively (Go), so `Model` or `CALLBACK_URL` next to
 /// the checked spelling could reach it unchecked and win. Such spellings are refused outright.
-fn refuse_case_variants(obj: &Map<String, Value>, fields: &[&str], path: &str) -> Result<(), ApiError> {
+fn refuse_case_variants(obj: &Map<String, Value>, fields: &[&str]) -> Result<(), ApiError> {
     for key in obj.keys() {
         if let Some(canonical) = fields.iter().find(|f| **f != key.as_str() && same_key(key, f)) {
-            let param = if path.starts_with("content") { "content".to_string() } else { key.clone() };
             return Err(ApiError::invalid(
-                param,
-                format!("{path}{key} is another spelling of {path}{canonical}; send the field once, as {canonical}"),
+                key.clone(),
+                format!("{key} is another spelling of {canonical}; send the field once, as {canonical}"),
             ));
         }
     }
     Ok(())
 }
 
-fn check_duration(v: Option<&Value>) -> Result<(), ApiError> {
-    let Some(v) = v else { return Ok(()) };
+fn check_duration(v: Option<&Value>) -> Result<Option<i64>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
     match v.as_i64() {
-        Some(d) if d == -1 || (4..=15).contains(&d) => Ok(()),
+        Some(d) if d == -1 || (4..=15).contains(&d) => Ok(Some(d)),
         _ => Err(ApiError::with_param(
             ErrorCode::InvalidDuration,
             "duration",
@@ -234,10 +208,10 @@ fn check_resolution(model: PublicModel, v: Option<&Value>) -> Result<Option<Stri
     }
 }
 
-fn check_one_of(field: &str, v: Option<&Value>, allowed: &[&str]) -> Result<(), ApiError> {
+fn check_one_of(field: &str, v: Option<&Value>, allowed: &[&str]) -> Result<Option<String>, ApiError> {
     match v {
-        None => Ok(()),
-        Some(Value::String(s)) if allowed.contains(&s.as_str()) => Ok(()),
+        None => Ok(None),
+        Some(Value::String(s)) if allowed.contains(&s.as_str()) => Ok(Some(s.clone())),
         Some(v) => Err(ApiError::invalid(field, format!("{field} must be one of: {}; got {v}", allowed.join(", ")))),
     }
 }
@@ -272,9 +246,7 @@ mod tests {
         for ok in [json!(4), json!(15), json!(-1), json!(10)] {
             assert!(parse_create(&body(json!({ "duration": ok }))).is_ok(), "{ok}");
         }
-        for bad in
-            [json!(3), json!(16), json!(0), json!(-2), json!(4.5), json!("5"), json!(5.0), json!(null), json!(true)]
-        {
+        for bad in [json!(3), json!(16), json!(0), json!(-2), json!(4.5), json!("5"), json!(5.0), json!(true)] {
             let e = err(json!({ "duration": bad }));
             assert_eq!(e.code, ErrorCode::InvalidDuration, "{bad}");
             assert_eq!(e.param.as_deref(), Some("duration"));
@@ -326,9 +298,12 @@ mod tests {
         assert_eq!(parse_create(b"[1]").unwrap_err().code, ErrorCode::InvalidRequest);
         let no_model = json!({"content": [{"type": "text", "text": "x"}]}).to_string();
         assert_eq!(parse_create(no_model.as_bytes()).unwrap_err().param.as_deref(), Some("model"));
+        for content in [json!([]), json!("x")] {
+            let b = json!({"model": "dreamina-seedance-2-0", "content": content});
+            let e = parse_create(b.to_string().as_bytes()).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("content"), "{content}");
+        }
         for content in [
-            json!([]),
-            json!("x"),
             json!([1]),
             json!([{"type": "gif"}]),
             json!([{"text": "x"}]),
@@ -337,7 +312,7 @@ mod tests {
         ] {
             let b = json!({"model": "dreamina-seedance-2-0", "content": content});
             let e = parse_create(b.to_string().as_bytes()).unwrap_err();
-            assert_eq!(e.param.as_deref(), Some("content"), "{content}");
+            assert_eq!(e.param.as_deref(), Some("content[0]"), "{content}");
         }
         let b = json!({"model": "dreamina-seedance-2-0"});
         assert_eq!(parse_create(b.to_string().as_bytes()).unwrap_err().param.as_deref(), Some("content"));
@@ -367,7 +342,7 @@ mod tests {
         }
         let b = json!({"model": "dreamina-seedance-2-0", "content": [
             {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "URL": "asset://asset-theirs"}}]});
-        assert_eq!(parse_create(b.to_string().as_bytes()).unwrap_err().param.as_deref(), Some("content"));
+        assert_eq!(parse_create(b.to_string().as_bytes()).unwrap_err().param.as_deref(), Some("content[0]"));
         let b =
             json!({"model": "dreamina-seedance-2-0", "content": [{"type": "text", "Type": "image_url", "text": "x"}]});
         assert!(parse_create(b.to_string().as_bytes()).is_err());
@@ -403,16 +378,60 @@ mod tests {
         let b = json!({"model": "dreamina-seedance-2-0", "content": [
             {"type": "image_url", "role": "reference_image", "image_url": {"url": "Asset://asset-1"}},
             {"type": "video_url", "role": "reference_video", "video_url": {"url": "ASSET://asset-2"}},
-            {"type": "image_url", "image_url": {"url": "asset://asset-1"}}
+            {"type": "image_url", "role": "reference_image", "image_url": {"url": "asset://asset-1"}}
         ]});
         let t = parse_create(b.to_string().as_bytes()).unwrap();
-        assert_eq!(t.asset_ids, vec!["asset-1", "asset-2"]);
-        assert!(t.has_video);
+        assert_eq!(t.content.asset_ids, vec!["asset-1", "asset-2"]);
+        assert!(t.content.has_video);
         let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
         assert_eq!(sent["content"][0]["image_url"]["url"], "asset://asset-1");
         assert_eq!(sent["content"][1]["video_url"]["url"], "asset://asset-2");
         let b = json!({"model": "dreamina-seedance-2-0", "content": [{"type": "image_url", "image_url": {"url": "asset://../x"}}]});
+        assert_eq!(parse_create(b.to_string().as_bytes()).unwrap_err().param.as_deref(), Some("content[0]"));
+    }
+
+    #[test]
+    fn null_is_absent() {
+        // Exactly what the official Python SDK sends for a create with only the required fields.
+        let b = json!({"model": "dreamina-seedance-2-0-fast", "content": [{"type": "text", "text": "x"}],
+            "safety_identifier": null, "callback_url": null, "return_last_frame": null, "service_tier": null,
+            "execution_expires_after": null, "priority": null, "generate_audio": null, "draft": null,
+            "camera_fixed": null, "watermark": null, "seed": null, "resolution": null, "ratio": null,
+            "duration": null, "frames": null, "output_format": null, "omni_reference_task_type": null});
+        let t = parse_create(b.to_string().as_bytes()).unwrap();
+        assert!(t.callback.is_none() && t.resolution.is_none() && t.duration.is_none());
+        let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
+        assert_eq!(sent, json!({"model": "m", "content": [{"type": "text", "text": "x"}]}));
+        let b = json!({"model": null, "content": [{"type": "text", "text": "x"}]});
+        assert_eq!(parse_create(b.to_string().as_bytes()).unwrap_err().param.as_deref(), Some("model"));
+        let b = json!({"model": "dreamina-seedance-2-0", "content": null});
         assert_eq!(parse_create(b.to_string().as_bytes()).unwrap_err().param.as_deref(), Some("content"));
+    }
+
+    #[test]
+    fn seedance_2_field_set() {
+        for (extra, field) in [
+            (json!({"frames": 121}), "frames"),
+            (json!({"tools": [{"type": "web_search"}]}), "tools"),
+            (json!({"camera_fixed": true}), "camera_fixed"),
+            (json!({"draft": true}), "draft"),
+            (json!({"service_tier": "flex"}), "service_tier"),
+            (json!({"service_tier": "scale"}), "service_tier"),
+        ] {
+            let e = err(extra.clone());
+            assert_eq!(e.param.as_deref(), Some(field), "{extra}");
+            assert!(e.message.contains(field), "{}", e.message);
+        }
+        let t = parse_create(&body(
+            json!({"camera_fixed": false, "draft": false, "service_tier": "default", "watermark": true}),
+        ))
+        .unwrap();
+        let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
+        for dropped in ["camera_fixed", "draft", "service_tier"] {
+            assert!(sent.get(dropped).is_none(), "{dropped} is a no-op and is not forwarded");
+        }
+        assert_eq!(sent["watermark"], true);
+        assert_eq!(err(json!({"safety_identifier": "x".repeat(65)})).param.as_deref(), Some("safety_identifier"));
     }
 
     #[test]

@@ -4,7 +4,10 @@
 use crate::error::ApiError;
 use crate::model::PublicModel;
 
-const PARAMS: &str = "page_num, page_size, filter.status, filter.model, filter.task_ids";
+const PARAMS: &str = "page_num, page_size, filter.status, filter.model, filter.task_ids, filter.service_tier";
+/// The upstream's paging bounds (both 1..=500).
+const MAX_PAGE_NUM: u32 = 500;
+const MAX_PAGE_SIZE: u32 = 500;
 /// More ids than a page can hold is a mistake, not a query.
 const MAX_TASK_IDS: usize = 1000;
 
@@ -54,13 +57,29 @@ pub struct ListQuery {
     pub page_size: u32,
     pub status: Option<TaskStatus>,
     pub model: Option<PublicModel>,
-    /// Comma separated in the query (repeats are merged), as the page's customers send them.
+    /// Repeated (as the SDKs send them) or comma separated; both are merged.
     pub task_ids: Option<Vec<String>>,
+    /// `filter.service_tier`: every Seedance 2.0 task runs on `default`, so `default` filters
+    /// nothing and `flex` matches no task.
+    pub service_tier: Option<ServiceTier>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceTier {
+    Default,
+    Flex,
+}
+
+impl ListQuery {
+    /// Whether the query can match any task at all.
+    pub fn matches_nothing(&self) -> bool {
+        self.service_tier == Some(ServiceTier::Flex)
+    }
 }
 
 /// Parses the raw query string (without `?`).
 pub fn parse_list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
-    let mut q = ListQuery { page_num: 1, page_size: 20, status: None, model: None, task_ids: None };
+    let mut q = ListQuery { page_num: 1, page_size: 20, status: None, model: None, task_ids: None, service_tier: None };
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = decode(raw_key)
@@ -68,8 +87,20 @@ pub fn parse_list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
         let value =
             decode(raw_value).ok_or_else(|| ApiError::invalid(&key, format!("{key} is not valid percent-encoding")))?;
         match key.as_str() {
-            "page_num" => q.page_num = int_param(&key, &value, 1, u32::MAX)?,
-            "page_size" => q.page_size = int_param(&key, &value, 1, 100)?,
+            "page_num" => q.page_num = int_param(&key, &value, 1, MAX_PAGE_NUM)?,
+            "page_size" => q.page_size = int_param(&key, &value, 1, MAX_PAGE_SIZE)?,
+            "filter.service_tier" => {
+                q.service_tier = Some(match value.as_str() {
+                    "default" => ServiceTier::Default,
+                    "flex" => ServiceTier::Flex,
+                    _ => {
+                        return Err(ApiError::invalid(
+                            &key,
+                            format!("filter.service_tier {value:?} is not one of: default, flex"),
+                        ))
+                    }
+                })
+            }
             "filter.status" => {
                 q.status = Some(TaskStatus::parse(&value).ok_or_else(|| {
                     let all: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
@@ -129,18 +160,19 @@ mod tests {
     fn defaults_and_bounds() {
         let q = parse_list_query(None).unwrap();
         assert_eq!((q.page_num, q.page_size), (1, 20));
-        let q = parse_list_query(Some("page_num=3&page_size=100")).unwrap();
-        assert_eq!((q.page_num, q.page_size), (3, 100));
+        let q = parse_list_query(Some("page_num=500&page_size=500")).unwrap();
+        assert_eq!((q.page_num, q.page_size), (500, 500));
         assert!(parse_list_query(Some("page_size=1")).is_ok());
         for bad in [
             "page_num=0",
             "page_num=-1",
             "page_num=x",
+            "page_num=501",
             "page_size=0",
-            "page_size=101",
+            "page_size=501",
             "page_size=1.5",
             "bogus=1",
-            "filter.service_tier=flex",
+            "filter.service_tier=scale",
         ] {
             let e = parse_list_query(Some(bad)).unwrap_err();
             assert_eq!(e.code, crate::ErrorCode::InvalidRequest, "{bad}");
@@ -159,5 +191,9 @@ mod tests {
         let q = parse_list_query(Some("filter.task_ids=cgt-1%2Ccgt-2,%20cgt-3&filter.task_ids=cgt-4")).unwrap();
         assert_eq!(q.task_ids.unwrap(), vec!["cgt-1", "cgt-2", "cgt-3", "cgt-4"]);
         assert!(parse_list_query(Some("page_num=%zz")).is_err());
+        let q = parse_list_query(Some("filter.service_tier=default")).unwrap();
+        assert_eq!(q.service_tier, Some(ServiceTier::Default));
+        assert!(!q.matches_nothing());
+        assert!(parse_list_query(Some("filter.service_tier=flex")).unwrap().matches_nothing());
     }
 }

@@ -1,13 +1,15 @@
 //! The task routes' pure halves (SPEC §4.2–§4.5): create-task validation and rewrite, the
 //! response rewrite, and the list query.
 
+mod content;
 mod create;
 mod list_query;
 mod response;
 
+pub use content::{ContentFacts, MediaUrl};
 pub use create::{parse_create, CreateTask};
-pub use list_query::{parse_list_query, ListQuery, TaskStatus};
-pub use response::{rewrite_error_body, rewrite_task, strip_internal};
+pub use list_query::{parse_list_query, ListQuery, ServiceTier, TaskStatus};
+pub use response::{rewrite_error_body, rewrite_task};
 
 /// Task, asset and group ids as the upstream mints them (`cgt-…`, `asset-…`, `group-…`): short,
 /// ASCII, no separators. Anything else is refused before it can become a path segment or a

@@ -2,45 +2,8 @@
 //! name it created the task with, and nothing that names the upstream account, project,
 //! endpoint, credential or official model version.
 
+use crate::redact::strip_internal;
 use serde_json::Value;
-
-/// Keys the upstream may add that identify the account behind a channel. Compared after
-/// lowercasing and dropping `_`/`-`, so `ProjectName`, `project_name` and `project-name` match.
-const INTERNAL_KEYS: [&str; 16] = [
-    "projectname",
-    "projectid",
-    "project",
-    "endpointid",
-    "endpoint",
-    "accountid",
-    "account",
-    "apikey",
-    "accesskey",
-    "accesskeyid",
-    "secretaccesskey",
-    "credential",
-    "credentials",
-    "sku",
-    "officialmodel",
-    "upstreammodel",
-];
-
-fn is_internal_key(key: &str) -> bool {
-    let norm: String = key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect();
-    INTERNAL_KEYS.contains(&norm.as_str())
-}
-
-/// Removes internal keys at any depth, and string values that are endpoint ids (`ep-…`).
-pub fn strip_internal(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.retain(|k, v| !is_internal_key(k) && !matches!(v, Value::String(s) if s.starts_with("ep-")));
-            map.values_mut().for_each(strip_internal);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_internal),
-        _ => {}
-    }
-}
 
 /// Rewrites an upstream task object for the customer: `model` back to the public name used at
 /// creation, internal fields gone.

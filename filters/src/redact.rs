@@ -1,0 +1,192 @@
+//! What of an upstream answer a tenant may see — one policy for task and Action answers alike.
+//!
+//! Two rules. Fields that name the account behind a channel (project, account, credentials,
+//! endpoints, official model versions) are removed at any depth, and so are `ep-…` endpoint ids.
+//! And an answer in which the upstream refuses the *channel* (its key, signature, account,
+//! subscription or model activation) is not the tenant's doing: [`channel_fault`] recognises it so
+//! the shell can answer 503 `channel_not_available` with its own words instead — such messages
+//! name the account id or access key (`The accesskey [AK…] is invalid`, `Your account 2100… has not
+//! activated the model …`).
+
+use crate::json::fold_char;
+use serde_json::Value;
+
+/// Removes internal keys at any depth, and string values that are endpoint ids (`ep-…`).
+pub fn strip_internal(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|k, v| !is_internal_key(k) && !matches!(v, Value::String(s) if s.starts_with("ep-")));
+            map.values_mut().for_each(strip_internal);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_internal),
+        _ => {}
+    }
+}
+
+/// Keys that name the upstream account behind a channel. Compared after folding case the way the
+/// upstream's decoder does and dropping `_`, `-`, `.` and spaces, so `ProjectName`,
+/// `project_name` and `PROJECT-NAME` match. `model` is internal too: callers put the public name
+/// back where the customer expects one.
+pub fn is_internal_key(key: &str) -> bool {
+    const CONTAINS: [&str; 8] =
+        ["project", "account", "accesskey", "secret", "credential", "apikey", "password", "endpoint"];
+    const EXACT: [&str; 9] =
+        ["model", "officialmodel", "upstreammodel", "sku", "trn", "ownerid", "userid", "createdby", "creator"];
+    let norm: String =
+        key.chars().filter(|c| !matches!(c, '_' | '-' | '.' | ' ')).map(|c| fold_char(c).unwrap_or(c)).collect();
+    CONTAINS.iter().any(|k| norm.contains(k)) || EXACT.contains(&norm.as_str())
+}
+
+/// Why the upstream refused the channel itself, for the operator's metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelFault {
+    /// The key, access key or signature was refused (401, `AuthenticationError`, `InvalidAccessKey`,
+    /// `SignatureDoesNotMatch`).
+    Credentials,
+    /// The account may not do this (403, `AccessDenied`, `AccountOverdueError`, a missing
+    /// subscription or authorization letter).
+    Account,
+    /// The model is not activated or not reachable on this account (`ModelNotOpen`,
+    /// `InvalidEndpointOrModel.*`, a closed endpoint).
+    Model,
+}
+
+impl ChannelFault {
+    pub const ALL: [ChannelFault; 3] = [ChannelFault::Credentials, ChannelFault::Account, ChannelFault::Model];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelFault::Credentials => "credentials",
+            ChannelFault::Account => "account",
+            ChannelFault::Model => "model",
+        }
+    }
+}
+
+/// The error code of an upstream answer in either native shape: `error.code` (task API) or
+/// `ResponseMetadata.Error.Code` (Actions).
+pub fn upstream_error_code(body: &Value) -> Option<&str> {
+    body.pointer("/error/code").or_else(|| body.pointer("/ResponseMetadata/Error/Code")).and_then(Value::as_str)
+}
+
+/// Whether an upstream answer refuses the channel rather than the tenant's request.
+pub fn channel_fault(status: u16, body: &[u8]) -> Option<ChannelFault> {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let code = parsed.as_ref().and_then(upstream_error_code).unwrap_or("");
+    let by_code = match code {
+        "AuthenticationError"
+        | "InvalidAccessKey"
+        | "SignatureDoesNotMatch"
+        | "InvalidAuthorization"
+        | "InvalidCredential"
+        | "MissingAuthenticationToken" => Some(ChannelFault::Credentials),
+        "AccessDenied" | "AccountOverdueError" | "SubscriptionRequired" | "AccountDisabled" | "Forbidden" => {
+            Some(ChannelFault::Account)
+        }
+        "ModelNotOpen" | "InvalidEndpoint.ClosedEndpoint" => Some(ChannelFault::Model),
+        c if c.starts_with("InvalidEndpointOrModel") => Some(ChannelFault::Model),
+        _ => None,
+    };
+    by_code.or(match status {
+        401 => Some(ChannelFault::Credentials),
+        403 => Some(ChannelFault::Account),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn one_policy_for_tasks_and_actions() {
+        let mut v = json!({"id": "cgt-1", "secret_key": "s", "TopAccountId": "1", "project_name": "p",
+            "x": "ep-123", "content": {"video_url": "https://cdn/v.mp4", "AccountId": "42"}, "usage": {"completion_tokens": 5}});
+        strip_internal(&mut v);
+        assert_eq!(
+            v,
+            json!({"id": "cgt-1", "content": {"video_url": "https://cdn/v.mp4"}, "usage": {"completion_tokens": 5}})
+        );
+    }
+
+    #[test]
+    fn channel_faults_are_recognised_in_both_shapes() {
+        let task = |code: &str| json!({"error": {"code": code, "message": "m", "type": "x"}}).to_string();
+        let action = |code: &str| {
+            json!({"ResponseMetadata": {"Action": "GetAsset", "Error": {"CodeN": 100009, "Code": code, "Message": "m"}}})
+                .to_string()
+        };
+        assert_eq!(channel_fault(401, task("AuthenticationError").as_bytes()), Some(ChannelFault::Credentials));
+        assert_eq!(channel_fault(403, task("AccountOverdueError").as_bytes()), Some(ChannelFault::Account));
+        assert_eq!(channel_fault(403, task("AccessDenied").as_bytes()), Some(ChannelFault::Account));
+        assert_eq!(channel_fault(404, task("ModelNotOpen").as_bytes()), Some(ChannelFault::Model));
+        assert_eq!(channel_fault(404, task("InvalidEndpointOrModel.NotFound").as_bytes()), Some(ChannelFault::Model));
+        assert_eq!(
+            channel_fault(404, task("InvalidEndpointOrModel.ModelIDAccessDisabled").as_bytes()),
+            Some(ChannelFault::Model)
+        );
+        assert_eq!(channel_fault(401, action("InvalidAccessKey").as_bytes()), Some(ChannelFault::Credentials));
+        assert_eq!(channel_fault(401, action("SignatureDoesNotMatch").as_bytes()), Some(ChannelFault::Credentials));
+        assert_eq!(channel_fault(401, b"<html>"), Some(ChannelFault::Credentials));
+        assert_eq!(channel_fault(403, b""), Some(ChannelFault::Account));
+        // The tenant's own mistakes stay the tenant's.
+        for (status, body) in [
+            (400, task("InvalidParameter")),
+            (404, task("NotFound")),
+            (409, task("InvalidAction.RunningTaskDeletion")),
+            (429, task("RateLimitExceeded.EndpointRPMExceeded")),
+            (404, action("NotFound.asset_id")),
+            (400, action("MissingParameter")),
+        ] {
+            assert_eq!(channel_fault(status, body.as_bytes()), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn internal_key_rules() {
+        for k in [
+            "ProjectName",
+            "projectName",
+            "PROJECT_NAME",
+            "ProjectId",
+            "AccountId",
+            "account_id",
+            "TopAccountId",
+            "AccessKey",
+            "AccessKeyId",
+            "access-key-secret",
+            "SecretAccessKey",
+            "SecretKey",
+            "Credential",
+            "ApiKey",
+            "api_key",
+            "EndpointId",
+            "model",
+            "Model",
+            "Trn",
+            "OwnerId",
+            "Sku",
+            "Access\u{212A}eyId",
+            "\u{17F}ecretKey",
+        ] {
+            assert!(is_internal_key(k), "{k}");
+        }
+        for k in [
+            "Id",
+            "Name",
+            "GroupId",
+            "URL",
+            "AssetType",
+            "Status",
+            "TotalCount",
+            "Items",
+            "PageSize",
+            "NextToken",
+            "Description",
+            "ModelType2x",
+        ] {
+            assert!(!is_internal_key(k), "{k}");
+        }
+    }
+}
