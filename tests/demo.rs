@@ -3,19 +3,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use support::wait::free_port;
-
-struct Demo(std::process::Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
+use support::demo::Demo;
 
 fn sh(script: &str) -> String {
     let out = Command::new("bash").arg("-c").arg(script).output().expect("bash");
@@ -25,27 +14,8 @@ fn sh(script: &str) -> String {
 
 #[test]
 fn the_printed_curl_lines_complete_a_round_trip() {
-    let (listen, admin) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seedance-edge"))
-        .args(["demo", "--listen", &listen, "--admin", &admin])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("demo starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let _guard = Demo(child);
-
-    // The banner, up to its end marker.
-    let mut lines = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        if line == seedance_edge::demo::END_MARKER || Instant::now() > deadline {
-            break;
-        }
-        lines.push(line);
-    }
+    let demo = Demo::start();
+    let lines = &demo.lines;
     let banner = lines.join("\n");
     let exports: String = lines.iter().filter(|l| l.starts_with("export ")).map(|l| format!("{l}\n")).collect();
     assert!(exports.contains("TOKEN=\"oh-"), "{banner}");
@@ -54,10 +24,6 @@ fn the_printed_curl_lines_complete_a_round_trip() {
     let create: String = lines[start..start + 3].join("\n");
     let get = lines.iter().find(|l| l.contains("/tasks/cgt-...")).expect("get line").clone();
 
-    // Wait until the proxy accepts connections (the banner prints as it starts).
-    support::wait::until_sync("demo listening", Duration::from_secs(20), || {
-        std::net::TcpStream::connect(&listen).is_ok()
-    });
     let created = sh(&format!("{exports}{create}"));
     let v: serde_json::Value = serde_json::from_str(&created).unwrap_or_else(|_| panic!("create answered {created}"));
     let id = v["id"].as_str().expect("an id").to_string();

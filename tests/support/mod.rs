@@ -2,6 +2,7 @@
 //! deadline polling, and the proxy harness.
 #![allow(dead_code)]
 
+pub mod demo;
 pub mod dns;
 pub mod fixtures;
 pub mod harness;
