@@ -210,6 +210,57 @@ mod tests {
         );
     }
 
+    /// The official Volcengine example (volcengine.com/docs/6369/67270): IAM ListUsers, signed with
+    /// the published test key pair. The signer is the same algorithm for every service.
+    #[test]
+    fn official_volcengine_vector() {
+        let creds = Credentials {
+            access_key_id: "AKLTMjI2ODVlYzI3ZGY1NGU4ZjhjYWRjMTlmNTM5OTZkYzE",
+            secret_access_key: "TnpCak5XWXpZV1U0WkRaaE5ERmxaR0ZpTmpjeVkyUXlZek0wTWpJMU1qWQ==",
+            region: "cn-north-1",
+            service: "iam",
+        };
+        let query = [("Action", "ListUsers"), ("Version", "2018-01-01"), ("Limit", "10"), ("Offset", "0")];
+        let signed = sign_request(
+            "GET",
+            "iam.volcengineapi.com",
+            "/",
+            &query,
+            "application/x-www-form-urlencoded; charset=utf-8",
+            b"",
+            &creds,
+            at(1_609_316_285),
+        );
+        assert_eq!(header(&signed, "X-Date"), "20201230T081805Z");
+        let auth = header(&signed, "Authorization");
+        assert!(auth.ends_with("Signature=28eeabbbd726b87002e0fe58ad8c1c768e619b06e2646f35b6ad7ed029a6d8a7"), "{auth}");
+        assert!(auth.starts_with(
+            "HMAC-SHA256 Credential=AKLTMjI2ODVlYzI3ZGY1NGU4ZjhjYWRjMTlmNTM5OTZkYzE/20201230/cn-north-1/iam/request, "
+        ));
+    }
+
+    /// The reference's Ark-shaped vector (test secret `TESTSECRETKEY`).
+    #[test]
+    fn ark_shaped_vector() {
+        let creds = Credentials { access_key_id: "AKTEST", secret_access_key: "TESTSECRETKEY", ..CREDS };
+        let body = br#"{"Filter":{"GroupType":"AIGC"},"PageNumber":1,"PageSize":10}"#;
+        let query = [("Action", "ListAssetGroups"), ("Version", "2024-01-01")];
+        let date = 1_774_656_000; // 2026-03-28T00:00:00Z
+        let signed = sign_request(
+            "POST",
+            "ark.ap-southeast-1.byteplusapi.com",
+            "/",
+            &query,
+            "application/json",
+            body,
+            &creds,
+            at(date),
+        );
+        assert_eq!(header(&signed, "X-Date"), "20260328T000000Z");
+        let auth = header(&signed, "Authorization");
+        assert!(auth.ends_with("Signature=36819b48f6137ea667365f47600a124b69bb2b155bd2d9746152e438d9b563de"), "{auth}");
+    }
+
     #[test]
     fn query_order_and_empty_path_do_not_change_the_signature() {
         let sign = |path: &str, q: &[(&str, &str)]| {

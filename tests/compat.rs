@@ -99,13 +99,23 @@ async fn channel_refusals_are_503_and_name_nothing_of_the_account() {
     assert_eq!(a.status, 503, "{}", a.raw);
     assert_eq!(a.body["ResponseMetadata"]["Error"]["Code"], "channel_not_available");
     assert_eq!(a.body["ResponseMetadata"]["Action"], "CreateAssetGroup");
-    // A model the channel's account cannot reach is the channel's problem too.
+    // A model the channel's account has not activated is the channel's problem too; the
+    // upstream's message names the account.
     let m = h.post("unopened", TASKS, &support::harness::minimal_task("dreamina-seedance-2-0")).await;
     assert_eq!(m.status, 503, "{}", m.raw);
     assert_eq!(m.body["error"]["code"], "channel_not_available");
 
     for raw in [&r.raw, &a.raw, &m.raw] {
-        for secret in [REVOKED_KEY, REVOKED_AK, "AuthenticationError", "InvalidAccessKey", "unopened-260128"] {
+        for secret in [
+            REVOKED_KEY,
+            &REVOKED_KEY[..8],
+            REVOKED_AK,
+            h.fake.config().account_id.as_str(),
+            "AuthenticationError",
+            "InvalidAccessKey",
+            "ModelNotOpen",
+            "unopened-260128",
+        ] {
             assert!(!raw.contains(secret), "{secret} in {raw}");
         }
     }

@@ -19,6 +19,8 @@ pub const CHANNEL_SK: &str = "SKCHANNEL-secret-do-not-leak";
 /// them, and tests assert the tenant never sees them.
 pub const REVOKED_KEY: &str = "sk-revoked-channel-key-0123456789";
 pub const REVOKED_AK: &str = "AKLTREVOKED0123456789";
+/// A model id the "unopened" channel maps to and its account has not activated (`ModelNotOpen`).
+pub const UNOPENED_MODEL: &str = "dreamina-seedance-2-0-unopened-260128";
 /// An official Filter-Off id the "fo" channel maps to (fake-ark knows it).
 pub const FILTER_OFF_ID: &str = "dreamina-seedance-2-0-fo-260301";
 
@@ -86,6 +88,9 @@ impl Harness {
         if !opts.fake.models.iter().any(|m| m == FILTER_OFF_ID) {
             opts.fake.models.push(FILTER_OFF_ID.to_string());
         }
+        // The "unopened" channel's model exists upstream but its account has not activated it.
+        opts.fake.models.push(UNOPENED_MODEL.to_string());
+        opts.fake.inactive_models.push(UNOPENED_MODEL.to_string());
         let fake = FakeArk::start(opts.fake.clone()).await.expect("fake-ark starts");
         let dns = DnsStub::start();
         let edge = build_edge(&redis.url(), &fake.base_url(), &dns.nameserver(), &opts);
@@ -205,7 +210,7 @@ channels:
     region: ap-southeast-1
     api_key: "${{KEY}}"
     models:
-      dreamina-seedance-2-0: dreamina-seedance-2-0-unopened-260128
+      dreamina-seedance-2-0: {UNOPENED_MODEL}
   - id: dead
     task_base_url: "http://127.0.0.1:1"
     region: ap-southeast-1
