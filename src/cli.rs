@@ -261,6 +261,7 @@ fn audit_view(tenant: &str, t: &crate::store::TaskRecord) -> serde_json::Value {
         "created_at": t.created_at,
         "properties": {"upstream_request": upstream_request},
         "settlement": t.settlement,
+        "quarantine": t.quarantine,
     })
 }
 

@@ -16,6 +16,7 @@ pub struct Metrics {
     pub rejections: IntCounterVec,
     pub store_errors: IntCounterVec,
     pub channel_refusals: IntCounterVec,
+    pub settlements_quarantined: IntCounterVec,
     pub dns_failures: IntCounter,
     pub billable_tokens: IntCounterVec,
     pub billed_usd: CounterVec,
@@ -66,7 +67,7 @@ impl Metrics {
             "Age of the oldest task whose status check is due (0 when none is due)",
         )?;
         r.register(Box::new(reconcile_lag.clone()))?;
-        Ok(Metrics {
+        let m = Metrics {
             requests: counter(
                 &r,
                 "seedance_requests_total",
@@ -109,6 +110,12 @@ impl Metrics {
                 "Upstream answers refusing a channel's own credentials, account or model activation (answered 503 channel_not_available)",
                 &["channel", "reason"],
             )?,
+            settlements_quarantined: counter(
+                &r,
+                "seedance_settlements_quarantined_total",
+                "Succeeded tasks whose reported usage was negative, not an integer or over the token formula's bound: not billed, held for review",
+                &["reason"],
+            )?,
             billable_tokens: counter(
                 &r,
                 "seedance_billable_tokens_total",
@@ -127,7 +134,12 @@ impl Metrics {
             reconcile_lag,
             registry: r,
             tenant_label,
-        })
+        };
+        // Known label values start at 0, so `rate()` and alerts see a zero, not a missing series.
+        for p in seedance_filters::tokens::UsageProblem::ALL {
+            m.settlements_quarantined.with_label_values(&[p.as_str()]);
+        }
+        Ok(m)
     }
 
     /// Label values for the billing series, honouring the tenant-label switch.

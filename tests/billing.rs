@@ -77,7 +77,7 @@ async fn every_sku_is_priced_to_the_nano_dollar() {
     let t = seedance_filters::sku::sku_for(seedance_filters::PublicModel::FastFilterOff, "720p", true).unwrap();
     assert_eq!(t.as_str(), "dreamina-seedance-2-0-fast-video");
     let p = h.edge.config.prices.price_micro_usd_per_m(&t).unwrap();
-    assert_eq!(seedance_filters::sku::cost_usd_nanos(tokens, p), nanos(tokens, "3.3"));
+    assert_eq!(seedance_filters::sku::cost_usd_nanos(tokens, p), Some(nanos(tokens, "3.3")));
     let _ = FILTER_OFF_ID;
 }
 

@@ -105,6 +105,12 @@ impl FakeArk {
         self.shared.lock().tasks.force(id, status, tokens, resolution);
     }
 
+    /// Succeeds a task whose `usage` is reported exactly as given — negative, fractional, absurd —
+    /// as a buggy upstream might.
+    pub fn finish_with_usage(&self, id: &str, usage: serde_json::Value) {
+        self.shared.lock().tasks.force_usage(id, usage);
+    }
+
     /// The next create-task POST (after auth) fails this way, once.
     pub fn fault_next_create(&self, fault: Fault) {
         self.shared.lock().next_fault = Some(fault);

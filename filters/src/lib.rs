@@ -10,6 +10,7 @@
 //! - [`callback`]: callback / asset URL syntax and the address classifier.
 //! - [`asset`]: asset Actions, their bodies, and `asset://` URIs (SPEC §4.6).
 //! - [`redact`]: what of an upstream answer a tenant may see, and which answers refuse the channel.
+//! - [`tokens`]: the token formula, a request's worst case, and whether a reported usage is billable.
 //! - [`sku`]: SKU selection and prices in integer nano-USD (SPEC §6).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -23,6 +24,7 @@ pub mod model;
 pub mod redact;
 pub mod sku;
 pub mod task;
+pub mod tokens;
 
 pub use error::{ActionMeta, ApiError, ErrorCode};
 pub use model::PublicModel;

@@ -114,9 +114,10 @@ pub fn parse_micro(s: &str) -> Option<u64> {
 
 /// tokens × (micro-USD per million tokens) = nano-USD × 1000; computed in u128, exact whenever
 /// the price has at most 3 decimals beyond the cent (always, for the page's prices).
-pub fn cost_usd_nanos(tokens: u64, micro_usd_per_million: u64) -> u64 {
+pub fn cost_usd_nanos(tokens: u64, micro_usd_per_million: u64) -> Option<u64> {
     let nanos = u128::from(tokens) * u128::from(micro_usd_per_million) / 1000;
-    u64::try_from(nanos).unwrap_or(u64::MAX)
+    // Also within i64, so every store and tool that reads the amount back can hold it.
+    u64::try_from(nanos).ok().filter(|n| *n <= i64::MAX as u64)
 }
 
 /// For the metric only.
@@ -154,9 +155,10 @@ mod tests {
         assert_eq!(p("dreamina-seedance-2-0-1080p-video"), 4_700_000);
         assert_eq!(p("dreamina-seedance-2-0-fast-video"), 3_300_000);
         // 40594 tokens at 3.3 USD/M = 0.1339602 USD.
-        assert_eq!(cost_usd_nanos(40_594, 3_300_000), 133_960_200);
-        assert_eq!(cost_usd_nanos(1, 7_700_000), 7_700);
-        assert_eq!(cost_usd_nanos(u64::MAX, u64::MAX), u64::MAX);
+        assert_eq!(cost_usd_nanos(40_594, 3_300_000), Some(133_960_200));
+        assert_eq!(cost_usd_nanos(1, 7_700_000), Some(7_700));
+        assert_eq!(cost_usd_nanos(u64::MAX, u64::MAX), None, "an amount that does not fit is refused");
+        assert_eq!(cost_usd_nanos(10u64.pow(16), 5_600_000), None, "beyond i64 nano-USD");
     }
 
     #[test]

@@ -8,8 +8,9 @@ pub mod reconcile;
 
 use crate::edge::Edge;
 use crate::routes::create::now_ms;
-use crate::store::{is_terminal, SettleOutcome, Settlement, TaskRecord};
+use crate::store::{is_terminal, QuarantineRecord, SettleOutcome, Settlement, TaskRecord};
 use seedance_filters::sku::{cost_usd_nanos, nanos_to_usd, sku_for};
+use seedance_filters::tokens::{billable_usage, TaskShape, Usage, UsageProblem};
 use seedance_filters::PublicModel;
 use serde_json::Value;
 
@@ -20,6 +21,8 @@ pub enum Observed {
     /// Terminal and not billable (failed, expired, cancelled), or already recorded.
     Recorded,
     Settled,
+    /// Succeeded with a usage the edge will not bill automatically: held for review.
+    Quarantined,
     /// The store or the task's data did not allow settling now; the reconciler retries.
     Deferred,
 }
@@ -43,22 +46,39 @@ pub async fn observe(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Valu
         }
         return Observed::Recorded;
     }
-    if record.settlement.is_some() {
+    if record.settlement.is_some() || record.quarantine.is_some() {
         return Observed::Recorded;
     }
     settle(edge, tenant, record, task).await
 }
 
+/// Usage the edge will not bill automatically: the task is marked for review (audit record,
+/// metric, `task show`), nothing reaches the ledger, and its GET and lists keep working.
+async fn quarantine(edge: &Edge, tenant: &str, record: &TaskRecord, problem: UsageProblem, raw: String) -> Observed {
+    let q = QuarantineRecord { reason: problem.as_str().to_string(), usage: raw, at_ms: now_ms() };
+    match edge.store.quarantine(tenant, &record.id, &q).await {
+        Ok(first) => {
+            if first {
+                edge.metrics.settlements_quarantined.with_label_values(&[problem.as_str()]).inc();
+                log::error!(
+                    "tenant={tenant} task {} succeeded with usage {:?} ({}): not billed, held for review",
+                    record.id,
+                    q.usage,
+                    q.reason
+                );
+            }
+            Observed::Quarantined
+        }
+        Err(e) => {
+            edge.store_failed(&e);
+            Observed::Deferred
+        }
+    }
+}
+
 async fn settle(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Value) -> Observed {
     let Some(model) = PublicModel::parse(&record.public_model) else {
         log::error!("tenant={tenant} task {}: stored model {:?} is unknown", record.id, record.public_model);
-        return Observed::Deferred;
-    };
-    // `completion_tokens` is what BytePlus bills (its minimums are applied there); `total_tokens`
-    // only stands in when it is absent.
-    let usage = task.pointer("/usage/completion_tokens").or_else(|| task.pointer("/usage/total_tokens"));
-    let Some(tokens) = usage.and_then(Value::as_u64) else {
-        log::warn!("tenant={tenant} task {} succeeded without usable usage; settlement deferred", record.id);
         return Observed::Deferred;
     };
     // The final resolution the upstream reports decides the price, not the requested one.
@@ -79,7 +99,23 @@ async fn settle(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Value) ->
         log::error!("tenant={tenant} task {}: no price for {}", record.id, sku.as_str());
         return Observed::Deferred;
     };
-    let usd_nanos = cost_usd_nanos(tokens, price);
+    let shape = TaskShape {
+        resolution: Some(resolution.as_str()),
+        ratio: task.get("ratio").and_then(Value::as_str),
+        duration: task.get("duration").and_then(Value::as_i64),
+        has_video: record.has_video,
+    };
+    let tokens = match billable_usage(task, shape.worst_case_tokens()) {
+        Usage::Billable(t) => t,
+        Usage::Missing => {
+            log::warn!("tenant={tenant} task {} succeeded without usage; settlement deferred", record.id);
+            return Observed::Deferred;
+        }
+        Usage::Suspect { problem, raw } => return quarantine(edge, tenant, record, problem, raw).await,
+    };
+    let Some(usd_nanos) = cost_usd_nanos(tokens, price) else {
+        return quarantine(edge, tenant, record, UsageProblem::OverBound, tokens.to_string()).await;
+    };
     let settlement = Settlement {
         settlement_id: format!("{}-{:016x}", edge.node_id, rand::random::<u64>()),
         task_id: record.id.clone(),

@@ -50,6 +50,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
         execution_expires_after: task.execution_expires_after,
         upstream_request: Some(task.audit_snapshot(&route.official_model).to_string()),
         settlement: None,
+        quarantine: None,
     };
     record_ownership(edge, &tenant.id, &record).await?;
     log::info!("tenant={} created task {} on channel {}", tenant.id, id, record.channel);

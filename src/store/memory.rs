@@ -146,6 +146,22 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn quarantine(&self, tenant: &str, id: &str, q: &QuarantineRecord) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        let t = inner.tenant(tenant);
+        let Some(task) = t.tasks.get_mut(id) else { return Ok(false) };
+        if task.settlement.is_some() {
+            return Ok(false);
+        }
+        let first = task.quarantine.is_none();
+        if first {
+            task.quarantine = Some(q.clone());
+            task.status = "succeeded".into();
+        }
+        t.pending.remove(id);
+        Ok(first)
+    }
+
     async fn settle(&self, tenant: &str, s: &Settlement) -> StoreResult<SettleOutcome> {
         let mut inner = self.lock();
         let t = inner.tenant(tenant);
@@ -264,6 +280,7 @@ mod tests {
             execution_expires_after: None,
             upstream_request: None,
             settlement: None,
+            quarantine: None,
         }
     }
 

@@ -69,6 +69,18 @@ pub struct TaskRecord {
     pub upstream_request: Option<String>,
     /// Set once by the settlement script.
     pub settlement: Option<SettlementRecord>,
+    /// Set instead of a settlement when the reported usage could not be billed automatically.
+    pub quarantine: Option<QuarantineRecord>,
+}
+
+/// A succeeded task held for review: its reported usage was negative, not an integer, or beyond
+/// the formula's bound, so nothing was billed. The first mark stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineRecord {
+    pub reason: String,
+    /// The usage as reported (cut to 64 characters).
+    pub usage: String,
+    pub at_ms: i64,
 }
 
 /// The billing facts the settlement script wrote on the task.
@@ -173,6 +185,9 @@ pub trait Store: Send + Sync + 'static {
     async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()>;
     /// The exactly-once settlement script (redis-state §3.4).
     async fn settle(&self, tenant: &str, settlement: &Settlement) -> StoreResult<SettleOutcome>;
+    /// Holds a succeeded task for review instead of settling it; `true` only for the first mark
+    /// (a settled task is never marked).
+    async fn quarantine(&self, tenant: &str, id: &str, q: &QuarantineRecord) -> StoreResult<bool>;
     /// Pending task ids whose next check is due at `now_ms`, oldest due first.
     async fn due_tasks(&self, tenant: &str, now_ms: i64, limit: usize) -> StoreResult<Vec<(String, i64)>>;
     /// Moves a pending task's next check to `next_check_ms` (backoff), or drops it with `None`.

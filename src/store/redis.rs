@@ -18,6 +18,7 @@ const PUT_TASK: &str = include_str!("lua/put_task.lua");
 const SET_STATUS: &str = include_str!("lua/set_status.lua");
 const HIDE_TASK: &str = include_str!("lua/hide_task.lua");
 const SETTLE: &str = include_str!("lua/settle.lua");
+const QUARANTINE: &str = include_str!("lua/quarantine.lua");
 
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
@@ -87,6 +88,7 @@ pub struct RedisStore {
     set_status: Script,
     hide_task: Script,
     settle: Script,
+    quarantine: Script,
 }
 
 impl RedisStore {
@@ -121,6 +123,7 @@ impl RedisStore {
             set_status: Script::new(SET_STATUS),
             hide_task: Script::new(HIDE_TASK),
             settle: Script::new(SETTLE),
+            quarantine: Script::new(QUARANTINE),
         })
     }
 
@@ -270,6 +273,13 @@ fn task_fields(t: &TaskRecord) -> Vec<(&'static str, String)> {
     if let Some(u) = &t.upstream_request {
         f.push(("upstream_request", u.clone()));
     }
+    if let Some(q) = &t.quarantine {
+        f.extend([
+            ("quarantined", q.reason.clone()),
+            ("quarantined_usage", q.usage.clone()),
+            ("quarantined_at", q.at_ms.to_string()),
+        ]);
+    }
     if let Some(s) = &t.settlement {
         f.extend([
             ("settled_by", s.settled_by.clone()),
@@ -296,11 +306,16 @@ fn parse_task(op: &'static str, id: &str, mut h: HashMap<String, String>) -> Sto
             settled_by,
             settled_at_ms: num(op, "settled_at", take("settled_at"))?.unwrap_or(0),
             sku: take("sku").unwrap_or_default(),
-            tokens: num(op, "billed_tokens", take("billed_tokens"))?.unwrap_or(0).max(0) as u64,
-            usd_nanos: num(op, "usd_nanos", take("usd_nanos"))?.unwrap_or(0).max(0) as u64,
+            tokens: unsigned(op, "billed_tokens", take("billed_tokens"))?,
+            usd_nanos: unsigned(op, "usd_nanos", take("usd_nanos"))?,
             resolution: take("resolution").unwrap_or_default(),
         }),
     };
+    let quarantine = take("quarantined").map(|reason| QuarantineRecord {
+        reason,
+        usage: take("quarantined_usage").unwrap_or_default(),
+        at_ms: take("quarantined_at").and_then(|s| s.parse().ok()).unwrap_or(0),
+    });
     Ok(TaskRecord {
         id: id.to_string(),
         channel,
@@ -314,6 +329,19 @@ fn parse_task(op: &'static str, id: &str, mut h: HashMap<String, String>) -> Sto
         execution_expires_after: num(op, "execution_expires_after", take("execution_expires_after"))?,
         upstream_request: take("upstream_request"),
         settlement,
+        quarantine,
+    })
+}
+
+/// An amount or count as stored: unsigned, and never a reason to make the task unreadable (a
+/// value that does not parse is reported as 0 and logged, so GET and lists keep working).
+fn unsigned(op: &'static str, k: &str, v: Option<String>) -> StoreResult<u64> {
+    Ok(match v {
+        None => 0,
+        Some(s) => s.parse::<u64>().unwrap_or_else(|_| {
+            log::error!("{op}: stored {k}={s:?} is not an unsigned integer");
+            0
+        }),
     })
 }
 
@@ -476,6 +504,18 @@ impl Store for RedisStore {
             (0, _) => SettleOutcome::AlreadySettled { by: detail },
             _ => SettleOutcome::NoTask,
         })
+    }
+
+    async fn quarantine(&self, tenant: &str, id: &str, q: &QuarantineRecord) -> StoreResult<bool> {
+        let mut inv = self.quarantine.prepare_invoke();
+        inv.key(self.keys.task(tenant, id))
+            .key(self.keys.pending(tenant))
+            .arg(id)
+            .arg(&q.reason)
+            .arg(&q.usage)
+            .arg(q.at_ms);
+        let first: i64 = self.run("quarantine", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        Ok(first == 1)
     }
 
     async fn due_tasks(&self, tenant: &str, now_ms: i64, limit: usize) -> StoreResult<Vec<(String, i64)>> {

@@ -18,6 +18,7 @@ pub fn task(id: &str, created_at: i64) -> TaskRecord {
         execution_expires_after: Some(3600),
         upstream_request: Some(r#"{"model":"dreamina-seedance-2-0-260128"}"#.into()),
         settlement: None,
+        quarantine: None,
     }
 }
 
