@@ -58,6 +58,8 @@ pub struct TlsFiles {
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// Request body bytes held across the whole process at once; past it, 503 `overloaded`.
+    pub max_inflight_body_bytes: usize,
     /// Bound on reading a request body from the customer.
     pub body_read_timeout: Duration,
 }
@@ -214,12 +216,17 @@ struct RawAdmin {
 #[serde(deny_unknown_fields, default)]
 struct RawLimits {
     max_body_bytes: u64,
+    max_inflight_body_bytes: u64,
     body_read_timeout_ms: u64,
 }
 
 impl Default for RawLimits {
     fn default() -> Self {
-        RawLimits { max_body_bytes: 32 * 1024 * 1024, body_read_timeout_ms: 30_000 }
+        RawLimits {
+            max_body_bytes: 32 * 1024 * 1024,
+            max_inflight_body_bytes: 256 * 1024 * 1024,
+            body_read_timeout_ms: 30_000,
+        }
     }
 }
 
@@ -459,6 +466,12 @@ impl RawConfig {
         if self.limits.max_body_bytes == 0 || self.limits.max_body_bytes > 1 << 30 {
             return Err(invalid("limits.max_body_bytes", "must be between 1 and 1073741824"));
         }
+        if self.limits.max_inflight_body_bytes < self.limits.max_body_bytes {
+            return Err(invalid(
+                "limits.max_inflight_body_bytes",
+                "must be at least limits.max_body_bytes (one largest request must fit)",
+            ));
+        }
         let store_url = self.store.url.trim().to_string();
         if !["redis://", "rediss://", "redis+cluster://", "memory://"].iter().any(|p| store_url.starts_with(p)) {
             return Err(invalid("store.url", "must start with redis://, rediss://, redis+cluster:// or memory://"));
@@ -578,6 +591,7 @@ impl RawConfig {
             admin,
             limits: Limits {
                 max_body_bytes: self.limits.max_body_bytes as usize,
+                max_inflight_body_bytes: usize::try_from(self.limits.max_inflight_body_bytes).unwrap_or(usize::MAX),
                 body_read_timeout: non_zero("limits.body_read_timeout_ms", self.limits.body_read_timeout_ms)?,
             },
             store: StoreConf {

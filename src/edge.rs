@@ -27,6 +27,8 @@ pub struct Edge {
     pub node_id: String,
     /// Set once the configured tenants are in the store (`/readyz` waits for it).
     pub started: std::sync::atomic::AtomicBool,
+    /// Request body bytes held across the process (`limits.max_inflight_body_bytes`).
+    pub body_budget: Arc<crate::proxy::budget::BodyBudget>,
 }
 
 /// Which kind of upstream exchange, for metrics labels.

@@ -70,6 +70,7 @@ pub fn build_edge(
         store,
         node_id: node_id(),
         started: std::sync::atomic::AtomicBool::new(false),
+        body_budget: crate::proxy::budget::BodyBudget::new(config.limits.max_inflight_body_bytes),
         config: Arc::new(config),
     }))
 }

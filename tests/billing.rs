@@ -7,9 +7,10 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use support::harness::{token, Harness, CHANNEL_KEY, FILTER_OFF_ID, TASKS};
+use support::node::Node;
 use support::redis::RedisServer;
 use support::wait;
 
@@ -103,49 +104,25 @@ async fn failed_expired_and_cancelled_are_never_billed() {
     assert!(!m.contains("seedance_billable_tokens_total{"), "{m}");
 }
 
-/// A real `seedance-edge` process with its admin listener.
-struct Node {
-    child: Child,
-    base: String,
-    admin: String,
+/// Creates a task for acme through this node and returns its id.
+async fn create(node: &Node, client: &reqwest::Client, body: &Value) -> String {
+    let created: Value = client
+        .post(format!("{}{TASKS}", node.base))
+        .bearer_auth(token("acme"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["id"].as_str().expect("an id").to_string()
 }
 
-impl Node {
-    /// Creates a task for acme through this node and returns its id.
-    async fn create(&self, client: &reqwest::Client, body: &Value) -> String {
-        let created: Value = client
-            .post(format!("{}{TASKS}", self.base))
-            .bearer_auth(token("acme"))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        created["id"].as_str().expect("an id").to_string()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn write_conf(
-    dir: &std::path::Path,
-    name: &str,
-    redis: &str,
-    upstream: &str,
-    listen: u16,
-    admin: u16,
-) -> std::path::PathBuf {
-    let yaml = format!(
+/// A node's configuration: one channel on `upstream`, the acme tenant, a fast reconciler.
+fn node_conf(redis: &str, upstream: &str) -> String {
+    format!(
         r#"
-listen: [{{ addr: "127.0.0.1:{listen}" }}]
-admin: {{ addr: "127.0.0.1:{admin}" }}
 store: {{ url: "{redis}", prefix: sde }}
 reconcile: {{ interval_ms: 200 }}
 server: {{ threads: 2, grace_period_seconds: 0 }}
@@ -161,33 +138,12 @@ tenants:
     channels: [main]
 "#,
         sha = seedance_edge::auth::token_sha256(&token("acme"))
-    );
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, yaml).unwrap();
-    path
+    )
 }
 
+/// Every log line, at the most verbose level, goes to a file the test reads for secrets.
 async fn start_node(dir: &std::path::Path, name: &str, redis: &str, upstream: &str) -> Node {
-    let (listen, admin) = (wait::free_port(), wait::free_port());
-    let conf = write_conf(dir, name, redis, upstream, listen, admin);
-    let child = Command::new(env!("CARGO_BIN_EXE_seedance-edge"))
-        .args(["run", "--conf"])
-        .arg(&conf)
-        .env("SEEDANCE_TEST_KEY", CHANNEL_KEY)
-        // Every log line, at the most verbose level, goes to a file the test reads for secrets.
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(format!("{name}.log"))).expect("log file"))
-        .spawn()
-        .expect("start seedance-edge");
-    let node = Node { child, base: format!("http://127.0.0.1:{listen}"), admin: format!("http://127.0.0.1:{admin}") };
-    let client = reqwest::Client::new();
-    let ready = wait::until(&format!("{name} ready"), Duration::from_secs(20), || async {
-        matches!(client.get(format!("{}/readyz", node.admin)).send().await, Ok(r) if r.status() == 200)
-    })
-    .await;
-    assert!(ready, "node {name} never became ready");
-    node
+    Node::start(dir, name, &node_conf(redis, upstream), &[("SEEDANCE_TEST_KEY", CHANNEL_KEY)]).await
 }
 
 fn counter_sum(metrics: &str, name: &str) -> f64 {
@@ -211,7 +167,7 @@ async fn two_nodes_32_pollers_one_settlement() {
     let b = start_node(dir.path(), "b", &redis.url(), &fake.base_url()).await;
     let client = reqwest::Client::new();
 
-    let id = a.create(&client, &task("dreamina-seedance-2-0", "720p", false)).await;
+    let id = create(&a, &client, &task("dreamina-seedance-2-0", "720p", false)).await;
     let tokens = 123_457u64;
     fake.finish(&id, "succeeded", Some(tokens), Some("720p"));
 
@@ -242,7 +198,7 @@ async fn two_nodes_32_pollers_one_settlement() {
     assert!((usd - tokens as f64 * 7.0 / 1e6).abs() < 1e-9, "{usd}");
 
     // A task nobody polls is settled by the reconciler (running in both nodes).
-    let quiet = b.create(&client, &task("dreamina-seedance-2-0-fast", "480p", true)).await;
+    let quiet = create(&b, &client, &task("dreamina-seedance-2-0-fast", "480p", true)).await;
     fake.finish(&quiet, "succeeded", Some(1000), Some("480p"));
     let settled = wait::until("the reconciler settles an unpolled task", Duration::from_secs(20), || async {
         redis.cli(&["XLEN", "sde:{t:acme}:ledger"]).trim() == "2"

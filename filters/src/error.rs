@@ -19,10 +19,11 @@ pub enum ErrorCode {
     ChannelNotAvailable,
     ModelMappingRequired,
     StoreUnavailable,
+    Overloaded,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidDuration,
         ErrorCode::ModerationSkipNotAllowed,
@@ -35,6 +36,7 @@ impl ErrorCode {
         ErrorCode::ChannelNotAvailable,
         ErrorCode::ModelMappingRequired,
         ErrorCode::StoreUnavailable,
+        ErrorCode::Overloaded,
     ];
 
     /// The wire code, exactly as the contract spells it.
@@ -52,6 +54,7 @@ impl ErrorCode {
             ErrorCode::ChannelNotAvailable => "channel_not_available",
             ErrorCode::ModelMappingRequired => "model_mapping_required",
             ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::Overloaded => "overloaded",
         }
     }
 
@@ -63,7 +66,18 @@ impl ErrorCode {
             ErrorCode::TaskNotFound | ErrorCode::AssetNotFound => 404,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UpstreamError => 502,
-            ErrorCode::ChannelNotAvailable | ErrorCode::ModelMappingRequired | ErrorCode::StoreUnavailable => 503,
+            ErrorCode::ChannelNotAvailable
+            | ErrorCode::ModelMappingRequired
+            | ErrorCode::StoreUnavailable
+            | ErrorCode::Overloaded => 503,
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for refusals that clear by themselves.
+    pub fn retry_after(self) -> Option<u64> {
+        match self {
+            ErrorCode::Overloaded => Some(1),
+            _ => None,
         }
     }
 
@@ -146,7 +160,7 @@ mod tests {
 
     #[test]
     fn every_code_has_the_contract_status() {
-        let expected = [400, 400, 400, 401, 403, 404, 404, 413, 502, 503, 503, 503];
+        let expected = [400, 400, 400, 401, 403, 404, 404, 413, 502, 503, 503, 503, 503];
         for (code, status) in ErrorCode::ALL.iter().zip(expected) {
             assert_eq!(code.status(), status, "{code:?}");
         }

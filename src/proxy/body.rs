@@ -2,9 +2,11 @@
 //! before reading (otherwise the client waits out its expect timeout), but only when the body
 //! is not already known to be over the limit.
 
+use super::budget::{BodyBudget, Permit};
 use bytes::{Bytes, BytesMut};
 use pingora_proxy::Session;
 use seedance_filters::{ApiError, ErrorCode};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How much of a refused body is still read (and dropped) after the 413 is written, and for how
@@ -33,7 +35,21 @@ fn too_large(limit: usize) -> ApiError {
     ApiError::with_param(ErrorCode::PayloadTooLarge, "body", format!("the request body is over the {limit}-byte limit"))
 }
 
-pub async fn read(session: &mut Session, limit: usize, timeout: Duration) -> Result<Bytes, ApiError> {
+fn overloaded() -> ApiError {
+    ApiError::new(
+        ErrorCode::Overloaded,
+        "the service is handling too many large requests right now; nothing was read or changed, retry shortly",
+    )
+}
+
+/// Reads the body whole, holding its bytes against the process-wide `budget` (the permit is
+/// given back when the caller drops it, after the request is done with the body).
+pub async fn read(
+    session: &mut Session,
+    limit: usize,
+    timeout: Duration,
+    budget: &Arc<BodyBudget>,
+) -> Result<(Bytes, Permit), ApiError> {
     let declared = session
         .req_header()
         .headers
@@ -43,6 +59,9 @@ pub async fn read(session: &mut Session, limit: usize, timeout: Duration) -> Res
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit));
     }
+    // Before `100 Continue` and before a byte is read: a body that does not fit is never taken in.
+    let mut permit = budget.permit(declared.unwrap_or(0) as usize).ok_or_else(overloaded)?;
+    let reserved = declared.unwrap_or(0) as usize;
     let expects_continue = session
         .req_header()
         .headers
@@ -64,6 +83,11 @@ pub async fn read(session: &mut Session, limit: usize, timeout: Duration) -> Res
             if buf.len() + chunk.len() > limit {
                 return Err(too_large(limit));
             }
+            // A body longer than declared (or of unknown length) takes the rest as it arrives.
+            let beyond = (buf.len() + chunk.len()).saturating_sub(reserved.max(buf.len()));
+            if beyond > 0 && !permit.grow(beyond) {
+                return Err(overloaded());
+            }
             buf.extend_from_slice(&chunk);
         }
         Ok(())
@@ -71,5 +95,5 @@ pub async fn read(session: &mut Session, limit: usize, timeout: Duration) -> Res
     tokio::time::timeout(timeout, read_all)
         .await
         .map_err(|_| ApiError::invalid("body", format!("the request body did not arrive within {timeout:?}")))??;
-    Ok(buf.freeze())
+    Ok((buf.freeze(), permit))
 }

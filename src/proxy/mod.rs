@@ -3,6 +3,7 @@
 //! `ProxyHttp` the `seedance-edge` binary runs, a table of contents over the module.
 
 mod body;
+pub mod budget;
 mod ctx;
 mod respond;
 
@@ -77,9 +78,15 @@ impl SeedanceModule {
             Err(AuthFailure::Store(e)) => return render(route, &edge.store_failed(&e)),
         };
         ctx.tenant = Some(tenant.id.clone());
+        // Held until the handler is done with the body.
+        let mut _permit = None;
         if route.reads_body() {
-            match body::read(session, edge.config.limits.max_body_bytes, edge.config.limits.body_read_timeout).await {
-                Ok(b) => req.body = b,
+            let limits = &edge.config.limits;
+            match body::read(session, limits.max_body_bytes, limits.body_read_timeout, &edge.body_budget).await {
+                Ok((b, p)) => {
+                    req.body = b;
+                    _permit = Some(p);
+                }
                 Err(e) => {
                     // The rest of an unread body is still on the wire: this connection cannot be reused.
                     ctx.close_connection = true;

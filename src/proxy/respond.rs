@@ -8,6 +8,9 @@ pub async fn write(session: &mut Session, reply: &Reply, close: bool) -> pingora
     let mut h = ResponseHeader::build(reply.status, Some(4))?;
     h.insert_header("Content-Type", "application/json")?;
     h.insert_header("Content-Length", reply.body.len().to_string())?;
+    if let Some(secs) = reply.retry_after {
+        h.insert_header("Retry-After", secs.to_string())?;
+    }
     if let Some(id) = &reply.request_id {
         h.insert_header("X-Request-Id", id.as_str())?;
     }

@@ -59,7 +59,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
 }
 
 /// The task's channel: the one holding its assets, or the tenant's first that maps the model.
-async fn choose_channel(edge: &Edge, tenant: &TenantRecord, task: &CreateTask) -> Result<ChannelRoute, ApiError> {
+async fn choose_channel(edge: &Edge, tenant: &TenantRecord, task: &CreateTask<'_>) -> Result<ChannelRoute, ApiError> {
     let mut bound: Option<String> = None;
     for id in &task.content.asset_ids {
         let asset = edge.store.asset(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;

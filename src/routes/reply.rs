@@ -22,25 +22,31 @@ pub struct Reply {
     pub request_id: Option<String>,
     /// Set when the edge itself refused the request (for `seedance_rejections_total`).
     pub rejected: Option<ErrorCode>,
+    /// `Retry-After` seconds, for refusals that clear by themselves.
+    pub retry_after: Option<u64>,
 }
 
 impl Reply {
     pub fn json(status: u16, v: &Value) -> Reply {
-        Reply { status, body: Bytes::from(v.to_string()), request_id: None, rejected: None }
+        Reply { status, body: Bytes::from(v.to_string()), request_id: None, rejected: None, retry_after: None }
     }
 
     pub fn raw(status: u16, body: Bytes) -> Reply {
-        Reply { status, body, request_id: None, rejected: None }
+        Reply { status, body, request_id: None, rejected: None, retry_after: None }
     }
 
     /// A task-route error.
     pub fn error(e: &ApiError) -> Reply {
-        Reply { rejected: Some(e.code), ..Reply::json(e.status(), &e.task_body()) }
+        Reply { rejected: Some(e.code), retry_after: e.code.retry_after(), ..Reply::json(e.status(), &e.task_body()) }
     }
 
     /// An Action-route error.
     pub fn action_error(e: &ApiError, meta: ActionMeta<'_>) -> Reply {
-        Reply { rejected: Some(e.code), ..Reply::json(e.status(), &e.action_body(meta)) }
+        Reply {
+            rejected: Some(e.code),
+            retry_after: e.code.retry_after(),
+            ..Reply::json(e.status(), &e.action_body(meta))
+        }
     }
 
     pub fn with_request_id(mut self, id: Option<String>) -> Reply {

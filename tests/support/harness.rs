@@ -40,6 +40,8 @@ pub struct Options {
     pub extra_tenants: String,
     pub journal: Option<std::path::PathBuf>,
     pub max_body_bytes: u64,
+    /// `limits.max_inflight_body_bytes`; `None` = 8 × `max_body_bytes`.
+    pub max_inflight_body_bytes: Option<u64>,
     pub reconcile_interval_ms: u64,
 }
 
@@ -50,6 +52,7 @@ impl Default for Options {
             extra_tenants: String::new(),
             journal: None,
             max_body_bytes: 33_554_432,
+            max_inflight_body_bytes: None,
             reconcile_interval_ms: 200,
         }
     }
@@ -162,7 +165,7 @@ fn build_edge(redis_url: &str, upstream: &str, nameserver: &str, opts: &Options)
     let yaml = format!(
         r#"
 listen: []
-limits: {{ max_body_bytes: {max_body} }}
+limits: {{ max_body_bytes: {max_body}, max_inflight_body_bytes: {max_inflight} }}
 store:
   url: "{redis_url}"
   prefix: sde
@@ -243,6 +246,7 @@ tenants:
     channels: [unopened]
 {extra}"#,
         max_body = opts.max_body_bytes,
+        max_inflight = opts.max_inflight_body_bytes.unwrap_or(opts.max_body_bytes * 8),
         reconcile = opts.reconcile_interval_ms,
         acme = sha("acme"),
         globex = sha("globex"),

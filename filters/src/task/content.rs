@@ -7,8 +7,10 @@
 use crate::asset::uri;
 use crate::callback::{check_url, CheckedUrl};
 use crate::error::ApiError;
-use crate::json::{kind, same_key};
-use serde_json::{Map, Value};
+use crate::json::same_key;
+use crate::raw::{raw_items, Member, RawObject};
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
 
 const CONTENT_TYPES: [&str; 4] = ["text", "image_url", "video_url", "audio_url"];
 pub(crate) const MEDIA_KEYS: [&str; 3] = ["image_url", "video_url", "audio_url"];
@@ -81,84 +83,232 @@ fn at(i: usize, message: impl Into<String>) -> ApiError {
     ApiError::invalid(format!("content[{i}]"), message)
 }
 
-/// Checks `content` in place: `asset://` URIs canonicalized, media URLs trimmed.
-pub fn check_content(content: Option<&mut Value>) -> Result<ContentFacts, ApiError> {
-    let items = match content {
-        None => return Err(ApiError::invalid("content", "content is required: a non-empty array of input items")),
-        Some(Value::Array(items)) if !items.is_empty() => items,
-        Some(Value::Array(_)) => {
+/// The checked content array: each item's own text, with media URLs trimmed and `asset://`
+/// URIs canonicalized where the edge rewrote them.
+#[derive(Debug, Clone)]
+pub struct Content<'a> {
+    items: Vec<Item<'a>>,
+}
+
+#[derive(Debug, Clone)]
+struct Item<'a> {
+    obj: RawObject<'a>,
+    /// The media object (under the item's `type` key), when it is a media item.
+    media: Option<(&'static str, RawObject<'a>)>,
+}
+
+/// How long a string may stay whole in the audit snapshot.
+const SNAPSHOT_STRING: usize = 1024;
+/// Inline media shorter than this stays in the audit snapshot as is.
+const SNAPSHOT_INLINE: usize = 256;
+
+impl<'a> Content<'a> {
+    /// Writes the array as the upstream receives it.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, item) in self.items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            item.obj.write_with(out, &|k, out| match &item.media {
+                Some((key, media)) if *key == k => {
+                    media.write(out);
+                    true
+                }
+                _ => false,
+            });
+        }
+        out.push(b']');
+    }
+
+    /// What the audit record keeps: types, roles, prompts and URLs, with inline media replaced by
+    /// its length and long strings cut (their length noted).
+    pub fn snapshot(&self) -> Value {
+        Value::Array(self.items.iter().map(Item::snapshot).collect())
+    }
+}
+
+impl Item<'_> {
+    fn snapshot(&self) -> Value {
+        let mut out = Map::new();
+        for (k, m) in self.obj.others(&[]) {
+            if out.contains_key(k) {
+                continue;
+            }
+            let v = match &self.media {
+                Some((key, media)) if *key == k => {
+                    let url = media.value("url").and_then(|u| u.as_str().map(snapshot_url)).unwrap_or(Value::Null);
+                    json!({ "url": url })
+                }
+                _ => snapshot_member(m),
+            };
+            out.insert(k.to_string(), v);
+        }
+        Value::Object(out)
+    }
+}
+
+fn snapshot_url(url: &str) -> Value {
+    if url.starts_with("data:") && url.len() > SNAPSHOT_INLINE {
+        let head: String = url.chars().take_while(|c| *c != ',').take(64).collect();
+        return Value::String(format!("{head},<{} bytes inline>", url.len()));
+    }
+    cut(url)
+}
+
+/// A member as the audit snapshot keeps it: small values whole, strings cut, large values noted.
+pub(crate) fn snapshot_member(m: &Member<'_>) -> Value {
+    if m.len() > SNAPSHOT_STRING + 2 {
+        // Only a string is parsed (it costs its own length); a large array or object is not.
+        if is_string(m) {
+            if let Some(Value::String(s)) = m.value() {
+                return cut(&s);
+            }
+        }
+        return Value::String(format!("<{} bytes of JSON omitted>", m.len()));
+    }
+    m.value().unwrap_or(Value::Null)
+}
+
+fn cut(s: &str) -> Value {
+    if s.len() <= SNAPSHOT_STRING {
+        return Value::String(s.to_string());
+    }
+    let head: String = s.chars().take(SNAPSHOT_STRING / 4).collect();
+    Value::String(format!("{head}…<{} bytes>", s.len()))
+}
+
+fn is_string(m: &Member<'_>) -> bool {
+    match m {
+        Member::Raw(r) => r.get().trim_start().starts_with('"'),
+        Member::Set(v) => v.is_string(),
+    }
+}
+
+/// A member's kind, named from its first character (no parse).
+fn raw_kind(m: &Member<'_>) -> &'static str {
+    match m {
+        Member::Set(v) => crate::json::kind(v),
+        Member::Raw(r) => match r.get().trim_start().as_bytes().first() {
+            Some(b'"') => "a string",
+            Some(b'{') => "an object",
+            Some(b'[') => "an array",
+            Some(b't' | b'f') => "a boolean",
+            Some(b'n') => "null",
+            _ => "a number",
+        },
+    }
+}
+
+/// A member that must be a string: parsed only if it is one.
+fn string_member(m: Option<&Member<'_>>) -> Result<Option<String>, &'static str> {
+    match m {
+        None => Ok(None),
+        Some(m) if is_string(m) => Ok(m.value().and_then(|v| v.as_str().map(str::to_string))),
+        Some(m) => Err(raw_kind(m)),
+    }
+}
+
+/// Checks `content`: `asset://` URIs canonicalized, media URLs trimmed, nulls dropped.
+pub fn check_content<'a>(content: Option<&'a RawValue>) -> Result<(Content<'a>, ContentFacts), ApiError> {
+    let Some(raw) = content else {
+        return Err(ApiError::invalid("content", "content is required: a non-empty array of input items"));
+    };
+    let raw_list = match raw_items(raw) {
+        Some(items) if !items.is_empty() => items,
+        Some(_) => {
             return Err(ApiError::invalid(
                 "content",
                 "content must contain at least one item (a text prompt or a reference)",
             ))
         }
-        Some(other) => {
-            return Err(ApiError::invalid("content", format!("content must be an array, not {}", kind(other))))
+        None => {
+            return Err(ApiError::invalid(
+                "content",
+                format!("content must be an array, not {}", raw_kind(&Member::Raw(raw))),
+            ))
         }
     };
     let mut facts = ContentFacts::default();
     let mut media = Vec::new();
-    for (i, item) in items.iter_mut().enumerate() {
-        let Value::Object(obj) = item else { return Err(at(i, format!("content[{i}] must be an object"))) };
-        if let Some(m) = check_item(i, obj, &mut facts)? {
-            media.push(m);
-        }
+    let mut items = Vec::with_capacity(raw_list.len());
+    for (i, raw_item) in raw_list.into_iter().enumerate() {
+        let mut obj = RawObject::parse(raw_item).map_err(|_| at(i, format!("content[{i}] must be an object")))?;
+        obj.drop_nulls();
+        let (m, item) = check_item(i, obj, &mut facts)?;
+        media.extend(m);
+        items.push(item);
     }
     check_mode(&media)?;
-    Ok(facts)
+    Ok((Content { items }, facts))
 }
 
-fn check_item(i: usize, obj: &mut Map<String, Value>, facts: &mut ContentFacts) -> Result<Option<Media>, ApiError> {
-    refuse_case_variants(obj, i)?;
+fn check_item<'a>(
+    i: usize,
+    obj: RawObject<'a>,
+    facts: &mut ContentFacts,
+) -> Result<(Option<Media>, Item<'a>), ApiError> {
+    refuse_case_variants(&obj, i)?;
     let allowed = CONTENT_TYPES.join(", ");
-    let ty: &'static str = match obj.get("type") {
-        Some(Value::String(t)) => match CONTENT_TYPES.iter().find(|c| **c == t.as_str()) {
+    let ty: &'static str = match string_member(obj.get("type")) {
+        Ok(Some(t)) => match CONTENT_TYPES.iter().find(|c| **c == t.as_str()) {
             Some(c) => c,
             None => return Err(at(i, format!("content[{i}].type {t:?} is not one of: {allowed}"))),
         },
         _ => return Err(at(i, format!("content[{i}].type is required: one of {allowed}"))),
     };
     // A media object under a key other than the item's type would reach the upstream unchecked.
-    if let Some(other) = MEDIA_KEYS.iter().find(|k| **k != ty && obj.contains_key(**k)) {
+    if let Some(other) = MEDIA_KEYS.iter().find(|k| **k != ty && obj.contains_key(k)) {
         return Err(at(i, format!("content[{i}] is of type {ty} and cannot carry {other}; send one item per medium")));
     }
     if ty == "text" {
-        if !matches!(obj.get("text"), Some(Value::String(_))) {
+        if !matches!(string_member(obj.get("text")), Ok(Some(_))) {
             return Err(at(i, format!("content[{i}].text must be a string")));
         }
         if obj.contains_key("role") {
             return Err(at(i, format!("content[{i}] is a text prompt and takes no role")));
         }
-        return Ok(None);
+        return Ok((None, Item { obj, media: None }));
     }
-    let role = match obj.get("role") {
-        None => None,
-        Some(Value::String(r)) if Role::allowed_for(ty).contains(&r.as_str()) => Role::parse(r),
-        Some(r) => {
+    let allowed_roles = Role::allowed_for(ty);
+    let role = match string_member(obj.get("role")) {
+        Ok(None) => None,
+        Ok(Some(r)) if allowed_roles.contains(&r.as_str()) => Role::parse(&r),
+        Ok(Some(r)) => {
             return Err(at(
                 i,
-                format!("content[{i}].role for {ty} must be one of: {}; got {r}", Role::allowed_for(ty).join(", ")),
+                format!("content[{i}].role for {ty} must be one of: {}; got {r:?}", allowed_roles.join(", ")),
+            ))
+        }
+        Err(kind) => {
+            return Err(at(
+                i,
+                format!("content[{i}].role for {ty} must be one of: {}; got {kind}", allowed_roles.join(", ")),
             ))
         }
     };
-    check_media_url(i, ty, obj, facts)?;
+    let media_obj = check_media_url(i, ty, &obj, facts)?;
     if ty == "video_url" {
         facts.has_video = true;
         facts.videos += 1;
     }
-    Ok(Some(Media { index: i, ty, role }))
+    Ok((Some(Media { index: i, ty, role }), Item { obj, media: Some((ty, media_obj)) }))
 }
 
-fn check_media_url(i: usize, ty: &str, obj: &mut Map<String, Value>, facts: &mut ContentFacts) -> Result<(), ApiError> {
-    let media = match obj.get_mut(ty) {
-        Some(Value::Object(m)) => m,
-        _ => return Err(at(i, format!("content[{i}].{ty} must be an object holding a url"))),
-    };
-    if let Some(k) = media.keys().find(|k| k.as_str() != "url" && same_key(k, "url")) {
+fn check_media_url<'a>(
+    i: usize,
+    ty: &'static str,
+    obj: &RawObject<'a>,
+    facts: &mut ContentFacts,
+) -> Result<RawObject<'a>, ApiError> {
+    let not_object = || at(i, format!("content[{i}].{ty} must be an object holding a url"));
+    let mut media = RawObject::parse(obj.raw(ty).ok_or_else(not_object)?).map_err(|_| not_object())?;
+    media.drop_nulls();
+    if let Some(k) = media.keys().find(|k| *k != "url" && same_key(k, "url")) {
         return Err(at(i, format!("content[{i}].{ty}.{k} is another spelling of url; send the field once, as url")));
     }
     let field = format!("content[{i}].{ty}.url");
-    let Some(Value::String(url)) = media.get_mut("url") else {
+    let Ok(Some(url)) = string_member(media.get("url")) else {
         return Err(at(i, format!("{field} must be a string")));
     };
     let trimmed = url.trim();
@@ -167,11 +317,11 @@ fn check_media_url(i: usize, ty: &str, obj: &mut Map<String, Value>, facts: &mut
             return Err(at(i, format!("{field}: {id:?} is not an asset id")));
         }
         let id = id.to_string();
-        *url = uri::canonical(&id);
+        media.set("url", Value::String(uri::canonical(&id)));
         if !facts.asset_ids.contains(&id) {
             facts.asset_ids.push(id);
         }
-        return Ok(());
+        return Ok(media);
     }
     if trimmed.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("data:")) {
         if ty == "video_url" {
@@ -180,15 +330,15 @@ fn check_media_url(i: usize, ty: &str, obj: &mut Map<String, Value>, facts: &mut
                 format!("{field}: reference videos cannot be sent inline; use an https URL or asset://"),
             ));
         }
-        return Ok(());
+        return Ok(media);
     }
     let checked = check_url(&field, &Value::String(trimmed.to_string()), true).map_err(|mut e| {
         e.param = Some(format!("content[{i}]"));
         e
     })?;
-    *url = checked.url.clone();
+    media.set("url", Value::String(checked.url.clone()));
     facts.media_urls.push(MediaUrl { param: format!("content[{i}]"), url: checked });
-    Ok(())
+    Ok(media)
 }
 
 /// One mode per request: first frame, first + last frame, or reference media.
@@ -270,9 +420,9 @@ fn check_reference_mode(media: &[Media], first_ref: usize) -> Result<(), ApiErro
 
 /// The upstream decodes JSON keys case-insensitively (Go), so `Type` or `ROLE` next to the checked
 /// spelling could reach it unchecked and win. Such spellings are refused outright.
-fn refuse_case_variants(obj: &Map<String, Value>, i: usize) -> Result<(), ApiError> {
+fn refuse_case_variants(obj: &RawObject<'_>, i: usize) -> Result<(), ApiError> {
     for key in obj.keys() {
-        if let Some(canonical) = ITEM_FIELDS.iter().find(|f| **f != key.as_str() && same_key(key, f)) {
+        if let Some(canonical) = ITEM_FIELDS.iter().find(|f| **f != key && same_key(key, f)) {
             return Err(at(
                 i,
                 format!("content[{i}].{key} is another spelling of content[{i}].{canonical}; send the field once"),
@@ -288,8 +438,9 @@ mod tests {
     use serde_json::json;
 
     fn check(content: Value) -> Result<ContentFacts, ApiError> {
-        let mut c = content;
-        check_content(Some(&mut c))
+        let text = content.to_string();
+        let raw: &RawValue = serde_json::from_str(&text).unwrap();
+        check_content(Some(raw)).map(|(_, facts)| facts)
     }
 
     fn param(content: Value) -> String {

@@ -2,12 +2,14 @@
 //! a message naming the field, renames `CallbackURL`, normalizes `asset://` URIs and collects what
 //! the shell must look up (callback host, asset owners) and what the store records.
 
-use super::content::{check_content, ContentFacts};
+use super::content::{check_content, snapshot_member, Content, ContentFacts};
 use crate::callback::{check_url, CheckedUrl};
 use crate::error::{ApiError, ErrorCode};
-use crate::json::{drop_nulls, kind, same_key};
+use crate::json::{kind, same_key};
 use crate::model::{parse_model, PublicModel};
-use serde_json::{Map, Value};
+use crate::raw::{Member, RawObject};
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
 
 const RATIOS: [&str; 7] = ["adaptive", "16:9", "9:16", "1:1", "4:3", "3:4", "21:9"];
 const BOOLEANS: [&str; 5] = ["camera_fixed", "watermark", "generate_audio", "return_last_frame", "draft"];
@@ -41,12 +43,11 @@ const TOP_FIELDS: [&str; 18] = [
     "frames",
     "tools",
 ];
-/// Inline media shorter than this stays in the audit snapshot as is.
-const SNAPSHOT_INLINE_LIMIT: usize = 256;
 
-/// A validated create-task request, ready to be sent to a channel.
+/// A validated create-task request, ready to be sent to a channel. It borrows the request body:
+/// members the edge does not rewrite are forwarded as the customer's own text.
 #[derive(Debug, Clone)]
-pub struct CreateTask {
+pub struct CreateTask<'a> {
     pub model: PublicModel,
     /// The trimmed callback URL, syntax-checked; its host still has to be resolved by the shell.
     pub callback: Option<CheckedUrl>,
@@ -57,51 +58,112 @@ pub struct CreateTask {
     /// Seconds requested; `-1` lets the model choose.
     pub duration: Option<i64>,
     pub execution_expires_after: Option<i64>,
-    body: Map<String, Value>,
+    top: RawObject<'a>,
+    items: Content<'a>,
 }
 
-impl CreateTask {
+/// The audit snapshot's ceiling: records are bounded whatever the request carried.
+pub const SNAPSHOT_MAX_BYTES: usize = 16 * 1024;
+/// A known field longer than this is not parsed: no valid value of a scalar field is that long.
+const SMALL_FIELD: usize = 64 * 1024;
+
+impl CreateTask<'_> {
     /// The body as the channel receives it: the official model id in place of the public name.
     pub fn upstream_body(&self, official_model: &str) -> Vec<u8> {
-        let mut body = self.body.clone();
-        body.insert("model".into(), Value::String(official_model.to_string()));
-        serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+        let mut out = Vec::with_capacity(self.top.len_hint());
+        self.top.write_with(&mut out, &|k, out| match k {
+            "model" => {
+                let _ = serde_json::to_writer(&mut *out, official_model);
+                true
+            }
+            "content" => {
+                self.items.write(out);
+                true
+            }
+            _ => false,
+        });
+        out
     }
 
-    /// What the audit record keeps of the upstream request: the same body, with inline base64
-    /// media replaced by its length so a 30 MiB image does not land in Redis.
+    /// What the audit record keeps of the upstream request (`properties.upstream_request`), at
+    /// most [`SNAPSHOT_MAX_BYTES`] of JSON: inline media replaced by its length, long strings cut
+    /// with their length noted, large unknown members noted by size; if that is still too much,
+    /// the content and unknown members are summarised.
     pub fn audit_snapshot(&self, official_model: &str) -> Value {
-        let mut body = self.body.clone();
-        body.insert("model".into(), Value::String(official_model.to_string()));
-        if let Some(Value::Array(items)) = body.get_mut("content") {
-            for item in items.iter_mut() {
-                for key in super::content::MEDIA_KEYS {
-                    if let Some(Value::String(url)) = item.pointer_mut(&format!("/{key}/url")) {
-                        if url.starts_with("data:") && url.len() > SNAPSHOT_INLINE_LIMIT {
-                            let head: String = url.chars().take_while(|c| *c != ',').take(64).collect();
-                            *url = format!("{head},<{} bytes inline>", url.len());
-                        }
-                    }
-                }
+        let mut full = Map::new();
+        for (k, m) in self.top.others(&["model", "content"]) {
+            full.insert(k.to_string(), snapshot_member(m));
+        }
+        full.insert("model".into(), Value::String(official_model.to_string()));
+        let items = self.items.snapshot();
+        full.insert("content".into(), items.clone());
+        let full = Value::Object(full);
+        let full_len = full.to_string().len();
+        if full_len <= SNAPSHOT_MAX_BYTES {
+            return full;
+        }
+        // Keep what the edge checked; name the rest.
+        let mut kept = Map::new();
+        let mut omitted = Vec::new();
+        for (k, v) in full.as_object().into_iter().flatten() {
+            if k == "content" {
+                continue;
+            }
+            if TOP_FIELDS.contains(&k.as_str()) && v.to_string().len() <= 2048 {
+                kept.insert(k.clone(), v.clone());
+            } else {
+                omitted.push(Value::String(k.chars().take(64).collect()));
             }
         }
-        Value::Object(body)
+        omitted.truncate(32);
+        let types: Vec<Value> = items.as_array().into_iter().flatten().map(|i| i["type"].clone()).take(64).collect();
+        kept.insert("content".into(), json!({"items": items.as_array().map_or(0, Vec::len), "types": types}));
+        kept.insert("_omitted".into(), json!({"fields": omitted, "bytes": full_len}));
+        let summary = Value::Object(kept);
+        if summary.to_string().len() <= SNAPSHOT_MAX_BYTES {
+            return summary;
+        }
+        json!({"model": official_model, "_omitted": {"bytes": full_len}})
     }
 }
 
-/// Validates and rewrites a create-task body.
-pub fn parse_create(raw: &[u8]) -> Result<CreateTask, ApiError> {
-    let value: Value = serde_json::from_slice(raw)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("the request body is not valid JSON: {e}")))?;
-    let Value::Object(mut body) = value else {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "the request body must be a JSON object"));
-    };
-    drop_nulls(&mut body);
-    refuse_case_variants(&body, &TOP_FIELDS)?;
-    let model = parse_model(body.get("model"))?;
-    body.insert("model".into(), Value::String(model.name().into()));
+/// A top-level member for validation: small members parsed, an oversized array or object stood
+/// in for by an empty one of the same kind (it fails the same rule without being parsed).
+fn small(m: &Member<'_>) -> Option<Value> {
+    if m.len() > SMALL_FIELD {
+        if let Member::Raw(r) = m {
+            match r.get().trim_start().as_bytes().first() {
+                Some(b'[') => return Some(Value::Array(Vec::new())),
+                Some(b'{') => return Some(Value::Object(Map::new())),
+                _ => {}
+            }
+        }
+    }
+    m.value()
+}
 
-    let content = check_content(body.get_mut("content"))?;
+/// Validates and rewrites a create-task body, parsing it once and copying nothing large.
+pub fn parse_create(raw: &[u8]) -> Result<CreateTask<'_>, ApiError> {
+    let whole: &RawValue = serde_json::from_slice(raw)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("the request body is not valid JSON: {e}")))?;
+    let mut top = RawObject::parse(whole)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "the request body must be a JSON object"))?;
+    top.drop_nulls();
+    refuse_case_variants(&top, &TOP_FIELDS)?;
+    // The fields the rules read, parsed (they are small); everything else stays borrowed text.
+    let mut body: Map<String, Value> = Map::new();
+    for key in TOP_FIELDS.iter().chain(["CallbackURL"].iter()) {
+        if *key == "content" {
+            continue;
+        }
+        if let Some(v) = top.get(key).and_then(small) {
+            body.insert(key.to_string(), v);
+        }
+    }
+    let model = parse_model(body.get("model"))?;
+    top.set("model", Value::String(model.name().into()));
+
+    let (items, content) = check_content(top.raw("content"))?;
     let duration = check_duration(body.get("duration"))?;
     let resolution = check_resolution(model, body.get("resolution"))?;
     let ratio = check_one_of("ratio", body.get("ratio"), &RATIOS)?;
@@ -119,7 +181,9 @@ pub fn parse_create(raw: &[u8]) -> Result<CreateTask, ApiError> {
             }
         }
     }
-    check_seedance_2_fields(&mut body)?;
+    for dropped in check_seedance_2_fields(&body)? {
+        top.remove(dropped);
+    }
     if let Some(v) = body.get("safety_identifier") {
         match v.as_str() {
             Some(s) if s.chars().count() <= 64 => {}
@@ -132,25 +196,26 @@ pub fn parse_create(raw: &[u8]) -> Result<CreateTask, ApiError> {
 
     // `CallbackURL` is the page's compatibility alias; `callback_url` wins when both are present
     // and the alias is dropped unjudged, since it is never forwarded.
-    let alias = body.remove("CallbackURL");
-    let callback = match body.get("callback_url").cloned().or(alias) {
+    top.remove("CallbackURL");
+    let callback = match body.get("callback_url").or(body.get("CallbackURL")) {
         None => None,
         Some(v) => {
-            let checked = check_url("callback_url", &v, false)?;
-            body.insert("callback_url".into(), Value::String(checked.url.clone()));
+            let checked = check_url("callback_url", v, false)?;
+            top.set("callback_url", Value::String(checked.url.clone()));
             Some(checked)
         }
     };
 
-    Ok(CreateTask { model, callback, content, resolution, ratio, duration, execution_expires_after, body })
+    Ok(CreateTask { model, callback, content, resolution, ratio, duration, execution_expires_after, top, items })
 }
 
-/// Seedance 2.0's real field set: other models' fields are refused by name, one-value settings
-/// are dropped when they hold that value.
-fn check_seedance_2_fields(body: &mut Map<String, Value>) -> Result<(), ApiError> {
+/// Seedance 2.0's real field set: other models' fields are refused by name; one-value settings
+/// holding that value are returned, to be dropped.
+fn check_seedance_2_fields(body: &Map<String, Value>) -> Result<Vec<&'static str>, ApiError> {
     if let Some(key) = UNSUPPORTED.iter().find(|k| body.contains_key(**k)) {
         return Err(ApiError::invalid(*key, format!("Seedance 2.0 does not support {key}; remove the field")));
     }
+    let mut noops = Vec::new();
     for (key, noop, why) in FIXED {
         let Some(v) = body.get(key) else { continue };
         let is_noop = match v {
@@ -159,21 +224,21 @@ fn check_seedance_2_fields(body: &mut Map<String, Value>) -> Result<(), ApiError
             _ => false,
         };
         if is_noop {
-            body.remove(key);
+            noops.push(key);
         } else {
             return Err(ApiError::invalid(key, format!("{why}: {key} may only be {noop} (or absent); got {v}")));
         }
     }
-    Ok(())
+    Ok(noops)
 }
 
 /// The upstream decodes JSON keys case-insensitively (Go), so `Model` or `CALLBACK_URL` next to
 /// the checked spelling could reach it unchecked and win. Such spellings are refused outright.
-fn refuse_case_variants(obj: &Map<String, Value>, fields: &[&str]) -> Result<(), ApiError> {
+fn refuse_case_variants(obj: &RawObject<'_>, fields: &[&str]) -> Result<(), ApiError> {
     for key in obj.keys() {
-        if let Some(canonical) = fields.iter().find(|f| **f != key.as_str() && same_key(key, f)) {
+        if let Some(canonical) = fields.iter().find(|f| **f != key && same_key(key, f)) {
             return Err(ApiError::invalid(
-                key.clone(),
+                key.to_string(),
                 format!("{key} is another spelling of {canonical}; send the field once, as {canonical}"),
             ));
         }
@@ -262,7 +327,8 @@ mod tests {
         assert_eq!(err(json!({"priority": -1})).param.as_deref(), Some("priority"));
         assert_eq!(err(json!({"priority": 1.5})).param.as_deref(), Some("priority"));
         for ok in [3600, 259_200] {
-            let t = parse_create(&body(json!({ "execution_expires_after": ok }))).unwrap();
+            let raw = body(json!({ "execution_expires_after": ok }));
+            let t = parse_create(&raw).unwrap();
             assert_eq!(t.execution_expires_after, Some(ok));
         }
         for bad in [3599, 259_201] {
@@ -320,7 +386,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_pass_through_and_model_is_rewritten() {
-        let t = parse_create(&body(json!({"x_future": {"a": 1}, "seed": 7}))).unwrap();
+        let raw = body(json!({"x_future": {"a": 1}, "seed": 7}));
+        let t = parse_create(&raw).unwrap();
         let sent: Value = serde_json::from_slice(&t.upstream_body("dreamina-seedance-2-0-260128")).unwrap();
         assert_eq!(sent["model"], "dreamina-seedance-2-0-260128");
         assert_eq!(sent["x_future"]["a"], 1);
@@ -358,13 +425,13 @@ mod tests {
 
     #[test]
     fn callback_alias_and_precedence() {
-        let t = parse_create(&body(json!({"CallbackURL": "  https://example.com/cb  "}))).unwrap();
+        let raw = body(json!({"CallbackURL": "  https://example.com/cb  "}));
+        let t = parse_create(&raw).unwrap();
         let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
         assert_eq!(sent["callback_url"], "https://example.com/cb");
         assert!(sent.get("CallbackURL").is_none());
-        let t =
-            parse_create(&body(json!({"CallbackURL": "http://10.0.0.1/", "callback_url": "https://example.com/a"})))
-                .unwrap();
+        let raw = body(json!({"CallbackURL": "http://10.0.0.1/", "callback_url": "https://example.com/a"}));
+        let t = parse_create(&raw).unwrap();
         let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
         assert_eq!(sent["callback_url"], "https://example.com/a");
         assert!(sent.get("CallbackURL").is_none());
@@ -380,7 +447,8 @@ mod tests {
             {"type": "video_url", "role": "reference_video", "video_url": {"url": "ASSET://asset-2"}},
             {"type": "image_url", "role": "reference_image", "image_url": {"url": "asset://asset-1"}}
         ]});
-        let t = parse_create(b.to_string().as_bytes()).unwrap();
+        let raw = b.to_string();
+        let t = parse_create(raw.as_bytes()).unwrap();
         assert_eq!(t.content.asset_ids, vec!["asset-1", "asset-2"]);
         assert!(t.content.has_video);
         let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
@@ -391,6 +459,46 @@ mod tests {
     }
 
     #[test]
+    fn unknown_members_travel_as_sent_and_the_snapshot_is_bounded() {
+        let junk = format!("[{}0]", "0,".repeat(500_000));
+        let long = "x".repeat(900_000);
+        let raw = format!(
+            r#"{{"model":"dreamina-seedance-2-0","content":[{{"type":"text","text":"a boat","x_item":{junk}}}],"x_junk":{junk},"x_long":"{long}","x_small":{{"a" : 1}}}}"#
+        );
+        let t = parse_create(raw.as_bytes()).unwrap();
+        let sent = String::from_utf8(t.upstream_body("m")).unwrap();
+        assert!(sent.contains(&format!(r#""x_junk":{junk}"#)), "unknown members are forwarded byte for byte");
+        assert!(sent.contains(r#""x_small":{"a" : 1}"#));
+        let v: Value = serde_json::from_str(&sent).unwrap();
+        assert_eq!(v["model"], "m");
+        let snap = t.audit_snapshot("m").to_string();
+        assert!(snap.len() <= SNAPSHOT_MAX_BYTES, "{}", snap.len());
+        assert!(snap.contains("\"model\":\"m\""), "{snap}");
+        // Oversized scalars are judged without being parsed.
+        for key in ["seed", "duration", "watermark", "model"] {
+            let raw = format!(
+                r#"{{"model":"dreamina-seedance-2-0","content":[{{"type":"text","text":"x"}}],"{key}":{junk}}}"#
+            );
+            let raw = raw.replacen(
+                r#""model":"dreamina-seedance-2-0","#,
+                if key == "model" { "" } else { r#""model":"dreamina-seedance-2-0","# },
+                1,
+            );
+            assert_eq!(parse_create(raw.as_bytes()).unwrap_err().param.as_deref(), Some(key));
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_forward_what_was_checked() {
+        let raw =
+            br#"{"model":"dreamina-seedance-2-0","content":[{"type":"text","text":"x"}],"duration":99,"duration":5}"#;
+        let t = parse_create(raw).unwrap();
+        let sent = String::from_utf8(t.upstream_body("m")).unwrap();
+        assert_eq!(sent.matches("duration").count(), 1, "{sent}");
+        assert!(sent.contains(r#""duration":5"#), "{sent}");
+    }
+
+    #[test]
     fn null_is_absent() {
         // Exactly what the official Python SDK sends for a create with only the required fields.
         let b = json!({"model": "dreamina-seedance-2-0-fast", "content": [{"type": "text", "text": "x"}],
@@ -398,7 +506,8 @@ mod tests {
             "execution_expires_after": null, "priority": null, "generate_audio": null, "draft": null,
             "camera_fixed": null, "watermark": null, "seed": null, "resolution": null, "ratio": null,
             "duration": null, "frames": null, "output_format": null, "omni_reference_task_type": null});
-        let t = parse_create(b.to_string().as_bytes()).unwrap();
+        let raw = b.to_string();
+        let t = parse_create(raw.as_bytes()).unwrap();
         assert!(t.callback.is_none() && t.resolution.is_none() && t.duration.is_none());
         let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
         assert_eq!(sent, json!({"model": "m", "content": [{"type": "text", "text": "x"}]}));
@@ -422,10 +531,8 @@ mod tests {
             assert_eq!(e.param.as_deref(), Some(field), "{extra}");
             assert!(e.message.contains(field), "{}", e.message);
         }
-        let t = parse_create(&body(
-            json!({"camera_fixed": false, "draft": false, "service_tier": "default", "watermark": true}),
-        ))
-        .unwrap();
+        let raw = body(json!({"camera_fixed": false, "draft": false, "service_tier": "default", "watermark": true}));
+        let t = parse_create(&raw).unwrap();
         let sent: Value = serde_json::from_slice(&t.upstream_body("m")).unwrap();
         for dropped in ["camera_fixed", "draft", "service_tier"] {
             assert!(sent.get(dropped).is_none(), "{dropped} is a no-op and is not forwarded");
@@ -439,7 +546,8 @@ mod tests {
         let image = format!("data:image/png;base64,{}", "A".repeat(100_000));
         let b = json!({"model": "dreamina-seedance-2-0", "content": [{"type": "image_url", "image_url": {"url": image}}],
                        "callback_url": "https://example.com/cb"});
-        let t = parse_create(b.to_string().as_bytes()).unwrap();
+        let raw = b.to_string();
+        let t = parse_create(raw.as_bytes()).unwrap();
         let snap = t.audit_snapshot("dreamina-seedance-2-0-260128");
         let url = snap["content"][0]["image_url"]["url"].as_str().unwrap();
         assert!(url.starts_with("data:image/png;base64,<") && url.contains("100022 bytes"), "{url}");
