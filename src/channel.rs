@@ -62,6 +62,13 @@ impl Channels {
         self.by_id.get(id)
     }
 
+    /// Every configured channel, enabled ones only, in id order.
+    pub fn all(&self) -> Vec<&Arc<ChannelRuntime>> {
+        let mut v: Vec<&Arc<ChannelRuntime>> = self.by_id.values().filter(|c| c.conf.enabled).collect();
+        v.sort_by(|a, b| a.conf.id.cmp(&b.conf.id));
+        v
+    }
+
     /// Whether the tenant may use `model` at all (its `models` list; empty = all).
     fn tenant_allows(tenant: &TenantRecord, model: PublicModel) -> Result<(), ApiError> {
         if tenant.models.is_empty() || tenant.models.iter().any(|m| PublicModel::parse(m) == Some(model)) {

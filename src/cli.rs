@@ -42,6 +42,11 @@ pub enum Command {
     /// Billing ledger.
     #[command(subcommand)]
     Billing(BillingCmd),
+    /// Upstream tasks no tenant owns, as JSON lines (every configured channel, or one).
+    Orphans {
+        #[arg(long)]
+        channel: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -233,6 +238,17 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
             for t in tenants {
                 for entry in s.ledger(&t, since_ms).await.map_err(err)? {
                     println!("{}", serde_json::to_string(&entry).map_err(|e| e.to_string())?);
+                }
+            }
+        }
+        Command::Orphans { channel } => {
+            let channels: Vec<String> = match channel {
+                Some(c) => vec![c],
+                None => config.channels.iter().map(|c| c.id.clone()).collect(),
+            };
+            for c in channels {
+                for o in s.orphans(&c).await.map_err(err)? {
+                    println!("{}", serde_json::to_string(&o).map_err(|e| e.to_string())?);
                 }
             }
         }

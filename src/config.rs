@@ -131,6 +131,8 @@ pub struct Config {
     pub dns: DnsConf,
     pub upstream: UpstreamConf,
     pub reconcile_interval: Duration,
+    /// How often the orphan scan lists each channel's recent tasks; `None` = never.
+    pub orphan_scan_interval: Option<Duration>,
     pub metrics_tenant_label: bool,
     /// How long a token → tenant answer is trusted before Redis is asked again (revocation delay).
     pub auth_cache_ttl: Duration,
@@ -283,11 +285,12 @@ impl Default for RawUpstream {
 #[serde(deny_unknown_fields, default)]
 struct RawReconcile {
     interval_ms: u64,
+    orphan_scan_ms: u64,
 }
 
 impl Default for RawReconcile {
     fn default() -> Self {
-        RawReconcile { interval_ms: 5000 }
+        RawReconcile { interval_ms: 5000, orphan_scan_ms: 60_000 }
     }
 }
 
@@ -607,6 +610,8 @@ impl RawConfig {
                 read_timeout: non_zero("upstream.read_timeout_ms", self.upstream.read_timeout_ms)?,
             },
             reconcile_interval: non_zero("reconcile.interval_ms", self.reconcile.interval_ms)?,
+            orphan_scan_interval: (self.reconcile.orphan_scan_ms > 0)
+                .then(|| Duration::from_millis(self.reconcile.orphan_scan_ms)),
             metrics_tenant_label: self.metrics.tenant_label,
             auth_cache_ttl: Duration::from_millis(self.auth.cache_ttl_ms),
             threads: self.server.threads.max(1),

@@ -17,6 +17,7 @@ pub struct Metrics {
     pub store_errors: IntCounterVec,
     pub channel_refusals: IntCounterVec,
     pub settlements_quarantined: IntCounterVec,
+    pub orphan_tasks: IntCounterVec,
     pub dns_failures: IntCounter,
     pub billable_tokens: IntCounterVec,
     pub billed_usd: CounterVec,
@@ -116,6 +117,12 @@ impl Metrics {
                 "Succeeded tasks whose reported usage was negative, not an integer or over the token formula's bound: not billed, held for review",
                 &["reason"],
             )?,
+            orphan_tasks: counter(
+                &r,
+                "seedance_orphan_tasks_total",
+                "Upstream tasks on a channel that no tenant owns (a crash mid-create, or the account used outside the edge)",
+                &["channel"],
+            )?,
             billable_tokens: counter(
                 &r,
                 "seedance_billable_tokens_total",
@@ -154,13 +161,16 @@ impl Metrics {
     /// Every metric family name this edge exports (whether or not it has samples yet).
     pub fn exported_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 12] = [
+        let collectors: [&dyn Collector; 15] = [
             &self.requests,
             &self.request_duration,
             &self.upstream_requests,
             &self.upstream_duration,
             &self.rejections,
             &self.store_errors,
+            &self.channel_refusals,
+            &self.settlements_quarantined,
+            &self.orphan_tasks,
             &self.dns_failures,
             &self.billable_tokens,
             &self.billed_usd,

@@ -60,6 +60,9 @@ pub fn build_edge(
     if let Some(j) = &journal {
         metrics.journal_pending.set(j.pending());
     }
+    for c in &config.channels {
+        metrics.orphan_tasks.with_label_values(&[c.id.as_str()]);
+    }
     Ok(Arc::new(Edge {
         auth: Authenticator::new(store.clone(), config.auth_cache_ttl),
         upstream: UpstreamClient::new(config.upstream.connect_timeout, config.upstream.read_timeout),

@@ -204,3 +204,50 @@ async fn bodies_in_flight_are_bounded_across_the_process() {
     assert_eq!(h.post("acme", TASKS, &small).await.status, 200);
     assert!(h.metrics().contains("seedance_rejections_total{code=\"overloaded\"} 1"), "{}", h.metrics());
 }
+
+/// An upstream task nobody owns (here: created straight on the account, as a crash between the
+/// upstream's answer and the ownership write would leave it) is found, recorded once, counted
+/// and attributed to the tenant whose create intent is closest in time.
+#[tokio::test]
+async fn orphans_are_found_recorded_and_counted_once() {
+    use seedance_edge::billing::orphans::{scan, Window};
+    use seedance_edge::store::Intent;
+    let h = Harness::start().await;
+    let owned = h.create("acme", "dreamina-seedance-2-0").await;
+    // The crash: an intent was written, the upstream created the task, nothing else happened.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let intent = Intent { tenant: "globex".into(), id: "crashed".into(), at_ms: now_ms };
+    h.edge.store.put_intent("main", &intent).await.unwrap();
+    let direct: Value = h
+        .client
+        .post(format!("{}/api/v3/contents/generations/tasks", h.fake.base_url()))
+        .bearer_auth(support::harness::CHANNEL_KEY)
+        .json(&json!({"model": "dreamina-seedance-2-0-260128", "content": [{"type": "text", "text": "x"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let orphan_id = direct["id"].as_str().unwrap().to_string();
+
+    let window = Window { grace_secs: 0, window_secs: 3600 };
+    assert_eq!(scan(&h.edge, window).await.unwrap(), 1);
+    assert_eq!(scan(&h.edge, window).await.unwrap(), 0, "recorded once");
+    let mut found = Vec::new();
+    for c in ["dead", "fo", "main", "revoked", "unopened"] {
+        found.extend(h.edge.store.orphans(c).await.unwrap());
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].task_id, orphan_id);
+    assert_eq!(found[0].probable_tenant.as_deref(), Some("globex"));
+    assert!(found.iter().all(|o| o.task_id != owned), "a task the edge created is owned");
+    let channel = &found[0].channel;
+    let line = format!("seedance_orphan_tasks_total{{channel=\"{channel}\"}} 1");
+    assert!(h.metrics().contains(&line), "{line} missing:\n{}", h.metrics());
+    // A create refused upstream leaves no intent behind.
+    h.fault_next_create("400");
+    assert_eq!(h.post("acme", TASKS, &support::harness::minimal_task("dreamina-seedance-2-0")).await.status, 400);
+    let left = h.edge.store.intents("main", 0).await.unwrap();
+    assert_eq!(left, vec![intent], "only the crashed create's intent remains");
+}

@@ -4,6 +4,7 @@
 //! polled. Only the settlement's winner counts it in Prometheus, so the counters summed over all
 //! nodes equal the ledger.
 
+pub mod orphans;
 pub mod reconcile;
 
 use crate::edge::Edge;

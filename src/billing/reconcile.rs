@@ -31,6 +31,18 @@ pub struct Reconciler {
     pub edge: Arc<Edge>,
 }
 
+/// Runs the orphan scan when its interval has passed since the last one.
+async fn scan_orphans_if_due(edge: &Edge, last: &mut Option<std::time::Instant>) {
+    let Some(every) = edge.config.orphan_scan_interval else { return };
+    if last.is_some_and(|at| at.elapsed() < every) {
+        return;
+    }
+    *last = Some(std::time::Instant::now());
+    if let Err(e) = crate::billing::orphans::scan(edge, Default::default()).await {
+        edge.store_failed(&e);
+    }
+}
+
 /// Next check of a task that is still running: grows with its age (a task a minute old is
 /// checked every interval, an hour-old one every few minutes), capped.
 fn backoff_ms(interval_ms: i64, age_ms: i64) -> i64 {
@@ -142,6 +154,7 @@ impl BackgroundService for Reconciler {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let edge = &self.edge;
         let mut tick = tokio::time::interval(edge.config.reconcile_interval);
+        let mut last_orphan_scan = None;
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -163,6 +176,7 @@ impl BackgroundService for Reconciler {
             if let Err(e) = self.pass().await {
                 edge.store_failed(&e);
             }
+            scan_orphans_if_due(edge, &mut last_orphan_scan).await;
         }
     }
 }

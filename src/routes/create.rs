@@ -5,7 +5,7 @@
 use super::{parse_json, Reply, Request, UPSTREAM_TASKS_PATH};
 use crate::channel::Route as ChannelRoute;
 use crate::edge::{Edge, UpstreamRoute};
-use crate::store::{AssetKind, TaskRecord, TenantRecord};
+use crate::store::{AssetKind, Intent, TaskRecord, TenantRecord};
 use bytes::Bytes;
 use seedance_filters::callback::{judge_addresses, unresolvable, CheckedUrl, UrlHost};
 use seedance_filters::task::{parse_create, rewrite_error_body, CreateTask, MediaUrl};
@@ -18,11 +18,27 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
     }
     check_media_hosts(edge, &task.content.media_urls).await?;
     let route = choose_channel(edge, tenant, &task).await?;
-    // Fail closed: if the store cannot take the ownership record, create nothing upstream.
-    edge.store.ping().await.map_err(|e| edge.store_failed(&e))?;
+    // Write-ahead, and fail closed: if the store cannot take the intent, create nothing upstream;
+    // if the process dies after the upstream answers, the intent is what the orphan scan finds.
+    let channel_id = route.channel.conf.id.clone();
+    let intent = Intent { tenant: tenant.id.clone(), id: format!("{:016x}", rand::random::<u64>()), at_ms: now_ms() };
+    edge.store.put_intent(&channel_id, &intent).await.map_err(|e| edge.store_failed(&e))?;
 
     let body = Bytes::from(task.upstream_body(&route.official_model));
-    let resp = edge.task_call(&route.channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body)).await?;
+    let sent = edge.task_call(&route.channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body)).await;
+    let resp = match sent {
+        Ok(r) if r.status == 200 => r,
+        other => {
+            // Refused or failed: nothing was created (a timeout keeps its intent: it may have been).
+            let maybe_created = matches!(&other, Err(e) if e.code == ErrorCode::UpstreamError);
+            if !maybe_created {
+                if let Err(e) = edge.store.drop_intent(&channel_id, &intent).await {
+                    edge.store_failed(&e);
+                }
+            }
+            other?
+        }
+    };
     if resp.status != 200 {
         let body = rewrite_error_body(&resp.body, Some(&route.official_model), Some(task.model.name()))
             .map(Bytes::from)
@@ -53,6 +69,10 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
         quarantine: None,
     };
     record_ownership(edge, &tenant.id, &record).await?;
+    if let Err(e) = edge.store.claim(&channel_id, &id, &intent).await {
+        // Ownership is recorded (or journaled); the scan falls back to the tenant's records.
+        edge.store_failed(&e);
+    }
     log::info!("tenant={} created task {} on channel {}", tenant.id, id, record.channel);
     // The create answer is passed through as the upstream gave it (`{"id":"cgt-…"}`).
     Ok(Reply::raw(200, resp.body).with_request_id(resp.request_id))

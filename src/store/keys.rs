@@ -53,6 +53,22 @@ impl Keys {
     pub fn asset_index(&self, tenant: &str, kind: super::AssetKind) -> String {
         self.tenant_key(tenant, if kind == super::AssetKind::Group { "groups" } else { "assets" })
     }
+    fn channel_key(&self, channel: &str, rest: &str) -> String {
+        format!("{}:{{c:{channel}}}:{rest}", self.prefix)
+    }
+    /// ZSET: create intents on a channel (`<tenant>|<intent id>` by ms), written before the
+    /// upstream create and removed once ownership is recorded: what a crash in between leaves.
+    pub fn intents(&self, channel: &str) -> String {
+        self.channel_key(channel, "intents")
+    }
+    /// HASH: task id → owning tenant, for every task the edge created on the channel.
+    pub fn owned(&self, channel: &str) -> String {
+        self.channel_key(channel, "owned")
+    }
+    /// HASH: task id → orphan record (JSON) for upstream tasks nobody owns.
+    pub fn orphans(&self, channel: &str) -> String {
+        self.channel_key(channel, "orphans")
+    }
     /// SET: every tenant id (the reconciler's iteration; single-key commands only).
     pub fn tenants(&self) -> String {
         format!("{}:tenants", self.prefix)

@@ -22,7 +22,16 @@ struct Tenant {
 struct Inner {
     tenants: BTreeMap<String, Tenant>,
     tokens: HashMap<String, String>,
+    channels: HashMap<String, ChannelState>,
     seq: u64,
+}
+
+/// Per channel: create intents, the owner index, orphans.
+#[derive(Default)]
+struct ChannelState {
+    intents: Vec<Intent>,
+    owned: HashMap<String, String>,
+    orphans: BTreeMap<String, Orphan>,
 }
 
 #[derive(Default)]
@@ -144,6 +153,49 @@ impl Store for MemoryStore {
             t.order.retain(|_, v| v != id);
         }
         Ok(())
+    }
+
+    async fn put_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()> {
+        self.lock().channels.entry(channel.to_string()).or_default().intents.push(intent.clone());
+        Ok(())
+    }
+
+    async fn drop_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()> {
+        self.lock().channels.entry(channel.to_string()).or_default().intents.retain(|i| i != intent);
+        Ok(())
+    }
+
+    async fn claim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let c = inner.channels.entry(channel.to_string()).or_default();
+        c.owned.insert(task_id.to_string(), intent.tenant.clone());
+        c.intents.retain(|i| i != intent);
+        Ok(())
+    }
+
+    async fn channel_owner(&self, channel: &str, task_id: &str) -> StoreResult<Option<String>> {
+        Ok(self.lock().channels.get(channel).and_then(|c| c.owned.get(task_id).cloned()))
+    }
+
+    async fn intents(&self, channel: &str, since_ms: i64) -> StoreResult<Vec<Intent>> {
+        let mut inner = self.lock();
+        let c = inner.channels.entry(channel.to_string()).or_default();
+        c.intents.retain(|i| i.at_ms >= since_ms);
+        Ok(c.intents.clone())
+    }
+
+    async fn record_orphan(&self, orphan: &Orphan) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        let c = inner.channels.entry(orphan.channel.clone()).or_default();
+        if c.orphans.contains_key(&orphan.task_id) {
+            return Ok(false);
+        }
+        c.orphans.insert(orphan.task_id.clone(), orphan.clone());
+        Ok(true)
+    }
+
+    async fn orphans(&self, channel: &str) -> StoreResult<Vec<Orphan>> {
+        Ok(self.lock().channels.get(channel).map(|c| c.orphans.values().cloned().collect()).unwrap_or_default())
     }
 
     async fn quarantine(&self, tenant: &str, id: &str, q: &QuarantineRecord) -> StoreResult<bool> {

@@ -134,6 +134,28 @@ pub struct LedgerEntry {
     pub at_ms: i64,
 }
 
+/// A create about to be sent to a channel (write-ahead): if the process dies between the
+/// upstream's answer and the ownership record, this is the trace the orphan scan finds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    pub tenant: String,
+    pub id: String,
+    pub at_ms: i64,
+}
+
+/// An upstream task on a channel that no tenant owns (a crash mid-create, or the account used
+/// outside the edge). `probable_tenant` is the tenant of an unresolved intent close in time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Orphan {
+    pub channel: String,
+    pub task_id: String,
+    pub created_at: i64,
+    pub status: String,
+    pub model: String,
+    pub probable_tenant: Option<String>,
+    pub found_at_ms: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AssetKind {
@@ -185,6 +207,20 @@ pub trait Store: Send + Sync + 'static {
     async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()>;
     /// The exactly-once settlement script (redis-state §3.4).
     async fn settle(&self, tenant: &str, settlement: &Settlement) -> StoreResult<SettleOutcome>;
+    /// Records a create intent before the upstream is called.
+    async fn put_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()>;
+    /// The create failed: nothing to trace.
+    async fn drop_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()>;
+    /// The create succeeded and its ownership is recorded: the channel-wide owner index learns
+    /// the task and the intent is resolved.
+    async fn claim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()>;
+    /// The tenant owning `task_id` on `channel`, from the channel-wide index.
+    async fn channel_owner(&self, channel: &str, task_id: &str) -> StoreResult<Option<String>>;
+    /// Unresolved intents on a channel newer than `since_ms` (older ones are pruned).
+    async fn intents(&self, channel: &str, since_ms: i64) -> StoreResult<Vec<Intent>>;
+    /// Records an orphan; `true` only the first time.
+    async fn record_orphan(&self, orphan: &Orphan) -> StoreResult<bool>;
+    async fn orphans(&self, channel: &str) -> StoreResult<Vec<Orphan>>;
     /// Holds a succeeded task for review instead of settling it; `true` only for the first mark
     /// (a settled task is never marked).
     async fn quarantine(&self, tenant: &str, id: &str, q: &QuarantineRecord) -> StoreResult<bool>;

@@ -333,6 +333,10 @@ fn parse_task(op: &'static str, id: &str, mut h: HashMap<String, String>) -> Sto
     })
 }
 
+fn intent_member(i: &Intent) -> String {
+    format!("{}|{}", i.tenant, i.id)
+}
+
 /// An amount or count as stored: unsigned, and never a reason to make the task unreadable (a
 /// value that does not parse is reported as 0 and logged, so GET and lists keep working).
 fn unsigned(op: &'static str, k: &str, v: Option<String>) -> StoreResult<u64> {
@@ -516,6 +520,129 @@ impl Store for RedisStore {
             .arg(q.at_ms);
         let first: i64 = self.run("quarantine", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         Ok(first == 1)
+    }
+
+    async fn put_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()> {
+        let (key, member, ttl) = (self.keys.intents(channel), intent_member(intent), self.ttl_secs());
+        self.run("put_intent", |mut c| async move {
+            ::redis::pipe()
+                .atomic()
+                .cmd("ZADD")
+                .arg(&key)
+                .arg(intent.at_ms)
+                .arg(&member)
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(&key)
+                .arg(ttl)
+                .ignore()
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    async fn drop_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()> {
+        let (key, member) = (self.keys.intents(channel), intent_member(intent));
+        self.run(
+            "drop_intent",
+            |mut c| async move { ::redis::cmd("ZREM").arg(&key).arg(&member).query_async(&mut c).await },
+        )
+        .await
+    }
+
+    async fn claim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
+        let (owned, intents, member) = (self.keys.owned(channel), self.keys.intents(channel), intent_member(intent));
+        // The upstream keeps tasks 7 days; the index outlives that, so a listed task is always known.
+        let ttl = self.ttl_secs().max(8 * 86_400);
+        self.run("claim", |mut c| async move {
+            ::redis::pipe()
+                .atomic()
+                .cmd("HSET")
+                .arg(&owned)
+                .arg(task_id)
+                .arg(&intent.tenant)
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(&owned)
+                .arg(ttl)
+                .ignore()
+                .cmd("ZREM")
+                .arg(&intents)
+                .arg(&member)
+                .ignore()
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    async fn channel_owner(&self, channel: &str, task_id: &str) -> StoreResult<Option<String>> {
+        let key = self.keys.owned(channel);
+        self.run("channel_owner", |mut c| async move {
+            ::redis::cmd("HGET").arg(&key).arg(task_id).query_async(&mut c).await
+        })
+        .await
+    }
+
+    async fn intents(&self, channel: &str, since_ms: i64) -> StoreResult<Vec<Intent>> {
+        let key = self.keys.intents(channel);
+        let rows: Vec<(String, f64)> = self
+            .run("intents", |mut c| async move {
+                let (_, rows): ((), Vec<(String, f64)>) = ::redis::pipe()
+                    .cmd("ZREMRANGEBYSCORE")
+                    .arg(&key)
+                    .arg("-inf")
+                    .arg(format!("({since_ms}"))
+                    .cmd("ZRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES")
+                    .query_async(&mut c)
+                    .await?;
+                Ok(rows)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(m, at)| {
+                let (tenant, id) = m.split_once('|')?;
+                Some(Intent { tenant: tenant.to_string(), id: id.to_string(), at_ms: at as i64 })
+            })
+            .collect())
+    }
+
+    async fn record_orphan(&self, orphan: &Orphan) -> StoreResult<bool> {
+        let key = self.keys.orphans(&orphan.channel);
+        let json = serde_json::to_string(orphan).map_err(|e| corrupt("record_orphan", e.to_string()))?;
+        let ttl = self.ttl_secs();
+        let first: i64 = self
+            .run("record_orphan", |mut c| async move {
+                let (first,): (i64,) = ::redis::pipe()
+                    .atomic()
+                    .cmd("HSETNX")
+                    .arg(&key)
+                    .arg(&orphan.task_id)
+                    .arg(&json)
+                    .cmd("EXPIRE")
+                    .arg(&key)
+                    .arg(ttl)
+                    .ignore()
+                    .query_async(&mut c)
+                    .await?;
+                Ok(first)
+            })
+            .await?;
+        Ok(first == 1)
+    }
+
+    async fn orphans(&self, channel: &str) -> StoreResult<Vec<Orphan>> {
+        let key = self.keys.orphans(channel);
+        let all: HashMap<String, String> = self
+            .run("orphans", |mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await })
+            .await?;
+        Ok(all.values().filter_map(|v| serde_json::from_str(v).ok()).collect())
     }
 
     async fn due_tasks(&self, tenant: &str, now_ms: i64, limit: usize) -> StoreResult<Vec<(String, i64)>> {
