@@ -2,7 +2,7 @@
 //! acts on the configured store and exits.
 
 use crate::config::Config;
-use crate::store::{Store, TenantRecord};
+use crate::store::{Store, TenantRecord, TokenError};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -186,7 +186,7 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
             s.tenant(&tenant).await.map_err(err)?.ok_or(format!("no tenant {tenant}"))?;
             let token = crate::auth::issue_token();
             let hash = crate::auth::token_sha256(&token);
-            s.add_token(&tenant, &hash).await.map_err(err)?;
+            s.add_token(&tenant, &hash).await.map_err(|e| e.to_string())?;
             println!("{token}");
             eprintln!("sha256 {hash} — the token is shown once and stored only as this hash");
         }
@@ -195,7 +195,11 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
                 return Err("sha256 must be 64 hex digits".into());
             }
             s.tenant(&tenant).await.map_err(err)?.ok_or(format!("no tenant {tenant}"))?;
-            s.add_token(&tenant, &sha256.to_ascii_lowercase()).await.map_err(err)?;
+            let hash = sha256.to_ascii_lowercase();
+            s.add_token(&tenant, &hash).await.map_err(|e| match e {
+                TokenError::HeldByOther { .. } => format!("{e}; revoke it there first (token revoke {hash})"),
+                TokenError::Store(e) => e.to_string(),
+            })?;
             println!("token bound to {tenant}");
         }
         Command::Token(TokenCmd::Revoke { sha256, token }) => {

@@ -187,3 +187,37 @@ async fn a_stalled_redis_is_unavailable_within_the_deadline_not_a_hang() {
     redis.cli(&["CLIENT", "UNPAUSE"]);
     assert!(wait::until("store answers again", Duration::from_secs(10), || async { s.ping().await.is_ok() }).await);
 }
+
+#[tokio::test]
+async fn one_token_hash_binds_one_tenant_even_when_raced() {
+    let redis = RedisServer::start();
+    let s = store(&redis);
+    s.add_token("acme", "ab12").await.unwrap();
+    s.add_token("acme", "ab12").await.expect("binding again to the holder is fine");
+    match s.add_token("globex", "ab12").await {
+        Err(TokenError::HeldByOther { holder }) => assert_eq!(holder, "acme"),
+        other => panic!("globex took acme's token: {other:?}"),
+    }
+    assert_eq!(s.token_tenant("ab12").await.unwrap().as_deref(), Some("acme"));
+
+    // Sixteen tenants race for each of eight fresh hashes: exactly one wins each, and the key
+    // names the winner.
+    for n in 0..8 {
+        let hash = format!("race{n}");
+        let mut handles = Vec::new();
+        for i in 0..16 {
+            let (s, hash) = (s.clone(), hash.clone());
+            handles.push(tokio::spawn(async move { (i, s.add_token(&format!("t{i}"), &hash).await) }));
+        }
+        let mut winners = Vec::new();
+        for h in handles {
+            match h.await.unwrap() {
+                (i, Ok(())) => winners.push(format!("t{i}")),
+                (_, Err(TokenError::HeldByOther { .. })) => {}
+                (_, Err(e)) => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "{hash}: {winners:?}");
+        assert_eq!(s.token_tenant(&hash).await.unwrap(), Some(winners[0].clone()));
+    }
+}

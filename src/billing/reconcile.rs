@@ -8,10 +8,11 @@
 //! the configured tenants, and replaying the ownership journal.
 
 use crate::billing::{observe, Observed};
+use crate::config::TenantConf;
 use crate::edge::Edge;
 use crate::routes::create::now_ms;
 use crate::routes::list::fetch_scoped;
-use crate::store::{is_terminal, StoreError, TaskRecord};
+use crate::store::{is_terminal, StoreError, TaskRecord, TokenError};
 use async_trait::async_trait;
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
@@ -37,21 +38,68 @@ fn backoff_ms(interval_ms: i64, age_ms: i64) -> i64 {
     (age_ms / 10).clamp(interval_ms, MAX_BACKOFF_MS.max(interval_ms))
 }
 
+/// A configured token hash the store already binds to another tenant. It stays with its holder:
+/// moving it would hand one customer's traffic (and bill) to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenConflict {
+    pub hash: String,
+    /// The tenant the configuration lists it under.
+    pub tenant: String,
+    /// The tenant the store binds it to.
+    pub holder: String,
+}
+
+/// What loading the configured tenants left undone; every item was logged as it happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub token_conflicts: Vec<TokenConflict>,
+    /// Configured tenants whose stored record is unreadable: left for an operator to repair.
+    pub unreadable: Vec<String>,
+}
+
 /// Upserts the configured tenants and their token hashes. A tenant an operator disabled with
 /// the CLI stays disabled: the config says what a tenant may use, not whether it is switched on.
-pub async fn sync_tenants(edge: &Edge) -> Result<(), StoreError> {
+/// A token hash another tenant holds is not moved, and a tenant whose record cannot be read is
+/// skipped, so neither keeps the others out of the store. An unreachable store is an error: the
+/// caller tries the whole (idempotent) sync again.
+pub async fn sync_tenants(edge: &Edge) -> Result<SyncReport, StoreError> {
+    let mut report = SyncReport::default();
     for t in &edge.config.tenants {
-        let disabled = edge.store.tenant(&t.id).await?.is_some_and(|r| r.disabled);
-        let record = crate::store::TenantRecord {
-            id: t.id.clone(),
-            disabled,
-            channels: t.channels.clone(),
-            models: t.models.iter().map(|m| m.name().to_string()).collect(),
-            assets: t.assets,
-        };
-        edge.store.put_tenant(&record).await?;
-        for hash in &t.token_sha256 {
-            edge.store.add_token(&t.id, hash).await?;
+        match sync_tenant(edge, t, &mut report).await {
+            Ok(()) => {}
+            Err(e @ StoreError::Corrupt { .. }) => {
+                edge.metrics.store_errors.with_label_values(&[e.op()]).inc();
+                log::error!("tenant={}: stored record unreadable, left as it is: {e}", t.id);
+                report.unreadable.push(t.id.clone());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(report)
+}
+
+async fn sync_tenant(edge: &Edge, t: &TenantConf, report: &mut SyncReport) -> Result<(), StoreError> {
+    let disabled = edge.store.tenant(&t.id).await?.is_some_and(|r| r.disabled);
+    let record = crate::store::TenantRecord {
+        id: t.id.clone(),
+        disabled,
+        channels: t.channels.clone(),
+        models: t.models.iter().map(|m| m.name().to_string()).collect(),
+        assets: t.assets,
+    };
+    edge.store.put_tenant(&record).await?;
+    for hash in &t.token_sha256 {
+        match edge.store.add_token(&t.id, hash).await {
+            Ok(()) => {}
+            Err(TokenError::HeldByOther { holder }) => {
+                log::error!(
+                    "tenant={}: configured token hash {}… is bound to tenant {holder} in the store; it stays there (revoke it there to move it)",
+                    t.id,
+                    &hash[..hash.len().min(12)]
+                );
+                report.token_conflicts.push(TokenConflict { hash: hash.clone(), tenant: t.id.clone(), holder });
+            }
+            Err(TokenError::Store(e)) => return Err(e),
         }
     }
     Ok(())
@@ -150,7 +198,7 @@ impl BackgroundService for Reconciler {
             }
             if !edge.started.load(Ordering::Acquire) {
                 match sync_tenants(edge).await {
-                    Ok(()) => {
+                    Ok(_) => {
                         edge.started.store(true, Ordering::Release);
                         log::info!("{} configured tenants loaded into the store", edge.config.tenants.len());
                     }

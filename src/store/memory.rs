@@ -85,8 +85,12 @@ impl Store for MemoryStore {
         Ok(self.lock().tenants.iter().filter(|(_, t)| t.record.is_some()).map(|(k, _)| k.clone()).collect())
     }
 
-    async fn add_token(&self, tenant: &str, token_sha256: &str) -> StoreResult<()> {
-        self.lock().tokens.insert(token_sha256.to_string(), tenant.to_string());
+    async fn add_token(&self, tenant: &str, token_sha256: &str) -> Result<(), TokenError> {
+        let mut inner = self.lock();
+        let holder = inner.tokens.entry(token_sha256.to_string()).or_insert_with(|| tenant.to_string());
+        if holder != tenant {
+            return Err(TokenError::HeldByOther { holder: holder.clone() });
+        }
         Ok(())
     }
 
@@ -292,6 +296,16 @@ mod tests {
         assert_eq!(s.tasks("acme").await.unwrap().len(), 1);
         assert!(s.task("acme", "cgt-2").await.unwrap().unwrap().hidden);
         assert!(!s.put_task_if_absent("acme", &task("cgt-1")).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_token_hash_stays_with_its_tenant() {
+        let s = MemoryStore::new();
+        s.add_token("acme", "ab12").await.unwrap();
+        s.add_token("acme", "ab12").await.unwrap();
+        let e = s.add_token("globex", "ab12").await.unwrap_err();
+        assert!(matches!(&e, TokenError::HeldByOther { holder } if holder == "acme"), "{e:?}");
+        assert_eq!(s.token_tenant("ab12").await.unwrap().as_deref(), Some("acme"));
     }
 
     #[tokio::test]

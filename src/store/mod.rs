@@ -31,6 +31,16 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Why a token hash could not be bound to a tenant.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    /// One hash, one tenant: binding it elsewhere would move a customer's traffic and bill.
+    #[error("the token hash is already bound to tenant {holder}")]
+    HeldByOther { holder: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// A tenant as the store keeps it (config tenants are upserted at start; the CLI adds others).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantRecord {
@@ -152,8 +162,9 @@ pub trait Store: Send + Sync + 'static {
     async fn put_tenant(&self, tenant: &TenantRecord) -> StoreResult<()>;
     async fn tenant(&self, id: &str) -> StoreResult<Option<TenantRecord>>;
     async fn tenant_ids(&self) -> StoreResult<Vec<String>>;
-    /// Binds a token (by its SHA-256, lowercase hex) to a tenant.
-    async fn add_token(&self, tenant: &str, token_sha256: &str) -> StoreResult<()>;
+    /// Binds a token (by its SHA-256, lowercase hex) to a tenant, atomically refusing a hash
+    /// another tenant holds ([`TokenError::HeldByOther`]); binding it again to its holder is fine.
+    async fn add_token(&self, tenant: &str, token_sha256: &str) -> Result<(), TokenError>;
     /// Returns whether the token existed.
     async fn revoke_token(&self, token_sha256: &str) -> StoreResult<bool>;
     async fn token_tenant(&self, token_sha256: &str) -> StoreResult<Option<String>>;

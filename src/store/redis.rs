@@ -18,6 +18,7 @@ const PUT_TASK: &str = include_str!("lua/put_task.lua");
 const SET_STATUS: &str = include_str!("lua/set_status.lua");
 const HIDE_TASK: &str = include_str!("lua/hide_task.lua");
 const SETTLE: &str = include_str!("lua/settle.lua");
+const ADD_TOKEN: &str = include_str!("lua/add_token.lua");
 
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
@@ -87,6 +88,7 @@ pub struct RedisStore {
     set_status: Script,
     hide_task: Script,
     settle: Script,
+    add_token: Script,
 }
 
 impl RedisStore {
@@ -121,6 +123,7 @@ impl RedisStore {
             set_status: Script::new(SET_STATUS),
             hide_task: Script::new(HIDE_TASK),
             settle: Script::new(SETTLE),
+            add_token: Script::new(ADD_TOKEN),
         })
     }
 
@@ -383,14 +386,16 @@ impl Store for RedisStore {
         Ok(ids)
     }
 
-    async fn add_token(&self, tenant: &str, token_sha256: &str) -> StoreResult<()> {
-        let key = self.keys.token(token_sha256);
-        let tenant = tenant.to_string();
-        self.run(
-            "add_token",
-            |mut c| async move { ::redis::cmd("SET").arg(&key).arg(&tenant).query_async(&mut c).await },
-        )
-        .await
+    async fn add_token(&self, tenant: &str, token_sha256: &str) -> Result<(), TokenError> {
+        let mut inv = self.add_token.prepare_invoke();
+        inv.key(self.keys.token(token_sha256)).arg(tenant);
+        let (bound, holder): (i64, String) =
+            self.run("add_token", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        if bound == 1 {
+            Ok(())
+        } else {
+            Err(TokenError::HeldByOther { holder })
+        }
     }
 
     async fn revoke_token(&self, token_sha256: &str) -> StoreResult<bool> {
