@@ -222,7 +222,9 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
             };
             for t in tenants {
                 if let Some(task) = s.task(&t, &id).await.map_err(err)? {
-                    println!("{}", serde_json::to_string_pretty(&audit_view(&t, &task)).map_err(|e| e.to_string())?);
+                    let pending = s.pending_settlement(&t, &id).await.map_err(err)?;
+                    let view = audit_view(&t, &task, pending.as_ref());
+                    println!("{}", serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?);
                     return Ok(());
                 }
             }
@@ -245,8 +247,13 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
     Ok(())
 }
 
-/// The operator's view of a task: ownership, `properties.upstream_request`, settlement.
-fn audit_view(tenant: &str, t: &crate::store::TaskRecord) -> serde_json::Value {
+/// The operator's view of a task: ownership, `properties.upstream_request`, settlement, and
+/// why a settlement is still waiting.
+fn audit_view(
+    tenant: &str,
+    t: &crate::store::TaskRecord,
+    pending: Option<&crate::store::PendingSettlement>,
+) -> serde_json::Value {
     let upstream_request = t
         .upstream_request
         .as_deref()
@@ -265,6 +272,7 @@ fn audit_view(tenant: &str, t: &crate::store::TaskRecord) -> serde_json::Value {
         "created_at": t.created_at,
         "properties": {"upstream_request": upstream_request},
         "settlement": t.settlement,
+        "settlement_pending": pending,
     })
 }
 

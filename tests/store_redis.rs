@@ -221,3 +221,21 @@ async fn one_token_hash_binds_one_tenant_even_when_raced() {
         assert_eq!(s.token_tenant(&hash).await.unwrap(), Some(winners[0].clone()));
     }
 }
+
+#[tokio::test]
+async fn a_deferred_settlement_is_noted_on_the_task_until_it_settles() {
+    let redis = RedisServer::start();
+    let s = store(&redis);
+    s.put_task("acme", &task("cgt-1", 1_700_000_000)).await.unwrap();
+    s.defer_settlement("acme", "cgt-1", "missing_usage", 10).await.unwrap();
+    s.defer_settlement("acme", "cgt-1", "no_price", 20).await.unwrap();
+    let noted = PendingSettlement { reason: "no_price".into(), since_ms: 10, attempts: 2 };
+    assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), Some(noted), "first time kept, attempts counted");
+    s.defer_settlement("acme", "cgt-2", "no_price", 20).await.unwrap();
+    assert_eq!(redis.cli(&["EXISTS", "sde:{t:acme}:task:cgt-2"]).trim(), "0", "no record conjured for an unknown task");
+
+    assert!(matches!(s.settle("acme", &settlement("cgt-1", "a")).await.unwrap(), SettleOutcome::Settled { .. }));
+    assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), None, "settling clears the note");
+    s.defer_settlement("acme", "cgt-1", "no_price", 30).await.unwrap();
+    assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), None, "a settled task is never pending");
+}

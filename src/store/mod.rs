@@ -92,6 +92,17 @@ pub struct SettlementRecord {
     pub resolution: String,
 }
 
+/// Why and since when a succeeded task's settlement has been waiting; kept on the task until
+/// it settles, so a stuck one is visible in `task show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSettlement {
+    /// The latest [`crate::billing::DeferReason`], as its label.
+    pub reason: String,
+    /// When it was first deferred (unix ms).
+    pub since_ms: i64,
+    pub attempts: u64,
+}
+
 /// One settlement attempt. `settlement_id` is generated once per attempt and reused on retry, so
 /// a retried script whose reply was lost is recognised as our own (`Replay`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +195,11 @@ pub trait Store: Send + Sync + 'static {
     async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()>;
     /// The exactly-once settlement script (redis-state §3.4).
     async fn settle(&self, tenant: &str, settlement: &Settlement) -> StoreResult<SettleOutcome>;
+    /// Notes on a task that its settlement was deferred for `reason`: the first time is kept,
+    /// attempts are counted. Nothing happens to a settled or unknown task; settling clears it.
+    async fn defer_settlement(&self, tenant: &str, id: &str, reason: &str, now_ms: i64) -> StoreResult<()>;
+    /// The task's deferred settlement, if it has one.
+    async fn pending_settlement(&self, tenant: &str, id: &str) -> StoreResult<Option<PendingSettlement>>;
     /// Pending task ids whose next check is due at `now_ms`, oldest due first.
     async fn due_tasks(&self, tenant: &str, now_ms: i64, limit: usize) -> StoreResult<Vec<(String, i64)>>;
     /// Moves a pending task's next check to `next_check_ms` (backoff), or drops it with `None`.

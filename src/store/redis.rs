@@ -19,6 +19,7 @@ const SET_STATUS: &str = include_str!("lua/set_status.lua");
 const HIDE_TASK: &str = include_str!("lua/hide_task.lua");
 const SETTLE: &str = include_str!("lua/settle.lua");
 const ADD_TOKEN: &str = include_str!("lua/add_token.lua");
+const DEFER_SETTLEMENT: &str = include_str!("lua/defer_settlement.lua");
 
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
@@ -89,6 +90,7 @@ pub struct RedisStore {
     hide_task: Script,
     settle: Script,
     add_token: Script,
+    defer_settlement: Script,
 }
 
 impl RedisStore {
@@ -124,6 +126,7 @@ impl RedisStore {
             hide_task: Script::new(HIDE_TASK),
             settle: Script::new(SETTLE),
             add_token: Script::new(ADD_TOKEN),
+            defer_settlement: Script::new(DEFER_SETTLEMENT),
         })
     }
 
@@ -481,6 +484,39 @@ impl Store for RedisStore {
             (0, _) => SettleOutcome::AlreadySettled { by: detail },
             _ => SettleOutcome::NoTask,
         })
+    }
+
+    async fn defer_settlement(&self, tenant: &str, id: &str, reason: &str, now_ms: i64) -> StoreResult<()> {
+        let mut inv = self.defer_settlement.prepare_invoke();
+        inv.key(self.keys.task(tenant, id)).arg(reason).arg(now_ms);
+        let _: i64 = self.run("defer_settlement", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        Ok(())
+    }
+
+    async fn pending_settlement(&self, tenant: &str, id: &str) -> StoreResult<Option<PendingSettlement>> {
+        let key = self.keys.task(tenant, id);
+        let (reason, since, attempts): (Option<String>, Option<String>, Option<String>) = self
+            .run("pending_settlement", |mut c| async move {
+                ::redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg("defer_reason")
+                    .arg("defer_since")
+                    .arg("defer_attempts")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let Some(reason) = reason else { return Ok(None) };
+        let num = |field: &str, v: Option<String>| {
+            v.unwrap_or_default()
+                .parse::<i64>()
+                .map_err(|_| corrupt("pending_settlement", format!("task {id}: {field}")))
+        };
+        Ok(Some(PendingSettlement {
+            reason,
+            since_ms: num("defer_since", since)?,
+            attempts: num("defer_attempts", attempts)?.max(0) as u64,
+        }))
     }
 
     async fn due_tasks(&self, tenant: &str, now_ms: i64, limit: usize) -> StoreResult<Vec<(String, i64)>> {
