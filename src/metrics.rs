@@ -24,6 +24,7 @@ pub struct Metrics {
     pub reconcile_lag: Gauge,
     pub settlements_deferred: IntCounterVec,
     pub reconcile_skipped: IntCounterVec,
+    pub journal_corrupt_lines: IntCounter,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -87,6 +88,11 @@ impl Metrics {
         for reason in crate::billing::reconcile::SKIP_REASONS {
             reconcile_skipped.with_label_values(&[reason]);
         }
+        let journal_corrupt_lines = IntCounter::new(
+            "seedance_journal_corrupt_lines_total",
+            "Unparsable ownership-journal lines moved aside to <journal>.corrupt",
+        )?;
+        r.register(Box::new(journal_corrupt_lines.clone()))?;
         Ok(Metrics {
             requests: counter(
                 &r,
@@ -148,6 +154,7 @@ impl Metrics {
             reconcile_lag,
             settlements_deferred,
             reconcile_skipped,
+            journal_corrupt_lines,
             registry: r,
             tenant_label,
         })
@@ -165,7 +172,7 @@ impl Metrics {
     /// Every metric family name this edge exports (whether or not it has samples yet).
     pub fn exported_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 14] = [
+        let collectors: [&dyn Collector; 15] = [
             &self.requests,
             &self.request_duration,
             &self.upstream_requests,
@@ -180,6 +187,7 @@ impl Metrics {
             &self.reconcile_lag,
             &self.settlements_deferred,
             &self.reconcile_skipped,
+            &self.journal_corrupt_lines,
         ];
         collectors.iter().flat_map(|c| c.desc()).map(|d| d.fq_name.clone()).collect()
     }

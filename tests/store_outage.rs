@@ -70,3 +70,27 @@ async fn ownership_write_failure_after_create_goes_to_the_journal() {
     assert_eq!(g.status, 200, "replayed ownership: {}", g.raw);
     assert_eq!(g.body["model"], "dreamina-seedance-2-0");
 }
+
+#[tokio::test]
+async fn a_garbage_journal_line_is_kept_aside_and_the_good_lines_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("ownership.journal");
+    let line = |tenant: &str, id: &str| {
+        let task = support::fixtures::task(id, 1_700_000_000);
+        serde_json::json!({"tenant": tenant, "task": task}).to_string()
+    };
+    let garbage = "{\"tenant\":\"acme\",\"task\":{\"id\":\"cgt-torn";
+    let text = format!("{}\n{garbage}\n{}\n", line("acme", "cgt-before"), line("globex", "cgt-after"));
+    std::fs::write(&journal, text).unwrap();
+
+    let h = Harness::start_with(Options { journal: Some(journal.clone()), ..Options::default() }).await;
+    seedance_edge::billing::reconcile::Reconciler { edge: h.edge.clone() }.pass().await.unwrap();
+
+    assert!(h.edge.store.task("acme", "cgt-before").await.unwrap().is_some(), "the line before is in Redis");
+    assert!(h.edge.store.task("globex", "cgt-after").await.unwrap().is_some(), "the line after is in Redis");
+    let corrupt = std::fs::read_to_string(dir.path().join("ownership.journal.corrupt")).expect("a .corrupt file");
+    assert_eq!(corrupt, format!("{garbage}\n"), "the garbage line, kept verbatim");
+    assert_eq!(std::fs::read_to_string(&journal).unwrap(), "", "nothing left to replay");
+    assert_eq!(h.edge.journal.as_ref().unwrap().pending(), 0);
+    assert!(h.metrics().contains("\nseedance_journal_corrupt_lines_total 1\n"), "{}", h.metrics());
+}
