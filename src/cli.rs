@@ -2,7 +2,7 @@
 //! acts on the configured store and exits.
 
 use crate::config::Config;
-use crate::store::{Store, TenantRecord};
+use crate::store::{Store, TenantRecord, TokenError};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -191,7 +191,7 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
             s.tenant(&tenant).await.map_err(err)?.ok_or(format!("no tenant {tenant}"))?;
             let token = crate::auth::issue_token();
             let hash = crate::auth::token_sha256(&token);
-            s.add_token(&tenant, &hash).await.map_err(err)?;
+            s.add_token(&tenant, &hash).await.map_err(|e| e.to_string())?;
             println!("{token}");
             eprintln!("sha256 {hash} — the token is shown once and stored only as this hash");
         }
@@ -200,7 +200,11 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
                 return Err("sha256 must be 64 hex digits".into());
             }
             s.tenant(&tenant).await.map_err(err)?.ok_or(format!("no tenant {tenant}"))?;
-            s.add_token(&tenant, &sha256.to_ascii_lowercase()).await.map_err(err)?;
+            let hash = sha256.to_ascii_lowercase();
+            s.add_token(&tenant, &hash).await.map_err(|e| match e {
+                TokenError::HeldByOther { .. } => format!("{e}; revoke it there first (token revoke {hash})"),
+                TokenError::Store(e) => e.to_string(),
+            })?;
             println!("token bound to {tenant}");
         }
         Command::Token(TokenCmd::Revoke { sha256, token }) => {
@@ -223,7 +227,9 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
             };
             for t in tenants {
                 if let Some(task) = s.task(&t, &id).await.map_err(err)? {
-                    println!("{}", serde_json::to_string_pretty(&audit_view(&t, &task)).map_err(|e| e.to_string())?);
+                    let pending = s.pending_settlement(&t, &id).await.map_err(err)?;
+                    let view = audit_view(&t, &task, pending.as_ref());
+                    println!("{}", serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?);
                     return Ok(());
                 }
             }
@@ -257,8 +263,13 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
     Ok(())
 }
 
-/// The operator's view of a task: ownership, `properties.upstream_request`, settlement.
-fn audit_view(tenant: &str, t: &crate::store::TaskRecord) -> serde_json::Value {
+/// The operator's view of a task: ownership, `properties.upstream_request`, settlement, and
+/// why a settlement is still waiting.
+fn audit_view(
+    tenant: &str,
+    t: &crate::store::TaskRecord,
+    pending: Option<&crate::store::PendingSettlement>,
+) -> serde_json::Value {
     let upstream_request = t
         .upstream_request
         .as_deref()
@@ -278,6 +289,7 @@ fn audit_view(tenant: &str, t: &crate::store::TaskRecord) -> serde_json::Value {
         "properties": {"upstream_request": upstream_request},
         "settlement": t.settlement,
         "quarantine": t.quarantine,
+        "settlement_pending": pending,
     })
 }
 

@@ -5,7 +5,7 @@
 use seedance_filters::model::{check_mapping, PublicModel};
 use seedance_filters::sku::PriceTable;
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -452,6 +452,29 @@ fn non_zero(key: &str, ms: u64) -> Result<Duration, ConfigError> {
     Ok(Duration::from_millis(ms))
 }
 
+/// One token hash, one tenant: a hash listed under two tenants would let whichever the store saw
+/// last take the other's traffic (and its bill). Listing it twice under one tenant is harmless.
+fn claim_token_hash(
+    holders: &mut HashMap<String, (String, String)>,
+    hash: &str,
+    tenant: &str,
+    key: String,
+) -> Result<(), ConfigError> {
+    match holders.get(&hash.to_ascii_lowercase()) {
+        Some((holder, holder_key)) if holder != tenant => Err(invalid(
+            key,
+            format!(
+                "tenant {tenant:?} lists a token hash that tenant {holder:?} already holds ({holder_key}); a token belongs to one tenant"
+            ),
+        )),
+        Some(_) => Ok(()),
+        None => {
+            holders.insert(hash.to_ascii_lowercase(), (tenant.to_string(), key));
+            Ok(())
+        }
+    }
+}
+
 impl RawConfig {
     fn validate(self) -> Result<Config, ConfigError> {
         let mut listen = Vec::new();
@@ -553,6 +576,7 @@ impl RawConfig {
 
         let mut tenants = Vec::new();
         let mut seen = HashSet::new();
+        let mut hash_holders = HashMap::new();
         for (i, t) in self.tenants.into_iter().enumerate() {
             let key = |k: &str| format!("tenants[{i}].{k}");
             if !crate::auth::is_valid_tenant_id(&t.id) || !seen.insert(t.id.clone()) {
@@ -565,6 +589,7 @@ impl RawConfig {
                         "must be 64 hex digits (sha256 of the token)",
                     ));
                 }
+                claim_token_hash(&mut hash_holders, h, &t.id, key(&format!("token_sha256[{j}]")))?;
             }
             for (j, c) in t.channels.iter().enumerate() {
                 if !channels.iter().any(|ch| &ch.id == c) {
@@ -672,6 +697,24 @@ tenants:
     fn a_memory_store_is_flagged() {
         let c = Config::from_yaml(BASE, &env).unwrap();
         assert!(c.warnings.iter().any(|w| w.starts_with("store.url: memory://")), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn a_token_hash_belongs_to_one_tenant() {
+        let hash = "ab".repeat(32);
+        let two = |first: &str, second: &str| {
+            format!(
+                "{BASE}  - {{ id: beta, channels: [sg-main], token_sha256: [\"{first}\"] }}\n  - {{ id: gamma, channels: [sg-main], token_sha256: [\"{}\", \"{second}\"] }}\n",
+                "cd".repeat(32)
+            )
+        };
+        let e = Config::from_yaml(&two(&hash, &hash.to_ascii_uppercase()), &env).unwrap_err().to_string();
+        assert!(e.starts_with("tenants[2].token_sha256[1]: "), "{e}");
+        assert!(e.contains("\"gamma\"") && e.contains("\"beta\"") && e.contains("tenants[1].token_sha256[0]"), "{e}");
+
+        let same_tenant =
+            format!("{BASE}  - {{ id: beta, channels: [sg-main], token_sha256: [\"{hash}\", \"{hash}\"] }}\n");
+        assert!(Config::from_yaml(&same_tenant, &env).is_ok(), "listed twice under one tenant is harmless");
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct Metrics {
     pub tasks_settled: IntCounterVec,
     pub journal_pending: IntGauge,
     pub reconcile_lag: Gauge,
+    pub settlements_deferred: IntCounterVec,
+    pub reconcile_skipped: IntCounterVec,
+    pub journal_corrupt_lines: IntCounter,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -68,6 +71,30 @@ impl Metrics {
             "Age of the oldest task whose status check is due (0 when none is due)",
         )?;
         r.register(Box::new(reconcile_lag.clone()))?;
+        let settlements_deferred = counter(
+            &r,
+            "seedance_settlements_deferred_total",
+            "Settlements of succeeded tasks that could not be made yet, by reason (the task stays pending)",
+            &["reason"],
+        )?;
+        // Every reason is a series from the start, so an alert sees the first deferral as a change.
+        for reason in crate::billing::DeferReason::ALL {
+            settlements_deferred.with_label_values(&[reason.as_str()]);
+        }
+        let reconcile_skipped = counter(
+            &r,
+            "seedance_reconcile_skipped_total",
+            "Tenants or tasks a reconciler pass skipped: their store slot failed, or their record is unreadable",
+            &["reason"],
+        )?;
+        for reason in crate::billing::reconcile::SKIP_REASONS {
+            reconcile_skipped.with_label_values(&[reason]);
+        }
+        let journal_corrupt_lines = IntCounter::new(
+            "seedance_journal_corrupt_lines_total",
+            "Unparsable ownership-journal lines moved aside to <journal>.corrupt",
+        )?;
+        r.register(Box::new(journal_corrupt_lines.clone()))?;
         let m = Metrics {
             requests: counter(
                 &r,
@@ -139,6 +166,9 @@ impl Metrics {
             billed_usd,
             journal_pending,
             reconcile_lag,
+            settlements_deferred,
+            reconcile_skipped,
+            journal_corrupt_lines,
             registry: r,
             tenant_label,
         };
@@ -161,7 +191,7 @@ impl Metrics {
     /// Every metric family name this edge exports (whether or not it has samples yet).
     pub fn exported_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 15] = [
+        let collectors: [&dyn Collector; 18] = [
             &self.requests,
             &self.request_duration,
             &self.upstream_requests,
@@ -177,6 +207,9 @@ impl Metrics {
             &self.tasks_settled,
             &self.journal_pending,
             &self.reconcile_lag,
+            &self.settlements_deferred,
+            &self.reconcile_skipped,
+            &self.journal_corrupt_lines,
         ];
         collectors.iter().flat_map(|c| c.desc()).map(|d| d.fq_name.clone()).collect()
     }

@@ -54,7 +54,10 @@ pub fn build_edge(
     };
     let metrics = Arc::new(Metrics::new(config.metrics_tenant_label).map_err(|e| format!("metrics: {e}"))?);
     let journal = match &config.store.journal {
-        Some(p) => Some(Journal::open(p).map_err(|e| format!("store.journal {}: {e}", p.display()))?),
+        Some(p) => Some(
+            Journal::open(p, metrics.journal_corrupt_lines.clone())
+                .map_err(|e| format!("store.journal {}: {e}", p.display()))?,
+        ),
         None => None,
     };
     if let Some(j) = &journal {

@@ -1,6 +1,7 @@
 //! The operator CLI against a real redis-server: `check` names the bad key, tenants and tokens
 //! are managed in the store (tokens only as SHA-256), a disabled tenant stays disabled when the
-//! configured tenants are upserted again.
+//! configured tenants are upserted again, and one token hash belongs to one tenant — in the
+//! file (`check` and `run` refuse), on `token add`, and when configured tenants are loaded.
 
 mod support;
 
@@ -104,4 +105,104 @@ fn check_names_the_bad_key() {
     let (ok, _, err) = run(&conf, &["check"]);
     assert!(!ok);
     assert!(err.contains("tenants[1].channels"), "{err}");
+}
+
+/// A config whose two tenants list the same token hash (one in upper case): `extra` adds beta.
+fn conf_with_shared_hash(dir: &std::path::Path) -> std::path::PathBuf {
+    let hash = seedance_edge::auth::token_sha256("oh-shared");
+    let yaml = format!(
+        r#"
+listen: [{{ addr: "127.0.0.1:{listen}" }}]
+store: {{ url: "redis://127.0.0.1:1/0", prefix: sde }}
+channels:
+  - id: main
+    task_base_url: "https://ark.example"
+    region: ap-southeast-1
+    api_key: "${{CLI_TEST_KEY}}"
+    models: {{ dreamina-seedance-2-0: dreamina-seedance-2-0-260128 }}
+tenants:
+  - {{ id: acme, channels: [main], token_sha256: ["{hash}"] }}
+  - {{ id: beta, channels: [main], token_sha256: ["{upper}"] }}
+"#,
+        listen = support::wait::free_port(),
+        upper = hash.to_ascii_uppercase(),
+    );
+    let path = dir.join("shared.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+#[test]
+fn check_and_run_refuse_a_token_hash_under_two_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = conf_with_shared_hash(dir.path());
+    for cmd in ["check", "run"] {
+        // `run` must refuse before it serves: with a valid config it would block here.
+        let (ok, _, err) = run(&conf, &[cmd]);
+        assert!(!ok, "{cmd} accepted a token hash held by two tenants");
+        assert!(err.contains("tenants[1].token_sha256[0]"), "{cmd}: {err}");
+        assert!(err.contains("acme") && err.contains("beta"), "{cmd} names both tenants: {err}");
+    }
+}
+
+#[tokio::test]
+async fn token_add_refuses_a_hash_another_tenant_holds() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = conf(dir.path(), &redis.url(), "");
+    let store = RedisStore::connect(&redis.url(), "sde", RedisOptions::default()).unwrap();
+    for id in ["zeta", "omega"] {
+        let (ok, _, err) = run(&conf, &["tenant", "add", id, "--channel", "main"]);
+        assert!(ok, "{err}");
+    }
+    let hash = seedance_edge::auth::token_sha256("oh-held-by-zeta");
+    let (ok, _, err) = run(&conf, &["token", "add", "zeta", &hash]);
+    assert!(ok, "{err}");
+
+    let (ok, _, err) = run(&conf, &["token", "add", "omega", &hash.to_ascii_uppercase()]);
+    assert!(!ok, "a hash held by zeta was rebound to omega");
+    assert!(err.contains("zeta"), "the refusal names the holder: {err}");
+    assert_eq!(store.token_tenant(&hash).await.unwrap().as_deref(), Some("zeta"), "the token did not move");
+
+    let (ok, _, err) = run(&conf, &["token", "add", "zeta", &hash]);
+    assert!(ok, "re-adding to the holder is fine: {err}");
+    assert_eq!(store.token_tenant(&hash).await.unwrap().as_deref(), Some("zeta"));
+}
+
+#[tokio::test]
+async fn starting_never_moves_a_token_to_another_tenant() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hash = seedance_edge::auth::token_sha256("oh-bound-by-the-cli");
+    let extra = format!("  - {{ id: beta, channels: [main], token_sha256: [\"{hash}\"] }}\n");
+    let conf_path = conf(dir.path(), &redis.url(), &extra);
+    // The operator bound the hash to acme with the CLI; the file lists it under beta.
+    let store = RedisStore::connect(&redis.url(), "sde", RedisOptions::default()).unwrap();
+    store.put_tenant(&tenant("acme")).await.unwrap();
+    store.add_token("acme", &hash).await.unwrap();
+
+    let yaml = std::fs::read_to_string(&conf_path).unwrap();
+    let config =
+        seedance_edge::config::Config::from_yaml(&yaml, &|n| (n == "CLI_TEST_KEY").then(|| "k".into())).unwrap();
+    let edge_store = seedance_edge::server::open_store(&config.store).unwrap();
+    let edge = seedance_edge::server::build_edge(config, edge_store, None).unwrap();
+    let report = seedance_edge::billing::reconcile::sync_tenants(&edge).await.unwrap();
+    assert_eq!(store.token_tenant(&hash).await.unwrap().as_deref(), Some("acme"), "the token stayed with acme");
+    let conflict = seedance_edge::billing::reconcile::TokenConflict {
+        hash: hash.clone(),
+        tenant: "beta".into(),
+        holder: "acme".into(),
+    };
+    assert_eq!(report.token_conflicts, vec![conflict], "and the conflict is reported");
+    assert!(store.tenant("beta").await.unwrap().is_some(), "beta itself is loaded");
+}
+
+fn tenant(id: &str) -> seedance_edge::store::TenantRecord {
+    seedance_edge::store::TenantRecord {
+        id: id.into(),
+        disabled: false,
+        channels: vec!["main".into()],
+        models: vec![],
+        assets: false,
+    }
 }

@@ -187,3 +187,55 @@ async fn a_stalled_redis_is_unavailable_within_the_deadline_not_a_hang() {
     redis.cli(&["CLIENT", "UNPAUSE"]);
     assert!(wait::until("store answers again", Duration::from_secs(10), || async { s.ping().await.is_ok() }).await);
 }
+
+#[tokio::test]
+async fn one_token_hash_binds_one_tenant_even_when_raced() {
+    let redis = RedisServer::start();
+    let s = store(&redis);
+    s.add_token("acme", "ab12").await.unwrap();
+    s.add_token("acme", "ab12").await.expect("binding again to the holder is fine");
+    match s.add_token("globex", "ab12").await {
+        Err(TokenError::HeldByOther { holder }) => assert_eq!(holder, "acme"),
+        other => panic!("globex took acme's token: {other:?}"),
+    }
+    assert_eq!(s.token_tenant("ab12").await.unwrap().as_deref(), Some("acme"));
+
+    // Sixteen tenants race for each of eight fresh hashes: exactly one wins each, and the key
+    // names the winner.
+    for n in 0..8 {
+        let hash = format!("race{n}");
+        let mut handles = Vec::new();
+        for i in 0..16 {
+            let (s, hash) = (s.clone(), hash.clone());
+            handles.push(tokio::spawn(async move { (i, s.add_token(&format!("t{i}"), &hash).await) }));
+        }
+        let mut winners = Vec::new();
+        for h in handles {
+            match h.await.unwrap() {
+                (i, Ok(())) => winners.push(format!("t{i}")),
+                (_, Err(TokenError::HeldByOther { .. })) => {}
+                (_, Err(e)) => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "{hash}: {winners:?}");
+        assert_eq!(s.token_tenant(&hash).await.unwrap(), Some(winners[0].clone()));
+    }
+}
+
+#[tokio::test]
+async fn a_deferred_settlement_is_noted_on_the_task_until_it_settles() {
+    let redis = RedisServer::start();
+    let s = store(&redis);
+    s.put_task("acme", &task("cgt-1", 1_700_000_000)).await.unwrap();
+    s.defer_settlement("acme", "cgt-1", "missing_usage", 10).await.unwrap();
+    s.defer_settlement("acme", "cgt-1", "no_price", 20).await.unwrap();
+    let noted = PendingSettlement { reason: "no_price".into(), since_ms: 10, attempts: 2 };
+    assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), Some(noted), "first time kept, attempts counted");
+    s.defer_settlement("acme", "cgt-2", "no_price", 20).await.unwrap();
+    assert_eq!(redis.cli(&["EXISTS", "sde:{t:acme}:task:cgt-2"]).trim(), "0", "no record conjured for an unknown task");
+
+    assert!(matches!(s.settle("acme", &settlement("cgt-1", "a")).await.unwrap(), SettleOutcome::Settled { .. }));
+    assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), None, "settling clears the note");
+    s.defer_settlement("acme", "cgt-1", "no_price", 30).await.unwrap();
+    assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), None, "a settled task is never pending");
+}

@@ -10,7 +10,7 @@ pub mod reconcile;
 use crate::edge::Edge;
 use crate::routes::create::now_ms;
 use crate::store::{is_terminal, QuarantineRecord, SettleOutcome, Settlement, TaskRecord};
-use seedance_filters::sku::{cost_usd_nanos, nanos_to_usd, sku_for};
+use seedance_filters::sku::{cost_usd_nanos, nanos_to_usd, sku_for, Sku};
 use seedance_filters::tokens::{billable_usage, TaskShape, Usage, UsageProblem};
 use seedance_filters::PublicModel;
 use serde_json::Value;
@@ -26,6 +26,54 @@ pub enum Observed {
     Quarantined,
     /// The store or the task's data did not allow settling now; the reconciler retries.
     Deferred,
+}
+
+/// Why a succeeded task's settlement cannot be made now. A closed set: it is the label of
+/// `seedance_settlements_deferred_total` and what `task show` reports on the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeferReason {
+    /// The upstream reported neither `usage.completion_tokens` nor `usage.total_tokens`.
+    MissingUsage,
+    /// Neither the upstream nor the create request named a resolution.
+    MissingResolution,
+    /// A resolution the task's model is not sold at: no SKU.
+    UnknownResolution,
+    /// The stored public model is not one this edge knows.
+    UnknownModel,
+    /// The SKU has no price in the configuration.
+    NoPrice,
+    /// The task's channel is no longer configured: nobody can ask the upstream about it.
+    ChannelRemoved,
+}
+
+impl DeferReason {
+    pub const ALL: [DeferReason; 6] = [
+        DeferReason::MissingUsage,
+        DeferReason::MissingResolution,
+        DeferReason::UnknownResolution,
+        DeferReason::UnknownModel,
+        DeferReason::NoPrice,
+        DeferReason::ChannelRemoved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeferReason::MissingUsage => "missing_usage",
+            DeferReason::MissingResolution => "missing_resolution",
+            DeferReason::UnknownResolution => "unknown_resolution",
+            DeferReason::UnknownModel => "unknown_model",
+            DeferReason::NoPrice => "no_price",
+            DeferReason::ChannelRemoved => "channel_removed",
+        }
+    }
+}
+
+/// What a succeeded task costs.
+struct Priced {
+    sku: Sku,
+    tokens: u64,
+    usd_nanos: u64,
+    resolution: String,
 }
 
 /// Records what an upstream task object says about `record`. Never fails the caller's request:
@@ -77,29 +125,30 @@ async fn quarantine(edge: &Edge, tenant: &str, record: &TaskRecord, problem: Usa
     }
 }
 
-async fn settle(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Value) -> Observed {
-    let Some(model) = PublicModel::parse(&record.public_model) else {
-        log::error!("tenant={tenant} task {}: stored model {:?} is unknown", record.id, record.public_model);
-        return Observed::Deferred;
-    };
+/// Why a succeeded task is not priced now.
+enum Unpriced {
+    /// Not yet: the reconciler comes back.
+    Defer(DeferReason),
+    /// Never automatically: the reported usage is not believable.
+    Suspect(UsageProblem, String),
+}
+
+/// Prices a succeeded task from what the upstream reported, or says why it cannot.
+fn price(edge: &Edge, record: &TaskRecord, task: &Value) -> Result<Priced, Unpriced> {
+    let model = PublicModel::parse(&record.public_model).ok_or(Unpriced::Defer(DeferReason::UnknownModel))?;
     // The final resolution the upstream reports decides the price, not the requested one.
     let resolution = task
         .get("resolution")
         .and_then(Value::as_str)
         .map(str::to_string)
         .or_else(|| record.requested_resolution.clone())
-        .unwrap_or_default();
-    let sku = match sku_for(model, &resolution, record.has_video) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("tenant={tenant} task {}: no SKU ({e}); settlement deferred", record.id);
-            return Observed::Deferred;
-        }
-    };
-    let Some(price) = edge.config.prices.price_micro_usd_per_m(&sku) else {
-        log::error!("tenant={tenant} task {}: no price for {}", record.id, sku.as_str());
-        return Observed::Deferred;
-    };
+        .filter(|r| !r.is_empty())
+        .ok_or(Unpriced::Defer(DeferReason::MissingResolution))?;
+    let sku =
+        sku_for(model, &resolution, record.has_video).map_err(|_| Unpriced::Defer(DeferReason::UnknownResolution))?;
+    let price = edge.config.prices.price_micro_usd_per_m(&sku).ok_or(Unpriced::Defer(DeferReason::NoPrice))?;
+    // `completion_tokens` is what BytePlus bills (`total_tokens` only if it is absent), bounded
+    // by the token formula's worst case for the task.
     let shape = TaskShape {
         resolution: Some(resolution.as_str()),
         ratio: task.get("ratio").and_then(Value::as_str),
@@ -108,14 +157,31 @@ async fn settle(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Value) ->
     };
     let tokens = match billable_usage(task, shape.worst_case_tokens()) {
         Usage::Billable(t) => t,
-        Usage::Missing => {
-            log::warn!("tenant={tenant} task {} succeeded without usage; settlement deferred", record.id);
-            return Observed::Deferred;
-        }
-        Usage::Suspect { problem, raw } => return quarantine(edge, tenant, record, problem, raw).await,
+        Usage::Missing => return Err(Unpriced::Defer(DeferReason::MissingUsage)),
+        Usage::Suspect { problem, raw } => return Err(Unpriced::Suspect(problem, raw)),
     };
-    let Some(usd_nanos) = cost_usd_nanos(tokens, price) else {
-        return quarantine(edge, tenant, record, UsageProblem::OverBound, tokens.to_string()).await;
+    let usd_nanos =
+        cost_usd_nanos(tokens, price).ok_or_else(|| Unpriced::Suspect(UsageProblem::OverBound, tokens.to_string()))?;
+    Ok(Priced { usd_nanos, sku, tokens, resolution })
+}
+
+/// Counts a settlement that cannot be made now and notes it on the task (reason, since when,
+/// how many attempts), so a stuck one shows in `task show`. The task stays pending: the
+/// reconciler comes back to it.
+pub async fn defer(edge: &Edge, tenant: &str, task_id: &str, reason: DeferReason) -> Observed {
+    edge.metrics.settlements_deferred.with_label_values(&[reason.as_str()]).inc();
+    log::warn!("tenant={tenant} task {task_id}: settlement deferred ({})", reason.as_str());
+    if let Err(e) = edge.store.defer_settlement(tenant, task_id, reason.as_str(), now_ms()).await {
+        edge.store_failed(&e);
+    }
+    Observed::Deferred
+}
+
+async fn settle(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Value) -> Observed {
+    let Priced { sku, tokens, usd_nanos, resolution } = match price(edge, record, task) {
+        Ok(p) => p,
+        Err(Unpriced::Defer(reason)) => return defer(edge, tenant, &record.id, reason).await,
+        Err(Unpriced::Suspect(problem, raw)) => return quarantine(edge, tenant, record, problem, raw).await,
     };
     let settlement = Settlement {
         settlement_id: format!("{}-{:016x}", edge.node_id, rand::random::<u64>()),

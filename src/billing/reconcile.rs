@@ -2,16 +2,19 @@
 //! tenant (behind a short lease so several nodes spread the work rather than repeat it), it takes
 //! the pending tasks whose check is due, asks their channels in scoped batches, observes what
 //! finished (the settlement script makes double work harmless), backs off the rest, and gives up
-//! on a task once its `execution_expires_after` plus a margin has passed.
+//! on a task once its `execution_expires_after` plus a margin has passed. Tenants are isolated:
+//! one whose store slot fails, or a record that cannot be read, is logged, counted and skipped,
+//! and the pass goes on with the rest.
 //!
 //! It also runs the start-up chores that need the store inside a long-lived runtime: upserting
 //! the configured tenants, and replaying the ownership journal.
 
-use crate::billing::{observe, Observed};
+use crate::billing::{defer, observe, DeferReason, Observed};
+use crate::config::TenantConf;
 use crate::edge::Edge;
 use crate::routes::create::now_ms;
 use crate::routes::list::fetch_scoped;
-use crate::store::{is_terminal, StoreError, TaskRecord};
+use crate::store::{is_terminal, StoreError, TaskRecord, TokenError};
 use async_trait::async_trait;
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
@@ -49,103 +52,239 @@ fn backoff_ms(interval_ms: i64, age_ms: i64) -> i64 {
     (age_ms / 10).clamp(interval_ms, MAX_BACKOFF_MS.max(interval_ms))
 }
 
+/// Labels of `seedance_reconcile_skipped_total`, one per kind of store error.
+pub const SKIP_REASONS: [&str; 2] = ["store_unavailable", "record_unreadable"];
+
+fn skip_reason(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::Unavailable { .. } => SKIP_REASONS[0],
+        StoreError::Corrupt { .. } => SKIP_REASONS[1],
+    }
+}
+
+/// A configured token hash the store already binds to another tenant. It stays with its holder:
+/// moving it would hand one customer's traffic (and bill) to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenConflict {
+    pub hash: String,
+    /// The tenant the configuration lists it under.
+    pub tenant: String,
+    /// The tenant the store binds it to.
+    pub holder: String,
+}
+
+/// What loading the configured tenants left undone; every item was logged as it happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub token_conflicts: Vec<TokenConflict>,
+    /// Configured tenants whose stored record is unreadable: left for an operator to repair.
+    pub unreadable: Vec<String>,
+}
+
 /// Upserts the configured tenants and their token hashes. A tenant an operator disabled with
 /// the CLI stays disabled: the config says what a tenant may use, not whether it is switched on.
-pub async fn sync_tenants(edge: &Edge) -> Result<(), StoreError> {
+/// A token hash another tenant holds is not moved, and a tenant whose record cannot be read is
+/// skipped, so neither keeps the others out of the store. An unreachable store is an error: the
+/// caller tries the whole (idempotent) sync again.
+pub async fn sync_tenants(edge: &Edge) -> Result<SyncReport, StoreError> {
+    let mut report = SyncReport::default();
     for t in &edge.config.tenants {
-        let disabled = edge.store.tenant(&t.id).await?.is_some_and(|r| r.disabled);
-        let record = crate::store::TenantRecord {
-            id: t.id.clone(),
-            disabled,
-            channels: t.channels.clone(),
-            models: t.models.iter().map(|m| m.name().to_string()).collect(),
-            assets: t.assets,
-        };
-        edge.store.put_tenant(&record).await?;
-        for hash in &t.token_sha256 {
-            edge.store.add_token(&t.id, hash).await?;
+        match sync_tenant(edge, t, &mut report).await {
+            Ok(()) => {}
+            Err(e @ StoreError::Corrupt { .. }) => {
+                edge.metrics.store_errors.with_label_values(&[e.op()]).inc();
+                log::error!("tenant={}: stored record unreadable, left as it is: {e}", t.id);
+                report.unreadable.push(t.id.clone());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(report)
+}
+
+async fn sync_tenant(edge: &Edge, t: &TenantConf, report: &mut SyncReport) -> Result<(), StoreError> {
+    let disabled = edge.store.tenant(&t.id).await?.is_some_and(|r| r.disabled);
+    let record = crate::store::TenantRecord {
+        id: t.id.clone(),
+        disabled,
+        channels: t.channels.clone(),
+        models: t.models.iter().map(|m| m.name().to_string()).collect(),
+        assets: t.assets,
+    };
+    edge.store.put_tenant(&record).await?;
+    for hash in &t.token_sha256 {
+        match edge.store.add_token(&t.id, hash).await {
+            Ok(()) => {}
+            Err(TokenError::HeldByOther { holder }) => {
+                log::error!(
+                    "tenant={}: configured token hash {}… is bound to tenant {holder} in the store; it stays there (revoke it there to move it)",
+                    t.id,
+                    &hash[..hash.len().min(12)]
+                );
+                report.token_conflicts.push(TokenConflict { hash: hash.clone(), tenant: t.id.clone(), holder });
+            }
+            Err(TokenError::Store(e)) => return Err(e),
         }
     }
     Ok(())
 }
 
+/// What one pass did, across tenants.
+#[derive(Default)]
+struct PassTotals {
+    finished: usize,
+    /// When the longest-waiting due task became due.
+    oldest_due: Option<i64>,
+}
+
 impl Reconciler {
     /// One pass over every tenant. Returns how many tasks were settled or recorded terminal.
+    /// Fails only when the tenant list itself cannot be had; a tenant whose store slot fails or
+    /// a record that cannot be read is logged, counted and skipped, and the pass goes on.
     pub async fn pass(&self) -> Result<usize, StoreError> {
-        let edge = &self.edge;
-        if let Some(j) = &edge.journal {
-            if j.pending() > 0 {
-                match j.replay(edge.store.as_ref()).await {
-                    Ok(n) if n > 0 => log::info!("journal: replayed {n} ownership records"),
-                    Ok(_) => {}
-                    Err(e) => log::warn!("journal replay stopped: {e}"),
-                }
-                edge.metrics.journal_pending.set(j.pending());
+        self.replay_journal().await;
+        let now = now_ms();
+        let mut totals = PassTotals::default();
+        for tenant in self.tenants().await? {
+            if let Err(e) = self.tenant_pass(&tenant, now, &mut totals).await {
+                self.skipped(&tenant, None, &e);
             }
         }
-        let now = now_ms();
-        let interval = edge.config.reconcile_interval.as_millis() as i64;
-        let mut finished = 0;
-        let mut oldest_due: Option<i64> = None;
-        let mut tenants = edge.store.tenant_ids().await?;
+        let lag_ms = totals.oldest_due.map_or(0, |at| (now - at).max(0));
+        self.edge.metrics.reconcile_lag.set(lag_ms as f64 / 1000.0);
+        Ok(totals.finished)
+    }
+
+    async fn replay_journal(&self) {
+        let edge = &self.edge;
+        let Some(j) = &edge.journal else { return };
+        if j.pending() == 0 {
+            return;
+        }
+        match j.replay(edge.store.as_ref()).await {
+            Ok(n) if n > 0 => log::info!("journal: replayed {n} ownership records"),
+            Ok(_) => {}
+            Err(e) => log::warn!("journal replay stopped: {e}"),
+        }
+        edge.metrics.journal_pending.set(j.pending());
+    }
+
+    async fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        let edge = &self.edge;
+        let tenants = edge.store.tenant_ids().await?;
+        if edge.config.tenants.iter().all(|t| tenants.contains(&t.id)) {
+            return Ok(tenants);
+        }
         // A Redis that came back empty (no persistence) lost the configured tenants with
         // everything else: put them back so their tokens work again without a restart.
-        if edge.config.tenants.iter().any(|t| !tenants.contains(&t.id)) {
-            sync_tenants(edge).await?;
-            log::warn!("configured tenants were missing from the store; restored");
-            tenants = edge.store.tenant_ids().await?;
+        sync_tenants(edge).await?;
+        log::warn!("configured tenants were missing from the store; restored");
+        edge.store.tenant_ids().await
+    }
+
+    /// One tenant's due tasks. An unreadable task record is skipped; a store failure ends this
+    /// tenant's turn (its slot is likely down: the next task would only wait for the same timeout).
+    async fn tenant_pass(&self, tenant: &str, now: i64, totals: &mut PassTotals) -> Result<(), StoreError> {
+        let edge = &self.edge;
+        let interval = edge.config.reconcile_interval.as_millis() as i64;
+        let lease_ms = (interval * 3).max(1000) as u64;
+        if !edge.store.try_lease(tenant, &edge.node_id, lease_ms).await? {
+            return Ok(());
         }
-        for tenant in tenants {
-            let lease_ms = (interval * 3).max(1000) as u64;
-            if !edge.store.try_lease(&tenant, &edge.node_id, lease_ms).await? {
-                continue;
+        let due = edge.store.due_tasks(tenant, now, BATCH).await?;
+        if let Some((_, at)) = due.first() {
+            totals.oldest_due = Some(totals.oldest_due.map_or(*at, |o| o.min(*at)));
+        }
+        let records = self.readable_records(tenant, &due, now).await?;
+        let refs: Vec<&TaskRecord> = records.iter().collect();
+        let fetched = match fetch_scoped(edge, &refs).await {
+            Ok(f) => f,
+            Err(e) => {
+                log::warn!("reconcile: tenant={tenant}: {}", e.message);
+                Default::default()
             }
-            let due = edge.store.due_tasks(&tenant, now, BATCH).await?;
-            if let Some((_, at)) = due.first() {
-                oldest_due = Some(oldest_due.map_or(*at, |o: i64| o.min(*at)));
-            }
-            let mut records: Vec<TaskRecord> = Vec::with_capacity(due.len());
-            for (id, _) in &due {
-                match edge.store.task(&tenant, id).await? {
-                    Some(r) if !is_terminal(&r.status) || (r.status == "succeeded" && r.settlement.is_none()) => {
-                        records.push(r)
-                    }
-                    _ => edge.store.reschedule(&tenant, id, None).await?,
-                }
-            }
-            let refs: Vec<&TaskRecord> = records.iter().collect();
-            let fetched = match fetch_scoped(edge, &refs).await {
-                Ok(f) => f,
-                Err(e) => {
-                    log::warn!("reconcile: tenant={tenant}: {}", e.message);
-                    Default::default()
-                }
-            };
-            for r in &records {
-                let age_ms = now - r.created_at * 1000;
-                let expiry = r.execution_expires_after.unwrap_or(DEFAULT_EXPIRY_SECS) + EXPIRY_MARGIN_SECS;
-                let outcome = match fetched.get(&r.id) {
-                    Some(task) => observe(edge, &tenant, r, task).await,
-                    None => Observed::NotTerminal,
-                };
-                match outcome {
-                    Observed::Settled | Observed::Recorded => {
-                        finished += 1;
-                        edge.store.reschedule(&tenant, &r.id, None).await?;
-                    }
-                    _ if age_ms > expiry * 1000 => {
-                        log::warn!(
-                            "reconcile: tenant={tenant} task {} unresolved after its expiry; no longer tracked",
-                            r.id
-                        );
-                        edge.store.reschedule(&tenant, &r.id, None).await?;
-                    }
-                    _ => edge.store.reschedule(&tenant, &r.id, Some(now + backoff_ms(interval, age_ms))).await?,
-                }
+        };
+        for r in &records {
+            if self.check_task(tenant, r, fetched.get(&r.id), now).await? {
+                totals.finished += 1;
             }
         }
-        edge.metrics.reconcile_lag.set(oldest_due.map_or(0.0, |at| ((now - at).max(0) as f64) / 1000.0));
-        Ok(finished)
+        Ok(())
+    }
+
+    /// The due tasks still worth asking about. A record that cannot be read is skipped and
+    /// looked at again only after the longest backoff, so broken records cannot crowd the
+    /// tenant's good ones out of the batch.
+    async fn readable_records(
+        &self,
+        tenant: &str,
+        due: &[(String, i64)],
+        now: i64,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        let store = &self.edge.store;
+        let mut records = Vec::with_capacity(due.len());
+        for (id, _) in due {
+            match store.task(tenant, id).await {
+                Ok(Some(r)) if !is_terminal(&r.status) || (r.status == "succeeded" && r.settlement.is_none()) => {
+                    records.push(r)
+                }
+                Ok(_) => store.reschedule(tenant, id, None).await?,
+                Err(e @ StoreError::Corrupt { .. }) => {
+                    self.skipped(tenant, Some(id), &e);
+                    store.reschedule(tenant, id, Some(now + MAX_BACKOFF_MS)).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(records)
+    }
+
+    /// Observes one task's upstream state and schedules its next check. Returns whether it
+    /// finished (settled or recorded terminal).
+    async fn check_task(
+        &self,
+        tenant: &str,
+        r: &TaskRecord,
+        upstream: Option<&serde_json::Value>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let edge = &self.edge;
+        let outcome = match upstream {
+            Some(task) => observe(edge, tenant, r, task).await,
+            // Nobody can ask the upstream about it any more: say so rather than wait in silence.
+            None if edge.channels.get(&r.channel).is_none() => {
+                defer(edge, tenant, &r.id, DeferReason::ChannelRemoved).await
+            }
+            None => Observed::NotTerminal,
+        };
+        let interval = edge.config.reconcile_interval.as_millis() as i64;
+        let age_ms = now - r.created_at * 1000;
+        let expiry = r.execution_expires_after.unwrap_or(DEFAULT_EXPIRY_SECS) + EXPIRY_MARGIN_SECS;
+        match outcome {
+            Observed::Settled | Observed::Recorded => {
+                edge.store.reschedule(tenant, &r.id, None).await?;
+                return Ok(true);
+            }
+            _ if age_ms > expiry * 1000 => {
+                log::warn!("reconcile: tenant={tenant} task {} unresolved after its expiry; no longer tracked", r.id);
+                edge.store.reschedule(tenant, &r.id, None).await?;
+            }
+            _ => edge.store.reschedule(tenant, &r.id, Some(now + backoff_ms(interval, age_ms))).await?,
+        }
+        Ok(false)
+    }
+
+    /// Logs and counts a tenant (or one of its tasks) this pass could not handle.
+    fn skipped(&self, tenant: &str, task: Option<&str>, e: &StoreError) {
+        let metrics = &self.edge.metrics;
+        metrics.store_errors.with_label_values(&[e.op()]).inc();
+        metrics.reconcile_skipped.with_label_values(&[skip_reason(e)]).inc();
+        let what = task.map_or_else(|| format!("tenant={tenant}"), |id| format!("tenant={tenant} task {id}"));
+        match e {
+            // Stays broken until someone repairs it.
+            StoreError::Corrupt { .. } => log::error!("reconcile: {what} skipped, its record is unreadable: {e}"),
+            StoreError::Unavailable { .. } => log::warn!("reconcile: {what} skipped this pass: {e}"),
+        }
     }
 }
 
@@ -163,7 +302,7 @@ impl BackgroundService for Reconciler {
             }
             if !edge.started.load(Ordering::Acquire) {
                 match sync_tenants(edge).await {
-                    Ok(()) => {
+                    Ok(_) => {
                         edge.started.store(true, Ordering::Release);
                         log::info!("{} configured tenants loaded into the store", edge.config.tenants.len());
                     }

@@ -14,6 +14,7 @@ struct Tenant {
     order: BTreeMap<u64, String>,
     pending: HashMap<String, i64>,
     ledger: Vec<LedgerEntry>,
+    deferred: HashMap<String, PendingSettlement>,
     lease: Option<(String, i64)>,
     assets: Vec<AssetRecord>,
 }
@@ -94,8 +95,12 @@ impl Store for MemoryStore {
         Ok(self.lock().tenants.iter().filter(|(_, t)| t.record.is_some()).map(|(k, _)| k.clone()).collect())
     }
 
-    async fn add_token(&self, tenant: &str, token_sha256: &str) -> StoreResult<()> {
-        self.lock().tokens.insert(token_sha256.to_string(), tenant.to_string());
+    async fn add_token(&self, tenant: &str, token_sha256: &str) -> Result<(), TokenError> {
+        let mut inner = self.lock();
+        let holder = inner.tokens.entry(token_sha256.to_string()).or_insert_with(|| tenant.to_string());
+        if holder != tenant {
+            return Err(TokenError::HeldByOther { holder: holder.clone() });
+        }
         Ok(())
     }
 
@@ -235,6 +240,7 @@ impl Store for MemoryStore {
             resolution: s.final_resolution.clone(),
         });
         t.pending.remove(&s.task_id);
+        t.deferred.remove(&s.task_id);
         let entry_id = format!("{}-{}", s.settled_at_ms, t.ledger.len());
         t.ledger.push(LedgerEntry {
             entry_id: entry_id.clone(),
@@ -248,6 +254,26 @@ impl Store for MemoryStore {
             at_ms: s.settled_at_ms,
         });
         Ok(SettleOutcome::Settled { entry_id })
+    }
+
+    async fn defer_settlement(&self, tenant: &str, id: &str, reason: &str, now_ms: i64) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let t = inner.tenant(tenant);
+        if t.tasks.get(id).is_none_or(|task| task.settlement.is_some()) {
+            return Ok(());
+        }
+        let p = t.deferred.entry(id.to_string()).or_insert_with(|| PendingSettlement {
+            reason: String::new(),
+            since_ms: now_ms,
+            attempts: 0,
+        });
+        p.reason = reason.to_string();
+        p.attempts += 1;
+        Ok(())
+    }
+
+    async fn pending_settlement(&self, tenant: &str, id: &str) -> StoreResult<Option<PendingSettlement>> {
+        Ok(self.lock().tenants.get(tenant).and_then(|t| t.deferred.get(id).cloned()))
     }
 
     async fn due_tasks(&self, tenant: &str, now_ms: i64, limit: usize) -> StoreResult<Vec<(String, i64)>> {
@@ -361,6 +387,32 @@ mod tests {
         assert_eq!(s.tasks("acme").await.unwrap().len(), 1);
         assert!(s.task("acme", "cgt-2").await.unwrap().unwrap().hidden);
         assert!(!s.put_task_if_absent("acme", &task("cgt-1")).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_deferred_settlement_is_noted_until_it_settles() {
+        let s = MemoryStore::new();
+        s.put_task("acme", &task("cgt-1")).await.unwrap();
+        s.defer_settlement("acme", "cgt-1", "missing_usage", 10).await.unwrap();
+        s.defer_settlement("acme", "cgt-1", "no_price", 20).await.unwrap();
+        s.defer_settlement("acme", "cgt-2", "no_price", 20).await.unwrap();
+        let noted = PendingSettlement { reason: "no_price".into(), since_ms: 10, attempts: 2 };
+        assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), Some(noted));
+        assert_eq!(s.pending_settlement("acme", "cgt-2").await.unwrap(), None, "no such task");
+        s.settle("acme", &settlement("cgt-1", "a")).await.unwrap();
+        assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), None);
+        s.defer_settlement("acme", "cgt-1", "no_price", 30).await.unwrap();
+        assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), None, "a settled task is never pending");
+    }
+
+    #[tokio::test]
+    async fn a_token_hash_stays_with_its_tenant() {
+        let s = MemoryStore::new();
+        s.add_token("acme", "ab12").await.unwrap();
+        s.add_token("acme", "ab12").await.unwrap();
+        let e = s.add_token("globex", "ab12").await.unwrap_err();
+        assert!(matches!(&e, TokenError::HeldByOther { holder } if holder == "acme"), "{e:?}");
+        assert_eq!(s.token_tenant("ab12").await.unwrap().as_deref(), Some("acme"));
     }
 
     #[tokio::test]

@@ -31,6 +31,16 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Why a token hash could not be bound to a tenant.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    /// One hash, one tenant: binding it elsewhere would move a customer's traffic and bill.
+    #[error("the token hash is already bound to tenant {holder}")]
+    HeldByOther { holder: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// A tenant as the store keeps it (config tenants are upserted at start; the CLI adds others).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantRecord {
@@ -92,6 +102,17 @@ pub struct SettlementRecord {
     pub tokens: u64,
     pub usd_nanos: u64,
     pub resolution: String,
+}
+
+/// Why and since when a succeeded task's settlement has been waiting; kept on the task until
+/// it settles, so a stuck one is visible in `task show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSettlement {
+    /// The latest [`crate::billing::DeferReason`], as its label.
+    pub reason: String,
+    /// When it was first deferred (unix ms).
+    pub since_ms: i64,
+    pub attempts: u64,
 }
 
 /// One settlement attempt. `settlement_id` is generated once per attempt and reused on retry, so
@@ -186,8 +207,9 @@ pub trait Store: Send + Sync + 'static {
     async fn put_tenant(&self, tenant: &TenantRecord) -> StoreResult<()>;
     async fn tenant(&self, id: &str) -> StoreResult<Option<TenantRecord>>;
     async fn tenant_ids(&self) -> StoreResult<Vec<String>>;
-    /// Binds a token (by its SHA-256, lowercase hex) to a tenant.
-    async fn add_token(&self, tenant: &str, token_sha256: &str) -> StoreResult<()>;
+    /// Binds a token (by its SHA-256, lowercase hex) to a tenant, atomically refusing a hash
+    /// another tenant holds ([`TokenError::HeldByOther`]); binding it again to its holder is fine.
+    async fn add_token(&self, tenant: &str, token_sha256: &str) -> Result<(), TokenError>;
     /// Returns whether the token existed.
     async fn revoke_token(&self, token_sha256: &str) -> StoreResult<bool>;
     async fn token_tenant(&self, token_sha256: &str) -> StoreResult<Option<String>>;
@@ -224,6 +246,11 @@ pub trait Store: Send + Sync + 'static {
     /// Holds a succeeded task for review instead of settling it; `true` only for the first mark
     /// (a settled task is never marked).
     async fn quarantine(&self, tenant: &str, id: &str, q: &QuarantineRecord) -> StoreResult<bool>;
+    /// Notes on a task that its settlement was deferred for `reason`: the first time is kept,
+    /// attempts are counted. Nothing happens to a settled or unknown task; settling clears it.
+    async fn defer_settlement(&self, tenant: &str, id: &str, reason: &str, now_ms: i64) -> StoreResult<()>;
+    /// The task's deferred settlement, if it has one.
+    async fn pending_settlement(&self, tenant: &str, id: &str) -> StoreResult<Option<PendingSettlement>>;
     /// Pending task ids whose next check is due at `now_ms`, oldest due first.
     async fn due_tasks(&self, tenant: &str, now_ms: i64, limit: usize) -> StoreResult<Vec<(String, i64)>>;
     /// Moves a pending task's next check to `next_check_ms` (backoff), or drops it with `None`.

@@ -19,6 +19,8 @@ const SET_STATUS: &str = include_str!("lua/set_status.lua");
 const HIDE_TASK: &str = include_str!("lua/hide_task.lua");
 const SETTLE: &str = include_str!("lua/settle.lua");
 const QUARANTINE: &str = include_str!("lua/quarantine.lua");
+const ADD_TOKEN: &str = include_str!("lua/add_token.lua");
+const DEFER_SETTLEMENT: &str = include_str!("lua/defer_settlement.lua");
 
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
@@ -89,6 +91,8 @@ pub struct RedisStore {
     hide_task: Script,
     settle: Script,
     quarantine: Script,
+    add_token: Script,
+    defer_settlement: Script,
 }
 
 impl RedisStore {
@@ -124,6 +128,8 @@ impl RedisStore {
             hide_task: Script::new(HIDE_TASK),
             settle: Script::new(SETTLE),
             quarantine: Script::new(QUARANTINE),
+            add_token: Script::new(ADD_TOKEN),
+            defer_settlement: Script::new(DEFER_SETTLEMENT),
         })
     }
 
@@ -415,14 +421,16 @@ impl Store for RedisStore {
         Ok(ids)
     }
 
-    async fn add_token(&self, tenant: &str, token_sha256: &str) -> StoreResult<()> {
-        let key = self.keys.token(token_sha256);
-        let tenant = tenant.to_string();
-        self.run(
-            "add_token",
-            |mut c| async move { ::redis::cmd("SET").arg(&key).arg(&tenant).query_async(&mut c).await },
-        )
-        .await
+    async fn add_token(&self, tenant: &str, token_sha256: &str) -> Result<(), TokenError> {
+        let mut inv = self.add_token.prepare_invoke();
+        inv.key(self.keys.token(token_sha256)).arg(tenant);
+        let (bound, holder): (i64, String) =
+            self.run("add_token", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        if bound == 1 {
+            Ok(())
+        } else {
+            Err(TokenError::HeldByOther { holder })
+        }
     }
 
     async fn revoke_token(&self, token_sha256: &str) -> StoreResult<bool> {
@@ -643,6 +651,39 @@ impl Store for RedisStore {
             .run("orphans", |mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await })
             .await?;
         Ok(all.values().filter_map(|v| serde_json::from_str(v).ok()).collect())
+    }
+
+    async fn defer_settlement(&self, tenant: &str, id: &str, reason: &str, now_ms: i64) -> StoreResult<()> {
+        let mut inv = self.defer_settlement.prepare_invoke();
+        inv.key(self.keys.task(tenant, id)).arg(reason).arg(now_ms);
+        let _: i64 = self.run("defer_settlement", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        Ok(())
+    }
+
+    async fn pending_settlement(&self, tenant: &str, id: &str) -> StoreResult<Option<PendingSettlement>> {
+        let key = self.keys.task(tenant, id);
+        let (reason, since, attempts): (Option<String>, Option<String>, Option<String>) = self
+            .run("pending_settlement", |mut c| async move {
+                ::redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg("defer_reason")
+                    .arg("defer_since")
+                    .arg("defer_attempts")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let Some(reason) = reason else { return Ok(None) };
+        let num = |field: &str, v: Option<String>| {
+            v.unwrap_or_default()
+                .parse::<i64>()
+                .map_err(|_| corrupt("pending_settlement", format!("task {id}: {field}")))
+        };
+        Ok(Some(PendingSettlement {
+            reason,
+            since_ms: num("defer_since", since)?,
+            attempts: num("defer_attempts", attempts)?.max(0) as u64,
+        }))
     }
 
     async fn due_tasks(&self, tenant: &str, now_ms: i64, limit: usize) -> StoreResult<Vec<(String, i64)>> {

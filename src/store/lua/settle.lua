@@ -10,6 +10,7 @@ if prev then
 end
 redis.call('HSET', KEYS[1], 'settled_by', ARGV[1], 'status', 'succeeded', 'settled_at', ARGV[6],
   'billed_tokens', ARGV[4], 'sku', ARGV[3], 'usd_nanos', ARGV[5], 'resolution', ARGV[8])
+redis.call('HDEL', KEYS[1], 'defer_reason', 'defer_since', 'defer_attempts')
 redis.call('ZREM', KEYS[3], ARGV[2])
 local entry = redis.call('XADD', KEYS[2], '*', 'task', ARGV[2], 'settlement', ARGV[1], 'sku', ARGV[3],
   'tokens', ARGV[4], 'usd_nanos', ARGV[5], 'model', ARGV[7], 'at', ARGV[6])
