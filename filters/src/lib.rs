@@ -9,6 +9,7 @@
 //! - [`task`]: create-task validation and rewrite, response rewrite, list query (SPEC §4.2–4.5).
 //! - [`callback`]: callback / asset URL syntax and the address classifier.
 //! - [`asset`]: asset Actions, their bodies, and `asset://` URIs (SPEC §4.6).
+//! - `query`: the one query-string decoder the list and Action queries share.
 //! - [`redact`]: what of an upstream answer a tenant may see, and which answers refuse the channel.
 //! - [`sku`]: SKU selection and prices in integer nano-USD (SPEC §6).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -20,6 +21,7 @@ pub mod callback;
 pub mod error;
 mod json;
 pub mod model;
+mod query;
 pub mod redact;
 pub mod sku;
 pub mod task;
