@@ -81,7 +81,7 @@ fn at(i: usize, message: impl Into<String>) -> ApiError {
     ApiError::invalid(format!("content[{i}]"), message)
 }
 
-/// Checks `content` in place: `asset://` URIs canonicalized, media URLs trimmed.
+/// Checks `content` in place: `asset://` URIs canonicalized, media URLs (inline ones too) trimmed.
 pub fn check_content(content: Option<&mut Value>) -> Result<ContentFacts, ApiError> {
     let items = match content {
         None => return Err(ApiError::invalid("content", "content is required: a non-empty array of input items")),
@@ -173,12 +173,15 @@ fn check_media_url(i: usize, ty: &str, obj: &mut Map<String, Value>, facts: &mut
         }
         return Ok(());
     }
-    if trimmed.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("data:")) {
+    if is_inline(trimmed) {
         if ty == "video_url" {
             return Err(at(
                 i,
                 format!("{field}: reference videos cannot be sent inline; use an https URL or asset://"),
             ));
+        }
+        if trimmed.len() != url.len() {
+            *url = trimmed.to_string();
         }
         return Ok(());
     }
@@ -189,6 +192,11 @@ fn check_media_url(i: usize, ty: &str, obj: &mut Map<String, Value>, facts: &mut
     *url = checked.url.clone();
     facts.media_urls.push(MediaUrl { param: format!("content[{i}]"), url: checked });
     Ok(())
+}
+
+/// Inline media: a `data:` URL, the scheme in any case.
+pub(crate) fn is_inline(url: &str) -> bool {
+    url.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("data:"))
 }
 
 /// One mode per request: first frame, first + last frame, or reference media.
@@ -408,6 +416,10 @@ mod tests {
         assert_eq!(f.media_urls[0].param, "content[0]");
         // Inline images and audio are legal; inline video is not.
         check(json!([{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}])).unwrap();
+        // Found by fuzzing: inline media is trimmed like every other media URL.
+        let mut c = json!([{"type": "image_url", "image_url": {"url": " data:image/png;base64, "}}]);
+        check_content(Some(&mut c)).unwrap();
+        assert_eq!(c[0]["image_url"]["url"], "data:image/png;base64,");
         let v = json!({"type": "video_url", "video_url": {"url": "data:video/mp4;base64,AAAA"}});
         assert_eq!(param(json!([v])), "content[0]");
     }

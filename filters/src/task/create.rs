@@ -77,7 +77,7 @@ impl CreateTask {
             for item in items.iter_mut() {
                 for key in super::content::MEDIA_KEYS {
                     if let Some(Value::String(url)) = item.pointer_mut(&format!("/{key}/url")) {
-                        if url.starts_with("data:") && url.len() > SNAPSHOT_INLINE_LIMIT {
+                        if super::content::is_inline(url) && url.len() > SNAPSHOT_INLINE_LIMIT {
                             let head: String = url.chars().take_while(|c| *c != ',').take(64).collect();
                             *url = format!("{head},<{} bytes inline>", url.len());
                         }
@@ -447,5 +447,20 @@ mod tests {
         assert_eq!(snap["model"], "dreamina-seedance-2-0-260128");
         let sent: Value = serde_json::from_slice(&t.upstream_body("x")).unwrap();
         assert_eq!(sent["content"][0]["image_url"]["url"].as_str().unwrap().len(), 100_022);
+    }
+
+    /// Found by fuzzing: `DATA:` (the scheme in another case) or surrounding whitespace kept the
+    /// whole inline media in the audit snapshot.
+    #[test]
+    fn audit_snapshot_drops_inline_media_in_any_spelling() {
+        for url in [
+            format!("DATA:image/png;base64,{}", "A".repeat(300)),
+            format!(" data:image/png;base64,{} ", "A".repeat(300)),
+        ] {
+            let b = json!({"model": "dreamina-seedance-2-0", "content": [{"type": "image_url", "image_url": {"url": url}}]});
+            let snap = parse_create(b.to_string().as_bytes()).unwrap().audit_snapshot("m");
+            let kept = snap["content"][0]["image_url"]["url"].as_str().unwrap();
+            assert!(kept.len() < 64 && kept.ends_with(&format!("<{} bytes inline>", url.trim().len())), "{kept}");
+        }
     }
 }
