@@ -463,4 +463,17 @@ mod tests {
             assert!(kept.len() < 64 && kept.ends_with(&format!("<{} bytes inline>", url.trim().len())), "{kept}");
         }
     }
+
+    /// Found by fuzzing: serde_json's default float parser is not correctly rounded, so a float
+    /// in a pass-through field could reach the upstream one unit in the last place off.
+    #[test]
+    fn pass_through_numbers_arrive_unchanged() {
+        for n in ["-7.574296490243655e+65", "0.1", "2.2250738585072014e-308", "1.7976931348623157e308"] {
+            let raw =
+                format!(r#"{{"model":"dreamina-seedance-2-0","content":[{{"type":"text","text":"x"}}],"x":{n}}}"#);
+            let sent: Value =
+                serde_json::from_slice(&parse_create(raw.as_bytes()).unwrap().upstream_body("m")).unwrap();
+            assert_eq!(sent["x"].as_f64(), Some(n.parse::<f64>().unwrap()), "{n}");
+        }
+    }
 }
