@@ -109,8 +109,9 @@ proptest! {
 
     #[test]
     fn fuzz_check_url_non_strings(v in gen::json_value()) {
-        prop_assume!(!v.is_string());
-        prop_assert!(check_url("callback_url", &v, false).is_err());
+        // Strings are the other harnesses' business; no `prop_assume`, whose rejections would
+        // abort a long campaign.
+        prop_assert!(v.is_string() || check_url("callback_url", &v, false).is_err());
     }
 
     /// A canonically written IP literal is accepted exactly when `classify` calls it public.
