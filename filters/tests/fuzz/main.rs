@@ -6,7 +6,7 @@
 //!
 //! One test binary (compiled and linked once), one module per filter. The in-suite budget is
 //! small (see [`gen::config`]); a long campaign is
-//! `PROPTEST_CASES=200000 cargo test -p seedance-filters --release --test fuzz`.
+//! `PROPTEST_CASES=500000 cargo test -p seedance-filters --release --test fuzz`.
 
 mod asset;
 mod callback;
