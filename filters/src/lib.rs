@@ -10,6 +10,7 @@
 //! - [`callback`]: callback / asset URL syntax and the address classifier.
 //! - [`asset`]: asset Actions, their bodies, and `asset://` URIs (SPEC §4.6).
 //! - [`raw`]: JSON objects kept as borrowed text until a rule needs a member (bounded memory).
+//! - `query`: the one query-string decoder the list and Action queries share.
 //! - [`redact`]: what of an upstream answer a tenant may see, and which answers refuse the channel.
 //! - [`tokens`]: the token formula, a request's worst case, and whether a reported usage is billable.
 //! - [`sku`]: SKU selection and prices in integer nano-USD (SPEC §6).
@@ -22,6 +23,7 @@ pub mod callback;
 pub mod error;
 mod json;
 pub mod model;
+mod query;
 pub mod raw;
 pub mod redact;
 pub mod sku;

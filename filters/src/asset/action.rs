@@ -4,6 +4,7 @@
 //! is not one of the six (or another Version) is a plain 400.
 
 use crate::error::{ApiError, ErrorCode};
+use crate::query::decode;
 use crate::ACTION_VERSION;
 
 /// The six Actions the platform offers: create and read, never update or delete.
@@ -156,41 +157,6 @@ pub fn parse_action(query: Option<&str>) -> Result<Action, (ApiError, String)> {
 
 fn echo_name(name: &str) -> String {
     name.chars().take(MAX_ECHO_LEN).collect()
-}
-
-/// `application/x-www-form-urlencoded` decoding; `None` on a bad escape or non-UTF-8 bytes.
-fn decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'%' => {
-                let hi = hex_digit(*bytes.get(i + 1)?)?;
-                let lo = hex_digit(*bytes.get(i + 2)?)?;
-                out.push(hi << 4 | lo);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

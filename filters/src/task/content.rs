@@ -148,8 +148,14 @@ impl Item<'_> {
     }
 }
 
+/// Inline media: a `data:` URL, the scheme in any case.
+pub(crate) fn is_inline(url: &str) -> bool {
+    url.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("data:"))
+}
+
 fn snapshot_url(url: &str) -> Value {
-    if url.starts_with("data:") && url.len() > SNAPSHOT_INLINE {
+    let url = url.trim();
+    if is_inline(url) && url.len() > SNAPSHOT_INLINE {
         let head: String = url.chars().take_while(|c| *c != ',').take(64).collect();
         return Value::String(format!("{head},<{} bytes inline>", url.len()));
     }
@@ -323,12 +329,15 @@ fn check_media_url<'a>(
         }
         return Ok(media);
     }
-    if trimmed.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("data:")) {
+    if is_inline(trimmed) {
         if ty == "video_url" {
             return Err(at(
                 i,
                 format!("{field}: reference videos cannot be sent inline; use an https URL or asset://"),
             ));
+        }
+        if trimmed.len() != url.len() {
+            media.set("url", Value::String(trimmed.to_string()));
         }
         return Ok(media);
     }
@@ -559,6 +568,13 @@ mod tests {
         assert_eq!(f.media_urls[0].param, "content[0]");
         // Inline images and audio are legal; inline video is not.
         check(json!([{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}])).unwrap();
+        // Found by fuzzing: inline media is trimmed like every other media URL.
+        let text = json!([{"type": "image_url", "image_url": {"url": " data:image/png;base64, "}}]).to_string();
+        let (content, _) = check_content(Some(serde_json::from_str(&text).unwrap())).unwrap();
+        let mut out = Vec::new();
+        content.write(&mut out);
+        let sent: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(sent[0]["image_url"]["url"], "data:image/png;base64,");
         let v = json!({"type": "video_url", "video_url": {"url": "data:video/mp4;base64,AAAA"}});
         assert_eq!(param(json!([v])), "content[0]");
     }

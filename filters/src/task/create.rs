@@ -127,19 +127,21 @@ impl CreateTask<'_> {
     }
 }
 
-/// A top-level member for validation: small members parsed, an oversized array or object stood
-/// in for by an empty one of the same kind (it fails the same rule without being parsed).
+/// A top-level member for validation, never mistaken for an absent one: small members parsed; an
+/// oversized array or object, or a value serde cannot hold (a number past f64, nesting past the
+/// recursion limit), stood in for by a value of the same kind that fails the same rule.
 fn small(m: &Member<'_>) -> Option<Value> {
+    let Member::Raw(r) = m else { return m.value() };
+    let text = r.get().trim_start();
+    let stand_in = || match text.as_bytes().first() {
+        Some(b'[') => Value::Array(Vec::new()),
+        Some(b'{') => Value::Object(Map::new()),
+        _ => Value::String(text.chars().take(64).collect()),
+    };
     if m.len() > SMALL_FIELD {
-        if let Member::Raw(r) = m {
-            match r.get().trim_start().as_bytes().first() {
-                Some(b'[') => return Some(Value::Array(Vec::new())),
-                Some(b'{') => return Some(Value::Object(Map::new())),
-                _ => {}
-            }
-        }
+        return Some(stand_in());
     }
-    m.value()
+    Some(m.value().unwrap_or_else(stand_in))
 }
 
 /// Validates and rewrites a create-task body, parsing it once and copying nothing large.
@@ -496,6 +498,33 @@ mod tests {
         let sent = String::from_utf8(t.upstream_body("m")).unwrap();
         assert_eq!(sent.matches("duration").count(), 1, "{sent}");
         assert!(sent.contains(r#""duration":5"#), "{sent}");
+    }
+
+    /// Found by fuzzing: `DATA:` (the scheme in another case) or surrounding whitespace kept the
+    /// whole inline media in the audit snapshot.
+    #[test]
+    fn audit_snapshot_drops_inline_media_in_any_spelling() {
+        for url in [
+            format!("DATA:image/png;base64,{}", "A".repeat(300)),
+            format!(" data:image/png;base64,{} ", "A".repeat(300)),
+        ] {
+            let b = json!({"model": "dreamina-seedance-2-0", "content": [{"type": "image_url", "image_url": {"url": url}}]});
+            let raw = b.to_string();
+            let snap = parse_create(raw.as_bytes()).unwrap().audit_snapshot("m");
+            let kept = snap["content"][0]["image_url"]["url"].as_str().unwrap();
+            assert!(kept.len() < 64 && kept.ends_with(&format!("<{} bytes inline>", url.trim().len())), "{kept}");
+        }
+    }
+
+    /// Found by fuzzing: a float in a pass-through field must reach the upstream as sent.
+    #[test]
+    fn pass_through_numbers_arrive_unchanged() {
+        for n in ["-7.574296490243655e+65", "0.1", "2.2250738585072014e-308", "1.7976931348623157e308"] {
+            let raw =
+                format!(r#"{{"model":"dreamina-seedance-2-0","content":[{{"type":"text","text":"x"}}],"x":{n}}}"#);
+            let sent = String::from_utf8(parse_create(raw.as_bytes()).unwrap().upstream_body("m")).unwrap();
+            assert!(sent.contains(&format!(r#""x":{n}"#)), "{sent}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::model::PublicModel;
+use crate::query::decode;
 
 const PARAMS: &str = "page_num, page_size, filter.status, filter.model, filter.task_ids, filter.service_tier";
 /// The upstream's paging bounds (both 1..=500).
@@ -132,26 +133,6 @@ fn int_param(key: &str, value: &str, min: u32, max: u32) -> Result<u32, ApiError
     }
 }
 
-/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte.
-fn decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +176,16 @@ mod tests {
         assert_eq!(q.service_tier, Some(ServiceTier::Default));
         assert!(!q.matches_nothing());
         assert!(parse_list_query(Some("filter.service_tier=flex")).unwrap().matches_nothing());
+    }
+
+    /// Found by fuzzing: `u8::from_str_radix` takes a sign, so `%+f` decoded to a control byte
+    /// instead of being refused as the broken escape it is.
+    #[test]
+    fn an_escape_is_exactly_two_hex_digits() {
+        for bad in ["filter.task_ids=1%+f", "filter.task_ids=%+1", "page_num=%+31", "filter.status=%-1", "page_num=1%"]
+        {
+            assert!(parse_list_query(Some(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(parse_list_query(Some("page_num=%35")).unwrap().page_num, 5);
     }
 }
