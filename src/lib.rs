@@ -19,6 +19,7 @@ pub mod demo;
 pub mod dns;
 pub mod edge;
 pub mod journal;
+pub mod logfmt;
 pub mod metrics;
 pub mod proxy;
 pub mod routes;

@@ -12,6 +12,7 @@ use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::proxy::{EdgeProxy, SeedanceModule};
 use crate::store::memory::MemoryStore;
+use crate::store::metered::MeteredStore;
 use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::Store;
 use crate::upstream::UpstreamClient;
@@ -41,7 +42,8 @@ fn node_id() -> String {
     format!("{host}-{}-{:08x}", std::process::id(), rand::random::<u32>())
 }
 
-/// Builds the module's state; `dns` overrides the configured resolver (tests, the demo).
+/// Builds the module's state; `dns` overrides the configured resolver (tests, the demo). Every
+/// store operation is timed from here on (`seedance_store_duration_seconds`).
 pub fn build_edge(
     config: Config,
     store: Arc<dyn Store>,
@@ -53,6 +55,8 @@ pub fn build_edge(
         None => Arc::new(HickorySource::new(&config.dns.nameservers, config.dns.timeout)?),
     };
     let metrics = Arc::new(Metrics::new(config.metrics_tenant_label).map_err(|e| format!("metrics: {e}"))?);
+    metrics.init_channels(config.channels.iter().map(|c| c.id.as_str()));
+    let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, metrics.store_duration.clone()));
     let journal = match &config.store.journal {
         Some(p) => Some(Journal::open(p).map_err(|e| format!("store.journal {}: {e}", p.display()))?),
         None => None,

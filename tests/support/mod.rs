@@ -5,6 +5,7 @@
 pub mod dns;
 pub mod fixtures;
 pub mod harness;
+pub mod node;
 pub mod redis;
 pub mod tls_front;
 pub mod wait;

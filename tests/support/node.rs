@@ -1,0 +1,133 @@
+//! A real `seedance-edge run` process for black-box tests of what only the binary assembles:
+//! the admin listener, its token, the metrics a scraper sees, the access log on stderr.
+#![allow(dead_code)]
+
+use super::harness::{token, CHANNEL_KEY, TASKS};
+use super::wait;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The test tenant every node knows, with token `token("acme")`.
+pub const TENANT: &str = "acme";
+
+pub struct Node {
+    child: Child,
+    pub base: String,
+    pub admin: String,
+    pub listen_addr: String,
+    /// stderr of the process: the access log, at info level.
+    pub log: PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct NodeConf<'a> {
+    pub store_url: &'a str,
+    pub upstream: &'a str,
+    /// YAML appended to the `admin:` mapping (e.g. `bearer_token_file: "/path"`).
+    pub admin_extra: &'a str,
+}
+
+impl Default for NodeConf<'_> {
+    fn default() -> Self {
+        NodeConf { store_url: "memory://", upstream: "http://127.0.0.1:1", admin_extra: "" }
+    }
+}
+
+impl Node {
+    /// Starts a node in `dir` and waits until `/readyz` answers 200.
+    pub async fn start(dir: &Path, name: &str, conf: NodeConf<'_>) -> Node {
+        let (listen, admin) = (wait::free_port(), wait::free_port());
+        let admin_extra = if conf.admin_extra.is_empty() { String::new() } else { format!(", {}", conf.admin_extra) };
+        let yaml = format!(
+            r#"
+listen: [{{ addr: "127.0.0.1:{listen}" }}]
+admin: {{ addr: "127.0.0.1:{admin}"{admin_extra} }}
+store: {{ url: "{store}", prefix: sde }}
+reconcile: {{ interval_ms: 200 }}
+server: {{ threads: 2, grace_period_seconds: 0 }}
+channels:
+  - id: main
+    task_base_url: "{upstream}"
+    region: ap-southeast-1
+    api_key: "${{NODE_TEST_KEY}}"
+    models: {{ dreamina-seedance-2-0: dreamina-seedance-2-0-260128, dreamina-seedance-2-0-fast: dreamina-seedance-2-0-fast-260128 }}
+tenants:
+  - id: {TENANT}
+    token_sha256: ["{sha}"]
+    channels: [main]
+"#,
+            store = conf.store_url,
+            upstream = conf.upstream,
+            sha = seedance_edge::auth::token_sha256(&token(TENANT))
+        );
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, yaml).expect("write config");
+        let log = dir.join(format!("{name}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_seedance-edge"))
+            .args(["run", "--conf"])
+            .arg(&path)
+            .env("NODE_TEST_KEY", CHANNEL_KEY)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start seedance-edge");
+        let node = Node {
+            child,
+            base: format!("http://127.0.0.1:{listen}"),
+            admin: format!("http://127.0.0.1:{admin}"),
+            listen_addr: format!("127.0.0.1:{listen}"),
+            log,
+        };
+        let client = reqwest::Client::new();
+        let ready = wait::until(&format!("{name} ready"), Duration::from_secs(20), || async {
+            matches!(client.get(format!("{}/readyz", node.admin)).send().await, Ok(r) if r.status() == 200)
+        })
+        .await;
+        assert!(ready, "node {name} never became ready: {}", std::fs::read_to_string(&node.log).unwrap_or_default());
+        node
+    }
+
+    /// The `/metrics` page (with the admin token, if given); panics unless it is 200.
+    pub async fn scrape(&self, admin_token: Option<&str>) -> String {
+        let mut rb = reqwest::Client::new().get(format!("{}/metrics", self.admin));
+        if let Some(t) = admin_token {
+            rb = rb.bearer_auth(t);
+        }
+        let r = rb.send().await.expect("admin answers");
+        assert_eq!(r.status(), 200, "scrape refused");
+        r.text().await.expect("metrics text")
+    }
+
+    /// An authenticated list request as the test tenant: one request through every layer.
+    pub async fn list_tasks(&self) -> u16 {
+        let r = reqwest::Client::new()
+            .get(format!("{}{TASKS}", self.base))
+            .bearer_auth(token(TENANT))
+            .send()
+            .await
+            .expect("edge answers");
+        r.status().as_u16()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// The value of one sample line (`name{labels} value`), if the page has exactly that series.
+pub fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Metric family names declared on a page (`# TYPE name kind`).
+pub fn families(page: &str) -> Vec<String> {
+    page.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next().map(str::to_string)).collect()
+}
