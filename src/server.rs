@@ -111,10 +111,11 @@ pub fn build_server(edge: Arc<Edge>) -> Result<Server, String> {
     }
     server.add_service(proxy);
 
-    if let Some(addr) = &config.admin {
+    if let Some(conf) = &config.admin {
+        let token = conf.bearer_token_file.as_deref().map(crate::admin::read_token_file).transpose()?;
         let mut admin =
-            Service::new("seedance-admin".to_string(), HttpServer::new_app(AdminApp { edge: edge.clone() }));
-        admin.add_tcp(addr);
+            Service::new("seedance-admin".to_string(), HttpServer::new_app(AdminApp::new(edge.clone(), token)));
+        admin.add_tcp(&conf.addr);
         server.add_service(admin);
     }
     server.add_service(background_service("seedance-reconciler", Reconciler { edge }));

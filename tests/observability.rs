@@ -1,7 +1,7 @@
 //! What an SRE sees from a real `seedance-edge` process (SPEC §7): label values from closed sets
 //! whatever a client sends (an unknown method is `other`, unauthenticated or not), client text
 //! escaped in the access log, the build, process, in-flight and store-latency metrics, every
-//! known series present at zero.
+//! known series present at zero, and `/metrics` behind the admin token while the probes stay open.
 
 mod support;
 
@@ -145,4 +145,70 @@ async fn in_flight_counts_a_request_until_it_ends() {
     drop(s);
     let released = wait::until("none in flight", Duration::from_secs(10), || async { gauge().await == Some(0.0) });
     assert!(released.await, "the ended request is still counted");
+}
+
+#[tokio::test]
+async fn the_admin_token_guards_metrics_and_leaves_the_probes_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, "adm-0123456789abcdef\n").unwrap();
+    let extra = format!(r#"bearer_token_file: "{}""#, token_file.display());
+    let node = Node::start(dir.path(), "guarded", NodeConf { admin_extra: &extra, ..NodeConf::default() }).await;
+    let client = reqwest::Client::new();
+    let get = |path: &str, auth: Option<&str>| {
+        let mut rb = client.get(format!("{}{path}", node.admin));
+        if let Some(a) = auth {
+            rb = rb.header("authorization", a);
+        }
+        async move { rb.send().await.unwrap() }
+    };
+    assert_eq!(get("/healthz", None).await.status(), 200);
+    assert_eq!(get("/readyz", None).await.status(), 200);
+    let refused = get("/metrics", None).await;
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers().get("www-authenticate").is_some_and(|v| v.to_str().unwrap().starts_with("Bearer")));
+    let body = refused.text().await.unwrap();
+    assert!(!body.contains("seedance_"), "{body}");
+    for wrong in
+        ["Bearer adm-0123456789abcdeX", "Bearer adm-0123456789abcdef0", "Basic adm-0123456789abcdef", "Bearer "]
+    {
+        assert_eq!(get("/metrics", Some(wrong)).await.status(), 401, "{wrong}");
+    }
+    let page = node.scrape(Some("adm-0123456789abcdef")).await;
+    assert!(page.contains("seedance_build_info"), "{page}");
+    assert_eq!(
+        get("/metrics", Some("bearer adm-0123456789abcdef")).await.status(),
+        200,
+        "the scheme is case-insensitive"
+    );
+    assert!(!node.log_text().contains("adm-0123456789abcdef"), "the admin token reached the log");
+}
+
+#[tokio::test]
+async fn an_unreadable_admin_token_file_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("edge.yaml");
+    let missing = dir.path().join("no-such-token");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"
+listen: [{{ addr: "127.0.0.1:{}" }}]
+admin: {{ addr: "127.0.0.1:{}", bearer_token_file: "{}" }}
+store: {{ url: "memory://" }}
+"#,
+            wait::free_port(),
+            wait::free_port(),
+            missing.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_seedance-edge"))
+        .args(["run", "--conf"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "started without its admin token");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("admin.bearer_token_file") && err.contains("no-such-token"), "{err}");
 }
