@@ -15,6 +15,7 @@ pub mod billing;
 pub mod channel;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod dns;
 pub mod edge;

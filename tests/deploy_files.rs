@@ -80,3 +80,23 @@ fn the_name_scanner_sees_histogram_families() {
     );
     assert!(names_in("up").is_empty());
 }
+
+/// The production binary (`--no-default-features`, as the Containerfile builds it) links no
+/// simulator: fake-ark is only the demo's and the tests'.
+#[test]
+fn the_lean_build_links_no_simulator() {
+    let tree = |features: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO"))
+            .args(["tree", "-e", "normal", "-p", "seedance-edge", "--prefix", "none"])
+            .args(features)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo tree runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let lean = tree(&["--no-default-features"]);
+    assert!(lean.contains("pingora-proxy"), "the tree was read: {lean}");
+    assert!(!lean.contains("fake-ark"), "fake-ark in the production build:\n{lean}");
+    assert!(tree(&[]).contains("fake-ark"), "the default build keeps the demo");
+}
