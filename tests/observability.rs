@@ -46,12 +46,19 @@ async fn unknown_methods_are_other_and_are_logged_escaped() {
         let status = raw_status(&node.listen_addr, r.as_bytes());
         assert!(matches!(status, Some(400 | 401)), "{r:?} answered {status:?}");
     }
+    // A control byte or a quote is not a method: the HTTP parser refuses those before the module.
+    for method in [&b"X\x01Q"[..], b"X\"Q", b"X\x7fQ", b"X\xc3\xa9"] {
+        let mut r = method.to_vec();
+        r.extend_from_slice(format!(" {TASKS} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n").as_bytes());
+        assert_eq!(raw_status(&node.listen_addr, &r), Some(400), "{method:?}");
+    }
 
     let page = node.scrape(None).await;
     assert!(!page.contains("XQZ1") && !page.contains("X'Q") && !page.contains(r#"method="get""#), "{page}");
     let other = |route: &str, status: &str| {
         sample(&page, &format!(r#"seedance_requests_total{{method="other",route="{route}",status="{status}"}}"#))
     };
+    // Exactly the four requests above: the parser's refusals left nothing behind.
     assert_eq!(other("unknown", "401"), Some(3.0), "{page}");
     assert_eq!(other("unknown", "400"), Some(1.0), "the authenticated XQZ1 is a 400 no-route: {page}");
     for line in page.lines().filter(|l| l.starts_with("seedance_requests_total{")) {
