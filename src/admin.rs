@@ -1,17 +1,64 @@
 //! The admin listener: `/healthz` (the process is up), `/readyz` (config loaded, tenants
-//! upserted, store reachable) and `/metrics` (Prometheus text). Bind it to loopback or an
-//! internal address: it has no authentication.
+//! upserted, store reachable) and `/metrics` (Prometheus text). With
+//! `admin.bearer_token_file` set, `/metrics` wants `Authorization: Bearer <token>`; the probes
+//! stay open because kubelets and load balancers cannot send one. Without it there is no
+//! authentication: bind it to loopback or an internal address.
 
+use crate::config::Secret;
 use crate::edge::Edge;
 use async_trait::async_trait;
 use http::Response;
 use pingora_core::apps::http_app::ServeHttp;
 use pingora_core::protocols::http::ServerSession;
+use sha2::{Digest, Sha256};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub struct AdminApp {
-    pub edge: Arc<Edge>,
+    edge: Arc<Edge>,
+    metrics_token: Option<Secret>,
+}
+
+impl AdminApp {
+    /// `metrics_token`: what `/metrics` requires as a bearer token (`None`: open).
+    pub fn new(edge: Arc<Edge>, metrics_token: Option<Secret>) -> AdminApp {
+        AdminApp { edge, metrics_token }
+    }
+
+    fn may_scrape(&self, session: &ServerSession) -> bool {
+        let Some(expected) = &self.metrics_token else { return true };
+        let presented = session.req_header().headers.get("authorization").map(|v| v.as_bytes());
+        presented.and_then(bearer).is_some_and(|t| same_secret(t, expected.expose().as_bytes()))
+    }
+}
+
+/// Reads the admin token: surrounding whitespace (the newline editors add) is dropped; the rest
+/// must be a non-empty run of visible ASCII, since it travels in a header.
+pub fn read_token_file(path: &Path) -> Result<Secret, String> {
+    let key = "admin.bearer_token_file";
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{key} {}: {e}", path.display()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(format!("{key} {}: the file is empty", path.display()));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!("{key} {}: the token must be visible ASCII without spaces", path.display()));
+    }
+    Ok(Secret::new(token))
+}
+
+/// The credentials of `Bearer <token>` (the scheme is case-insensitive, RFC 7235).
+fn bearer(header: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = header.split_at_checked(7)?;
+    scheme.eq_ignore_ascii_case(b"bearer ").then(|| rest.trim_ascii())
+}
+
+/// Compares digests, in time independent of where the inputs differ, so the token cannot be
+/// guessed a byte at a time from response times.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    let (da, db) = (Sha256::digest(a), Sha256::digest(b));
+    da.iter().zip(db.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn text(status: u16, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -22,6 +69,12 @@ fn text(status: u16, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
         .header("Content-Length", len)
         .body(body)
         .unwrap_or_else(|_| Response::new(Vec::new()))
+}
+
+fn unauthorized() -> Response<Vec<u8>> {
+    let mut r = text(401, "text/plain", b"unauthorized: /metrics needs Authorization: Bearer <admin token>\n".to_vec());
+    r.headers_mut().insert("WWW-Authenticate", http::HeaderValue::from_static("Bearer realm=\"seedance-edge admin\""));
+    r
 }
 
 #[async_trait]
@@ -41,8 +94,40 @@ impl ServeHttp for AdminApp {
                     }
                 }
             }
+            "/metrics" if !self.may_scrape(session) => unauthorized(),
             "/metrics" => text(200, "text/plain; version=0.0.4", self.edge.metrics.render()),
             _ => text(404, "text/plain", b"not found: /healthz, /readyz, /metrics\n".to_vec()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_credentials_are_read_case_insensitively() {
+        assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"bearer  abc "), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"Basic abc"), None);
+        assert_eq!(bearer(b"Bearer"), None);
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+        assert!(!same_secret(b"", b"abc"));
+    }
+
+    #[test]
+    fn the_token_file_is_trimmed_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "s3cret-token\n").unwrap();
+        assert_eq!(read_token_file(&path).unwrap().expose(), "s3cret-token");
+        std::fs::write(&path, " \n").unwrap();
+        assert!(read_token_file(&path).unwrap_err().contains("empty"));
+        std::fs::write(&path, "two words").unwrap();
+        assert!(read_token_file(&path).unwrap_err().contains("visible ASCII"));
+        let e = read_token_file(&dir.path().join("missing")).unwrap_err();
+        assert!(e.starts_with("admin.bearer_token_file"), "{e}");
     }
 }

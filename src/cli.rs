@@ -24,6 +24,7 @@ pub enum Command {
     /// Validate the configuration and exit.
     Check,
     /// The embedded demo: memory store, in-process fake BytePlus, a printed token.
+    #[cfg(feature = "demo")]
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
@@ -141,6 +142,7 @@ pub fn main() -> Result<(), String> {
             );
             Ok(())
         }
+        #[cfg(feature = "demo")]
         Command::Demo { listen, admin } => crate::demo::run(crate::demo::DemoArgs { listen, admin }),
         other => {
             let config = load(&cli.conf)?;
@@ -258,7 +260,9 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
                 }
             }
         }
-        Command::Run | Command::Check | Command::Demo { .. } => {}
+        Command::Run | Command::Check => {}
+        #[cfg(feature = "demo")]
+        Command::Demo { .. } => {}
     }
     Ok(())
 }

@@ -122,10 +122,20 @@ pub struct TenantConf {
     pub assets: bool,
 }
 
+/// The admin listener: `/healthz`, `/readyz`, `/metrics`.
+#[derive(Debug, Clone)]
+pub struct AdminConf {
+    pub addr: String,
+    /// A file holding the token `/metrics` requires as `Authorization: Bearer …` (the probes
+    /// stay open). A file, not a value, so the token comes from a Secret mount or a systemd
+    /// credential and never sits in the config.
+    pub bearer_token_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: Vec<Listener>,
-    pub admin: Option<String>,
+    pub admin: Option<AdminConf>,
     pub limits: Limits,
     pub store: StoreConf,
     pub dns: DnsConf,
@@ -212,6 +222,7 @@ struct RawTls {
 #[serde(deny_unknown_fields)]
 struct RawAdmin {
     addr: String,
+    bearer_token_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -485,7 +496,10 @@ impl RawConfig {
         let admin = match self.admin {
             Some(a) => {
                 parse_addr("admin.addr", &a.addr)?;
-                Some(a.addr)
+                if a.bearer_token_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                    return Err(invalid("admin.bearer_token_file", "must be a path (or absent)"));
+                }
+                Some(AdminConf { addr: a.addr, bearer_token_file: a.bearer_token_file })
             }
             None => None,
         };
@@ -715,6 +729,26 @@ tenants:
         let same_tenant =
             format!("{BASE}  - {{ id: beta, channels: [sg-main], token_sha256: [\"{hash}\", \"{hash}\"] }}\n");
         assert!(Config::from_yaml(&same_tenant, &env).is_ok(), "listed twice under one tenant is harmless");
+    }
+
+    #[test]
+    fn the_admin_token_is_a_file_reference() {
+        let yaml =
+            format!("{BASE}admin: {{ addr: \"127.0.0.1:9464\", bearer_token_file: \"${{CREDS}}/admin-token\" }}\n");
+        let env = |n: &str| match n {
+            "CREDS" => Some("/run/credentials/seedance-edge.service".to_string()),
+            other => env(other),
+        };
+        let c = Config::from_yaml(&yaml, &env).unwrap();
+        let admin = c.admin.unwrap();
+        assert_eq!(admin.addr, "127.0.0.1:9464");
+        assert_eq!(
+            admin.bearer_token_file.unwrap(),
+            PathBuf::from("/run/credentials/seedance-edge.service/admin-token")
+        );
+        let bad = format!("{BASE}admin: {{ addr: \"127.0.0.1:9464\", bearer_token: \"x\" }}\n");
+        let e = Config::from_yaml(&bad, &env).unwrap_err().to_string();
+        assert!(e.contains("bearer_token"), "{e}");
     }
 
     #[test]

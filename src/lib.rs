@@ -15,10 +15,12 @@ pub mod billing;
 pub mod channel;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod dns;
 pub mod edge;
 pub mod journal;
+pub mod logfmt;
 pub mod metrics;
 pub mod proxy;
 pub mod routes;

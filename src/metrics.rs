@@ -1,20 +1,30 @@
 //! Prometheus metrics (SPEC §7), in a registry owned by the edge (not the global one), so two
 //! edges in one test process keep separate counts and the admin listener exports exactly ours.
+//!
+//! Every label value comes from a closed set: a method the edge does not know is `other`, a
+//! status it does not expect is its class (`5xx`), routes and codes are enums. Nothing a client
+//! sends can create a series. The label sets alerts and `rate()` look at are created at zero
+//! when the edge starts, so a quiet node reports `0` rather than no series at all.
 
+use crate::store::metered::STORE_OPS;
 use prometheus::{
-    CounterVec, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    CounterVec, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
+use seedance_filters::redact::ChannelFault;
+use seedance_filters::{ErrorCode, PublicModel};
 
 pub struct Metrics {
     registry: Registry,
     tenant_label: bool,
     pub requests: IntCounterVec,
     pub request_duration: HistogramVec,
+    pub requests_in_flight: IntGauge,
     pub upstream_requests: IntCounterVec,
     pub upstream_duration: HistogramVec,
     pub rejections: IntCounterVec,
     pub store_errors: IntCounterVec,
+    pub store_duration: HistogramVec,
     pub channel_refusals: IntCounterVec,
     pub settlements_quarantined: IntCounterVec,
     pub orphan_tasks: IntCounterVec,
@@ -27,9 +37,103 @@ pub struct Metrics {
     pub settlements_deferred: IntCounterVec,
     pub reconcile_skipped: IntCounterVec,
     pub journal_corrupt_lines: IntCounter,
+    pub build_info: IntGaugeVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// Redis answers in well under a millisecond on a good day; the top bucket sits above the
+/// default 1 s operation deadline, so timeouts land in it.
+const STORE_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// The methods with a label of their own; anything else is `other`.
+pub const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
+/// Route label and the one method that reaches its handler (see `routes::Route::of`).
+pub const ROUTES: [(&str, &str); 5] = [
+    ("create_task", "POST"),
+    ("get_task", "GET"),
+    ("list_tasks", "GET"),
+    ("delete_task", "DELETE"),
+    ("asset_action", "POST"),
+];
+
+/// Upstream exchange kinds (`edge::UpstreamRoute::label`).
+pub const UPSTREAM_ROUTES: [&str; 5] = ["create", "get", "list", "delete", "action"];
+/// Upstream outcomes with no HTTP answer (`Edge::call`).
+pub const UPSTREAM_FAILURES: [&str; 3] = ["timeout", "connect_error", "io_error"];
+/// Statuses a task is counted under in `seedance_tasks_settled_total`.
+pub const TERMINAL_STATUSES: [&str; 4] = ["succeeded", "failed", "expired", "cancelled"];
+
+/// The method label: the method itself when it is a standard one, else `other`.
+pub fn method_label(method: &str) -> &'static str {
+    METHODS.iter().find(|m| **m == method).copied().unwrap_or("other")
+}
+
+/// The status label: the code itself for the statuses the edge writes or passes through
+/// routinely, else its class (`4xx`), so an odd upstream status cannot multiply series and
+/// `status=~"5.."` still matches it.
+pub fn status_label(status: u16) -> &'static str {
+    const KNOWN: [(u16, &str); 15] = [
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (409, "409"),
+        (413, "413"),
+        (429, "429"),
+        (500, "500"),
+        (502, "502"),
+        (503, "503"),
+        (504, "504"),
+    ];
+    if let Some((_, label)) = KNOWN.iter().find(|(code, _)| *code == status) {
+        return label;
+    }
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        5 => "5xx",
+        _ => "other",
+    }
+}
+
+/// The route label; a context the module never classified (the host answered it) is `unknown`.
+pub fn route_label(route: &'static str) -> &'static str {
+    if route.is_empty() {
+        "unknown"
+    } else {
+        route
+    }
+}
+
+/// Counts one request in flight for as long as it lives (kept in the request context, so a
+/// request that ends by an error or a dropped connection is still subtracted).
+pub struct InFlight(IntGauge);
+
+impl InFlight {
+    pub fn enter(gauge: &IntGauge) -> InFlight {
+        gauge.inc();
+        InFlight(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InFlight")
+    }
+}
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec, prometheus::Error> {
     let c = IntCounterVec::new(Opts::new(name, help), labels)?;
@@ -37,16 +141,35 @@ fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<IntC
     Ok(c)
 }
 
-fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<HistogramVec, prometheus::Error> {
-    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()), labels)?;
+fn histogram(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> Result<HistogramVec, prometheus::Error> {
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets.to_vec()), labels)?;
     r.register(Box::new(h.clone()))?;
     Ok(h)
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> Result<IntGauge, prometheus::Error> {
+    let g = IntGauge::new(name, help)?;
+    r.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+/// The commit the binary was built from (see `build.rs`).
+pub fn commit() -> &'static str {
+    option_env!("SEEDANCE_COMMIT").unwrap_or("unknown")
 }
 
 impl Metrics {
     /// `tenant_label = false` drops the tenant label (operators with very many tenants).
     pub fn new(tenant_label: bool) -> Result<Metrics, prometheus::Error> {
         let r = Registry::new();
+        #[cfg(target_os = "linux")]
+        r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
         let billing_labels: &[&str] = if tenant_label { &["tenant", "model", "sku"] } else { &["model", "sku"] };
         let dns_failures = IntCounter::new(
             "seedance_dns_failures_total",
@@ -61,11 +184,6 @@ impl Metrics {
             billing_labels,
         )?;
         r.register(Box::new(billed_usd.clone()))?;
-        let journal_pending = IntGauge::new(
-            "seedance_journal_pending",
-            "Ownership records written to the local journal and not yet replayed into the store",
-        )?;
-        r.register(Box::new(journal_pending.clone()))?;
         let reconcile_lag = Gauge::new(
             "seedance_reconcile_lag_seconds",
             "Age of the oldest task whose status check is due (0 when none is due)",
@@ -95,6 +213,12 @@ impl Metrics {
             "Unparsable ownership-journal lines moved aside to <journal>.corrupt",
         )?;
         r.register(Box::new(journal_corrupt_lines.clone()))?;
+        let build_info = IntGaugeVec::new(
+            Opts::new("seedance_build_info", "Always 1; the labels say which build is running"),
+            &["version", "commit"],
+        )?;
+        r.register(Box::new(build_info.clone()))?;
+        build_info.with_label_values(&[env!("CARGO_PKG_VERSION"), commit()]).set(1);
         let m = Metrics {
             requests: counter(
                 &r,
@@ -107,6 +231,12 @@ impl Metrics {
                 "seedance_request_duration_seconds",
                 "Customer request latency",
                 &["route"],
+                LATENCY_BUCKETS,
+            )?,
+            requests_in_flight: gauge(
+                &r,
+                "seedance_requests_in_flight",
+                "Customer requests the edge has started and not yet finished",
             )?,
             upstream_requests: counter(
                 &r,
@@ -119,6 +249,7 @@ impl Metrics {
                 "seedance_upstream_duration_seconds",
                 "Upstream exchange latency",
                 &["channel", "route"],
+                LATENCY_BUCKETS,
             )?,
             rejections: counter(
                 &r,
@@ -131,6 +262,13 @@ impl Metrics {
                 "seedance_store_errors_total",
                 "Store operations that failed, by operation",
                 &["op"],
+            )?,
+            store_duration: histogram(
+                &r,
+                "seedance_store_duration_seconds",
+                "Store operation latency, failures included",
+                &["op"],
+                STORE_BUCKETS,
             )?,
             channel_refusals: counter(
                 &r,
@@ -162,21 +300,74 @@ impl Metrics {
                 "Tasks that reached a terminal status, by public model",
                 &["model", "status"],
             )?,
+            journal_pending: gauge(
+                &r,
+                "seedance_journal_pending",
+                "Ownership records written to the local journal and not yet replayed into the store",
+            )?,
             dns_failures,
             billed_usd,
-            journal_pending,
             reconcile_lag,
             settlements_deferred,
             reconcile_skipped,
             journal_corrupt_lines,
+            build_info,
             registry: r,
             tenant_label,
         };
-        // Known label values start at 0, so `rate()` and alerts see a zero, not a missing series.
-        for p in seedance_filters::tokens::UsageProblem::ALL {
-            m.settlements_quarantined.with_label_values(&[p.as_str()]);
-        }
+        m.init_known_series();
         Ok(m)
+    }
+
+    /// Creates, at zero, every series whose label values are known before the first request.
+    /// Billing series are left out: they multiply by tenant and appear with the first settlement.
+    fn init_known_series(&self) {
+        let mut statuses: Vec<&str> = vec!["200"];
+        for code in ErrorCode::ALL {
+            let s = status_label(code.status());
+            if !statuses.contains(&s) {
+                statuses.push(s);
+            }
+        }
+        for (route, method) in ROUTES {
+            self.request_duration.with_label_values(&[route]);
+            for status in &statuses {
+                self.requests.with_label_values(&[route, method, status]);
+            }
+        }
+        self.request_duration.with_label_values(&["unknown"]);
+        for code in ErrorCode::ALL {
+            self.rejections.with_label_values(&[code.as_str()]);
+        }
+        for op in STORE_OPS {
+            self.store_errors.with_label_values(&[op]);
+            self.store_duration.with_label_values(&[op]);
+        }
+        for model in PublicModel::ALL {
+            for status in TERMINAL_STATUSES {
+                self.tasks_settled.with_label_values(&[model.name(), status]);
+            }
+        }
+        for p in seedance_filters::tokens::UsageProblem::ALL {
+            self.settlements_quarantined.with_label_values(&[p.as_str()]);
+        }
+    }
+
+    /// Creates, at zero, the per-channel series: refusals by reason, and the upstream outcomes
+    /// an error-rate alert divides by.
+    pub fn init_channels<'a>(&self, channels: impl IntoIterator<Item = &'a str>) {
+        for channel in channels {
+            self.orphan_tasks.with_label_values(&[channel]);
+            for fault in ChannelFault::ALL {
+                self.channel_refusals.with_label_values(&[channel, fault.as_str()]);
+            }
+            for route in UPSTREAM_ROUTES {
+                self.upstream_duration.with_label_values(&[channel, route]);
+                for failure in UPSTREAM_FAILURES {
+                    self.upstream_requests.with_label_values(&[channel, route, failure]);
+                }
+            }
+        }
     }
 
     /// Label values for the billing series, honouring the tenant-label switch.
@@ -188,12 +379,14 @@ impl Metrics {
         }
     }
 
-    /// Every metric family name this edge exports (whether or not it has samples yet).
+    /// Every metric family name this edge exports (whether or not it has samples yet),
+    /// `process_*` included where the platform has them.
     pub fn exported_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 18] = [
+        let collectors: [&dyn Collector; 21] = [
             &self.requests,
             &self.request_duration,
+            &self.requests_in_flight,
             &self.upstream_requests,
             &self.upstream_duration,
             &self.rejections,
@@ -201,6 +394,7 @@ impl Metrics {
             &self.channel_refusals,
             &self.settlements_quarantined,
             &self.orphan_tasks,
+            &self.store_duration,
             &self.dns_failures,
             &self.billable_tokens,
             &self.billed_usd,
@@ -210,8 +404,11 @@ impl Metrics {
             &self.settlements_deferred,
             &self.reconcile_skipped,
             &self.journal_corrupt_lines,
+            &self.build_info,
         ];
-        collectors.iter().flat_map(|c| c.desc()).map(|d| d.fq_name.clone()).collect()
+        let mut names: Vec<String> = collectors.iter().flat_map(|c| c.desc()).map(|d| d.fq_name.clone()).collect();
+        names.extend(self.registry.gather().iter().map(|f| f.name().to_string()).filter(|n| n.starts_with("process_")));
+        names
     }
 
     /// The text exposition format.
@@ -225,7 +422,9 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
-    use super::Metrics;
+    use super::*;
+    use crate::edge::UpstreamRoute;
+    use crate::routes::Route;
 
     fn render(m: &Metrics) -> String {
         String::from_utf8(m.render()).unwrap()
@@ -257,8 +456,109 @@ mod tests {
             "seedance_tasks_settled_total",
             "seedance_rejections_total",
             "seedance_store_errors_total",
+            "seedance_build_info",
+            "seedance_requests_in_flight",
+            "seedance_store_duration_seconds",
+            "seedance_channel_refusals_total",
         ] {
             assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
         }
+        #[cfg(target_os = "linux")]
+        for n in ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds"] {
+            assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
+        }
+    }
+
+    #[test]
+    fn methods_outside_the_standard_set_are_other() {
+        for m in METHODS {
+            assert_eq!(method_label(m), m);
+        }
+        for m in ["XQZ1", "get", "Get", "CONNECT", "TRACE", "X'Q|Z", "", "POST "] {
+            assert_eq!(method_label(m), "other", "{m:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_are_known_codes_or_classes() {
+        // Every status the edge answers by itself keeps its own label.
+        for code in ErrorCode::ALL {
+            assert_eq!(status_label(code.status()), code.status().to_string(), "{code:?}");
+        }
+        assert_eq!(status_label(200), "200");
+        assert_eq!(status_label(418), "4xx");
+        assert_eq!(status_label(599), "5xx");
+        assert_eq!(status_label(302), "3xx");
+        assert_eq!(status_label(0), "other");
+        assert_eq!(status_label(1000), "other");
+        assert_eq!(status_label(u16::MAX), "other");
+        let labels: std::collections::BTreeSet<&str> = (0..=u16::MAX).map(status_label).collect();
+        assert!(labels.len() <= 21, "a closed, small set: {labels:?}");
+        assert_eq!(route_label(""), "unknown");
+        assert_eq!(route_label("get_task"), "get_task");
+    }
+
+    #[test]
+    fn the_route_table_matches_the_router() {
+        let paths = [
+            crate::routes::TASKS_PATH.to_string(),
+            format!("{}/cgt-1", crate::routes::TASKS_PATH),
+            crate::routes::TASKS_PATH.to_string(),
+            format!("{}/cgt-1", crate::routes::TASKS_PATH),
+            "/volcark/".to_string(),
+        ];
+        for ((label, method), path) in ROUTES.iter().zip(paths) {
+            assert_eq!(Route::of(method, &path).label(), *label, "{method} {path}");
+        }
+        let upstream = [
+            UpstreamRoute::Create,
+            UpstreamRoute::Get,
+            UpstreamRoute::List,
+            UpstreamRoute::Delete,
+            UpstreamRoute::Action,
+        ]
+        .map(UpstreamRoute::label);
+        assert_eq!(upstream, UPSTREAM_ROUTES);
+    }
+
+    #[test]
+    fn known_series_start_at_zero() {
+        let m = Metrics::new(true).unwrap();
+        m.init_channels(["sg-main"]);
+        let page = render(&m);
+        for code in ErrorCode::ALL {
+            let line = format!("seedance_rejections_total{{code=\"{}\"}} 0", code.as_str());
+            assert!(page.contains(&line), "{line} missing");
+        }
+        for op in STORE_OPS {
+            assert!(page.contains(&format!("seedance_store_errors_total{{op=\"{op}\"}} 0")), "{op}");
+            assert!(page.contains(&format!("seedance_store_duration_seconds_count{{op=\"{op}\"}} 0")), "{op}");
+        }
+        for line in [
+            r#"seedance_requests_total{method="POST",route="create_task",status="200"} 0"#,
+            r#"seedance_requests_total{method="GET",route="get_task",status="503"} 0"#,
+            r#"seedance_requests_total{method="DELETE",route="delete_task",status="404"} 0"#,
+            r#"seedance_channel_refusals_total{channel="sg-main",reason="credentials"} 0"#,
+            r#"seedance_upstream_requests_total{channel="sg-main",route="create",status="timeout"} 0"#,
+            r#"seedance_tasks_settled_total{model="dreamina-seedance-2-0-fast",status="failed"} 0"#,
+            "seedance_requests_in_flight 0",
+        ] {
+            assert!(page.contains(line), "{line} missing from\n{page}");
+        }
+        let build =
+            format!("seedance_build_info{{commit=\"{}\",version=\"{}\"}} 1", commit(), env!("CARGO_PKG_VERSION"));
+        assert!(page.contains(&build), "{build} missing");
+    }
+
+    #[test]
+    fn in_flight_follows_the_guards() {
+        let m = Metrics::new(true).unwrap();
+        let a = InFlight::enter(&m.requests_in_flight);
+        let b = InFlight::enter(&m.requests_in_flight);
+        assert_eq!(m.requests_in_flight.get(), 2);
+        drop(a);
+        assert_eq!(m.requests_in_flight.get(), 1);
+        drop(b);
+        assert_eq!(m.requests_in_flight.get(), 0);
     }
 }

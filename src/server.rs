@@ -12,6 +12,7 @@ use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::proxy::{EdgeProxy, SeedanceModule};
 use crate::store::memory::MemoryStore;
+use crate::store::metered::MeteredStore;
 use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::Store;
 use crate::upstream::UpstreamClient;
@@ -41,7 +42,8 @@ fn node_id() -> String {
     format!("{host}-{}-{:08x}", std::process::id(), rand::random::<u32>())
 }
 
-/// Builds the module's state; `dns` overrides the configured resolver (tests, the demo).
+/// Builds the module's state; `dns` overrides the configured resolver (tests, the demo). Every
+/// store operation is timed from here on (`seedance_store_duration_seconds`).
 pub fn build_edge(
     config: Config,
     store: Arc<dyn Store>,
@@ -53,6 +55,8 @@ pub fn build_edge(
         None => Arc::new(HickorySource::new(&config.dns.nameservers, config.dns.timeout)?),
     };
     let metrics = Arc::new(Metrics::new(config.metrics_tenant_label).map_err(|e| format!("metrics: {e}"))?);
+    metrics.init_channels(config.channels.iter().map(|c| c.id.as_str()));
+    let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, metrics.store_duration.clone()));
     let journal = match &config.store.journal {
         Some(p) => Some(
             Journal::open(p, metrics.journal_corrupt_lines.clone())
@@ -62,9 +66,6 @@ pub fn build_edge(
     };
     if let Some(j) = &journal {
         metrics.journal_pending.set(j.pending());
-    }
-    for c in &config.channels {
-        metrics.orphan_tasks.with_label_values(&[c.id.as_str()]);
     }
     Ok(Arc::new(Edge {
         auth: Authenticator::new(store.clone(), config.auth_cache_ttl),
@@ -114,10 +115,11 @@ pub fn build_server(edge: Arc<Edge>) -> Result<Server, String> {
     }
     server.add_service(proxy);
 
-    if let Some(addr) = &config.admin {
+    if let Some(conf) = &config.admin {
+        let token = conf.bearer_token_file.as_deref().map(crate::admin::read_token_file).transpose()?;
         let mut admin =
-            Service::new("seedance-admin".to_string(), HttpServer::new_app(AdminApp { edge: edge.clone() }));
-        admin.add_tcp(addr);
+            Service::new("seedance-admin".to_string(), HttpServer::new_app(AdminApp::new(edge.clone(), token)));
+        admin.add_tcp(&conf.addr);
         server.add_service(admin);
     }
     server.add_service(background_service("seedance-reconciler", Reconciler { edge }));

@@ -143,7 +143,7 @@ tenants:
 
 /// Every log line, at the most verbose level, goes to a file the test reads for secrets.
 async fn start_node(dir: &std::path::Path, name: &str, redis: &str, upstream: &str) -> Node {
-    Node::start(dir, name, &node_conf(redis, upstream), &[("SEEDANCE_TEST_KEY", CHANNEL_KEY)]).await
+    Node::start_yaml(dir, name, &node_conf(redis, upstream), &[("SEEDANCE_TEST_KEY", CHANNEL_KEY)]).await
 }
 
 fn counter_sum(metrics: &str, name: &str) -> f64 {

@@ -126,7 +126,8 @@ async fn a_30_mib_create_costs_a_small_multiple_of_its_body() {
     let dir = tempfile::tempdir().unwrap();
     let conf = node_conf(&redis.url(), &fake.base_url(), "max_body_bytes: 33554432");
     let node =
-        support::node::Node::start(dir.path(), "mem", &conf, &[("HOSTILE_KEY", support::harness::CHANNEL_KEY)]).await;
+        support::node::Node::start_yaml(dir.path(), "mem", &conf, &[("HOSTILE_KEY", support::harness::CHANNEL_KEY)])
+            .await;
     let before = node.peak_rss();
     let body = junk_create(30 << 20);
     let r = reqwest::Client::new()

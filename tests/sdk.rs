@@ -61,6 +61,7 @@ async fn the_official_python_sdk_works_unchanged() {
 }
 
 /// The Python block under "Works with the official SDKs" in the README.
+#[cfg(feature = "demo")]
 fn readme_sdk_lines() -> String {
     let readme = include_str!("../README.md");
     let section = readme.split("## Works with the official SDKs").nth(1).expect("the README has the SDK section");
@@ -68,6 +69,7 @@ fn readme_sdk_lines() -> String {
     block.split("```").next().expect("closed block").to_string()
 }
 
+#[cfg(feature = "demo")]
 #[test]
 fn the_readme_sdk_lines_run_against_the_demo() {
     let demo = support::demo::Demo::start();

@@ -25,4 +25,6 @@ pub struct EdgeCtx {
     pub upstream_micros: u64,
     /// Set when part of the request body was left unread.
     pub close_connection: bool,
+    /// Holds this request in `seedance_requests_in_flight` until the logging phase.
+    pub in_flight: Option<crate::metrics::InFlight>,
 }

@@ -46,6 +46,7 @@ impl SeedanceModule {
     /// the upstream exchange itself; see `crate::upstream` for why) and returns `Ok(true)`.
     pub async fn request_filter(&self, session: &mut Session, ctx: &mut EdgeCtx) -> pingora_core::Result<bool> {
         ctx.started = Some(Instant::now());
+        ctx.in_flight = Some(crate::metrics::InFlight::enter(&self.edge.metrics.requests_in_flight));
         let header = session.req_header();
         let method = header.method.as_str().to_string();
         let path = header.uri.path().to_string();
@@ -98,21 +99,26 @@ impl SeedanceModule {
     }
 
     /// The logging phase: one metrics update and one access-log line per request. Never logs a
-    /// token, a body, or a secret.
+    /// token, a body, or a secret; label values come from closed sets and logged client text is
+    /// escaped, so nothing a client sends creates a series or forges a log field.
     pub async fn logging(&self, _session: &mut Session, e: Option<&Error>, ctx: &mut EdgeCtx) {
+        use crate::logfmt::escape;
+        use crate::metrics::{method_label, route_label, status_label};
         let m = &self.edge.metrics;
         let status = if ctx.status == 0 { 500 } else { ctx.status };
         let elapsed = ctx.started.map(|s| s.elapsed()).unwrap_or_default();
-        m.requests.with_label_values(&[ctx.route, ctx.method.as_str(), &status.to_string()]).inc();
-        m.request_duration.with_label_values(&[ctx.route]).observe(elapsed.as_secs_f64());
+        let route = route_label(ctx.route);
+        m.requests.with_label_values(&[route, method_label(&ctx.method), status_label(status)]).inc();
+        m.request_duration.with_label_values(&[route]).observe(elapsed.as_secs_f64());
         if let Some(code) = ctx.rejected {
             m.rejections.with_label_values(&[code.as_str()]).inc();
         }
+        ctx.in_flight = None;
         log::info!(
             "tenant={} route={} method={} status={} duration_ms={} upstream_ms={}{}",
-            ctx.tenant.as_deref().unwrap_or("-"),
-            ctx.route,
-            ctx.method,
+            escape(ctx.tenant.as_deref().unwrap_or("")),
+            route,
+            escape(&ctx.method),
             status,
             elapsed.as_millis(),
             ctx.upstream_micros / 1000,

@@ -2,6 +2,7 @@
 //! deadline polling, and the proxy harness.
 #![allow(dead_code)]
 
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod dns;
 pub mod fixtures;

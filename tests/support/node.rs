@@ -1,40 +1,107 @@
-//! A real `seedance-edge run` process on free ports, with its admin listener: started from a
-//! configuration body (the listeners are added here), ready once `/readyz` answers 200, killed
-//! on drop. Its log goes to `<dir>/<name>.log` at debug level, for tests that read it.
+//! A real `seedance-edge run` process on free ports, for black-box tests of what only the binary
+//! assembles: the admin listener and its token, the metrics a scraper sees, the access log on
+//! stderr (at debug level, in `<dir>/<name>.log`), peak memory. Ready once `/readyz` answers 200;
+//! killed on drop.
+#![allow(dead_code)]
 
+use super::harness::{token, CHANNEL_KEY, TASKS};
 use super::wait;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+/// The test tenant every [`NodeConf`] node knows, with token `token("acme")`.
+pub const TENANT: &str = "acme";
 
 pub struct Node {
     child: Child,
     pub base: String,
     pub admin: String,
+    pub listen_addr: String,
+    /// stderr of the process: the access log and everything else it logs.
+    pub log: PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The common node: one channel, the test tenant, a fast reconciler.
+pub struct NodeConf<'a> {
+    pub store_url: &'a str,
+    pub upstream: &'a str,
+    /// YAML appended to the `admin:` mapping (e.g. `bearer_token_file: "/path"`).
+    pub admin_extra: &'a str,
+}
+
+impl Default for NodeConf<'_> {
+    fn default() -> Self {
+        NodeConf { store_url: "memory://", upstream: "http://127.0.0.1:1", admin_extra: "" }
+    }
 }
 
 impl Node {
-    /// `yaml` is the configuration without `listen` and `admin`; `env` feeds its `${VAR}`s.
-    pub async fn start(dir: &std::path::Path, name: &str, yaml: &str, env: &[(&str, &str)]) -> Node {
+    /// Starts a [`NodeConf`] node in `dir`.
+    pub async fn start(dir: &Path, name: &str, conf: NodeConf<'_>) -> Node {
+        let body = format!(
+            r#"
+store: {{ url: "{store}", prefix: sde }}
+reconcile: {{ interval_ms: 200 }}
+server: {{ threads: 2, grace_period_seconds: 0 }}
+channels:
+  - id: main
+    task_base_url: "{upstream}"
+    region: ap-southeast-1
+    api_key: "${{NODE_TEST_KEY}}"
+    models: {{ dreamina-seedance-2-0: dreamina-seedance-2-0-260128, dreamina-seedance-2-0-fast: dreamina-seedance-2-0-fast-260128 }}
+tenants:
+  - id: {TENANT}
+    token_sha256: ["{sha}"]
+    channels: [main]
+"#,
+            store = conf.store_url,
+            upstream = conf.upstream,
+            sha = seedance_edge::auth::token_sha256(&token(TENANT))
+        );
+        Node::launch(dir, name, &body, conf.admin_extra, &[("NODE_TEST_KEY", CHANNEL_KEY)]).await
+    }
+
+    /// Starts a node on `body`, a configuration without `listen` and `admin` (added here);
+    /// `env` feeds its `${VAR}`s.
+    pub async fn start_yaml(dir: &Path, name: &str, body: &str, env: &[(&str, &str)]) -> Node {
+        Node::launch(dir, name, body, "", env).await
+    }
+
+    async fn launch(dir: &Path, name: &str, body: &str, admin_extra: &str, env: &[(&str, &str)]) -> Node {
         let (listen, admin) = (wait::free_port(), wait::free_port());
-        let conf = dir.join(format!("{name}.yaml"));
-        let full =
-            format!("listen: [{{ addr: \"127.0.0.1:{listen}\" }}]\nadmin: {{ addr: \"127.0.0.1:{admin}\" }}\n{yaml}");
-        std::fs::write(&conf, full).expect("write conf");
+        let admin_extra = if admin_extra.is_empty() { String::new() } else { format!(", {admin_extra}") };
+        let yaml =
+            format!("listen: [{{ addr: \"127.0.0.1:{listen}\" }}]\nadmin: {{ addr: \"127.0.0.1:{admin}\"{admin_extra} }}\n{body}");
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, yaml).expect("write config");
+        let log = dir.join(format!("{name}.log"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_seedance-edge"));
-        cmd.args(["run", "--conf"]).arg(&conf).env("RUST_LOG", "debug").stdout(Stdio::null());
-        cmd.stderr(std::fs::File::create(dir.join(format!("{name}.log"))).expect("log file"));
+        cmd.args(["run", "--conf"]).arg(&path).env("RUST_LOG", "debug").stdout(Stdio::null());
+        cmd.stderr(std::fs::File::create(&log).expect("log file"));
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("start seedance-edge");
-        let node =
-            Node { child, base: format!("http://127.0.0.1:{listen}"), admin: format!("http://127.0.0.1:{admin}") };
+        let node = Node {
+            child: cmd.spawn().expect("start seedance-edge"),
+            base: format!("http://127.0.0.1:{listen}"),
+            admin: format!("http://127.0.0.1:{admin}"),
+            listen_addr: format!("127.0.0.1:{listen}"),
+            log,
+        };
         let client = reqwest::Client::new();
         let ready = wait::until(&format!("{name} ready"), Duration::from_secs(20), || async {
             matches!(client.get(format!("{}/readyz", node.admin)).send().await, Ok(r) if r.status() == 200)
         })
         .await;
-        assert!(ready, "node {name} never became ready");
+        assert!(ready, "node {name} never became ready: {}", std::fs::read_to_string(&node.log).unwrap_or_default());
         node
     }
 
@@ -51,11 +118,40 @@ impl Node {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map_or(0, |kb| kb * 1024)
     }
+
+    /// The `/metrics` page (with the admin token, if given); panics unless it is 200.
+    pub async fn scrape(&self, admin_token: Option<&str>) -> String {
+        let mut rb = reqwest::Client::new().get(format!("{}/metrics", self.admin));
+        if let Some(t) = admin_token {
+            rb = rb.bearer_auth(t);
+        }
+        let r = rb.send().await.expect("admin answers");
+        assert_eq!(r.status(), 200, "scrape refused");
+        r.text().await.expect("metrics text")
+    }
+
+    /// An authenticated list request as the test tenant: one request through every layer.
+    pub async fn list_tasks(&self) -> u16 {
+        let r = reqwest::Client::new()
+            .get(format!("{}{TASKS}", self.base))
+            .bearer_auth(token(TENANT))
+            .send()
+            .await
+            .expect("edge answers");
+        r.status().as_u16()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The value of one sample line (`name{labels} value`), if the page has exactly that series.
+pub fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Metric family names declared on a page (`# TYPE name kind`).
+pub fn families(page: &str) -> Vec<String> {
+    page.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next().map(str::to_string)).collect()
 }
