@@ -196,6 +196,34 @@ async fn asset_uris_bind_tasks_to_the_assets_channel() {
     assert_eq!(r.status, 404, "{}", r.raw);
     assert_eq!(r.body["error"]["code"], "asset_not_found");
     assert_eq!(h.fake.creates(), creates);
+    // …in any form: surrounding whitespace, any case of the scheme, any media key.
+    let img =
+        json!({"type": "image_url", "role": "reference_image", "image_url": {"url": "https://93.184.216.34/a.png"}});
+    for (item, code) in [
+        (
+            json!({"type": "image_url", "role": "reference_image", "image_url": {"url": format!("  asset://{asset}\t")}}),
+            "asset_not_found",
+        ),
+        (
+            json!({"type": "audio_url", "role": "reference_audio", "audio_url": {"url": format!("ASSET://{asset}")}}),
+            "asset_not_found",
+        ),
+        (
+            json!({"type": "video_url", "role": "reference_video", "video_url": {"url": format!(" Asset://{asset}")}}),
+            "asset_not_found",
+        ),
+        // A media object under a key that does not match the item's type is refused outright.
+        (
+            json!({"type": "video_url", "role": "reference_video", "video_url": {"url": "https://93.184.216.34/v.mp4"},
+                   "image_url": {"url": format!("asset://{asset}")}}),
+            "invalid_request",
+        ),
+    ] {
+        let body = json!({"model": "dreamina-seedance-2-0", "content": [img.clone(), item]});
+        let r = h.post("acme", TASKS, &body).await;
+        assert_eq!(r.body["error"]["code"], code, "{body}: {}", r.raw);
+        assert_eq!(h.fake.creates(), creates, "nothing reached the upstream");
+    }
 
     // Assets from two channels in one request → 400.
     let g2 = create_group(&h, "multi", "dreamina-seedance-2-0").await;
@@ -203,11 +231,12 @@ async fn asset_uris_bind_tasks_to_the_assets_channel() {
     let rec2 = h.edge.store.asset("multi", &a2).await.unwrap().unwrap();
     assert_eq!(rec2.channel, "main");
     let body = json!({"model": "dreamina-seedance-2-0", "content": [
-        {"type": "image_url", "image_url": {"url": format!("asset://{asset}")}},
-        {"type": "image_url", "image_url": {"url": format!("asset://{a2}")}}]});
+        {"type": "image_url", "role": "reference_image", "image_url": {"url": format!("asset://{asset}")}},
+        {"type": "image_url", "role": "reference_image", "image_url": {"url": format!("asset://{a2}")}}]});
     let r = h.post("multi", TASKS, &body).await;
     assert_eq!(r.status, 400, "{}", r.raw);
     assert_eq!(r.body["error"]["code"], "invalid_request");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("resource domains"), "{}", r.raw);
     assert_eq!(h.fake.creates(), creates);
 }
 

@@ -252,3 +252,25 @@ async fn orphans_are_found_recorded_and_counted_once() {
     let left = h.edge.store.intents("main", 0).await.unwrap();
     assert_eq!(left, vec![intent], "only the crashed create's intent remains");
 }
+
+/// SPEC §4.5: a succeeded task is settled before the upstream deletes its record; when the
+/// settlement cannot be recorded, nothing is deleted (503) and the task stays as it was.
+#[tokio::test]
+async fn a_task_whose_settlement_cannot_be_recorded_is_not_deleted_upstream() {
+    let h = Harness::start().await;
+    let id = h.create("acme", "dreamina-seedance-2-0-fast").await;
+    // Succeeded, but without usage: the settlement is deferred, not made.
+    h.fake.finish_with_usage(&id, json!({}));
+    let r = h.delete("acme", &task_path(&id)).await;
+    assert_eq!(r.status, 503, "{}", r.raw);
+    assert_eq!(r.body["error"]["code"], "store_unavailable");
+    let deletes = h.fake.requests().iter().filter(|r| r.method == "DELETE").count();
+    assert_eq!(deletes, 0, "the upstream record, the only proof of usage, is kept");
+    assert_eq!(h.get("acme", &task_path(&id)).await.status, 200, "nothing was hidden");
+    // Once the usage is there, the same DELETE settles, then deletes.
+    h.finish(&id, "succeeded", 40_594, "480p");
+    assert_eq!(h.delete("acme", &task_path(&id)).await.status, 200);
+    let rec = h.edge.store.task("acme", &id).await.unwrap().unwrap();
+    assert_eq!(rec.settlement.map(|s| s.tokens), Some(40_594));
+    assert!(rec.hidden);
+}
