@@ -132,6 +132,17 @@ pub struct AdminConf {
     pub bearer_token_file: Option<PathBuf>,
 }
 
+/// How access-log lines are written (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `key=value` pairs after the logger's usual prefix.
+    #[default]
+    Text,
+    /// One JSON object per line, nothing before it.
+    Json,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: Vec<Listener>,
@@ -144,6 +155,7 @@ pub struct Config {
     /// How often the orphan scan lists each channel's recent tasks; `None` = never.
     pub orphan_scan_interval: Option<Duration>,
     pub metrics_tenant_label: bool,
+    pub log_format: LogFormat,
     /// How long a token → tenant answer is trusted before Redis is asked again (revocation delay).
     pub auth_cache_ttl: Duration,
     pub threads: usize,
@@ -175,6 +187,8 @@ struct RawConfig {
     reconcile: RawReconcile,
     #[serde(default)]
     metrics: RawMetrics,
+    #[serde(default)]
+    log: RawLog,
     #[serde(default)]
     auth: RawAuth,
     #[serde(default)]
@@ -315,6 +329,12 @@ impl Default for RawMetrics {
     fn default() -> Self {
         RawMetrics { tenant_label: true }
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawLog {
+    format: LogFormat,
 }
 
 #[derive(Deserialize)]
@@ -652,6 +672,7 @@ impl RawConfig {
             orphan_scan_interval: (self.reconcile.orphan_scan_ms > 0)
                 .then(|| Duration::from_millis(self.reconcile.orphan_scan_ms)),
             metrics_tenant_label: self.metrics.tenant_label,
+            log_format: self.log.format,
             auth_cache_ttl: Duration::from_millis(self.auth.cache_ttl_ms),
             threads: self.server.threads.max(1),
             grace_period_seconds: self.server.grace_period_seconds,
