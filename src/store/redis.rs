@@ -382,6 +382,8 @@ fn ledger_entry(tenant: &str, id: String, mut m: HashMap<String, String>) -> Led
         usd_nanos: take("usd_nanos").parse().unwrap_or(0),
         model: take("model"),
         at_ms: take("at").parse().unwrap_or(0),
+        channel: take("channel"),
+        unit_price: take("unit_price").parse().ok(),
     }
 }
 
@@ -507,7 +509,9 @@ impl Store for RedisStore {
             .arg(s.usd_nanos)
             .arg(s.settled_at_ms)
             .arg(&s.public_model)
-            .arg(&s.final_resolution);
+            .arg(&s.final_resolution)
+            .arg(&s.channel)
+            .arg(s.unit_price_micros);
         let (code, detail): (i64, String) =
             self.run("settle", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         Ok(match (code, detail.as_str()) {
@@ -741,6 +745,36 @@ impl Store for RedisStore {
         let rows: Vec<(String, HashMap<String, String>)> = self
             .run("ledger", |mut c| async move {
                 ::redis::cmd("XRANGE").arg(&key).arg(&start).arg("+").query_async(&mut c).await
+            })
+            .await?;
+        Ok(rows.into_iter().map(|(id, m)| ledger_entry(tenant, id, m)).collect())
+    }
+
+    async fn ledger_page(
+        &self,
+        tenant: &str,
+        from: &LedgerFrom,
+        until_ms: Option<i64>,
+        count: usize,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        let key = self.keys.ledger(tenant);
+        // Stream ids start with the millisecond Redis appended them; `(` excludes a bound
+        // (Redis >= 6.2), so a cursor resumes after its entry and `until` stops before it.
+        let start = match from {
+            LedgerFrom::Since(ms) => format!("{}-0", (*ms).max(0)),
+            LedgerFrom::After(id) => format!("({id}"),
+        };
+        let end = until_ms.map_or_else(|| "+".to_string(), |u| format!("({}-0", u.max(0)));
+        let rows: Vec<(String, HashMap<String, String>)> = self
+            .run("ledger", |mut c| async move {
+                ::redis::cmd("XRANGE")
+                    .arg(&key)
+                    .arg(&start)
+                    .arg(&end)
+                    .arg("COUNT")
+                    .arg(count.max(1))
+                    .query_async(&mut c)
+                    .await
             })
             .await?;
         Ok(rows.into_iter().map(|(id, m)| ledger_entry(tenant, id, m)).collect())
