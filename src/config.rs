@@ -66,8 +66,11 @@ pub struct Limits {
 
 #[derive(Debug, Clone)]
 pub struct StoreConf {
-    /// `redis://…`, `rediss://…`, `redis+cluster://h1:p1,h2:p2`, or `memory://` (demo only).
+    /// `redis://…`, `rediss://…`, `redis+cluster://[user:pass@]h1:p1,h2:p2`,
+    /// `rediss+cluster://…`, or `memory://` (demo only).
     pub url: String,
+    /// Extra CA bundle (PEM) for `rediss://`, besides the system's.
+    pub ca_file: Option<PathBuf>,
     pub prefix: String,
     pub op_timeout: Duration,
     pub retention: Duration,
@@ -268,6 +271,7 @@ struct RawStore {
     #[serde(default = "default_retention_days")]
     retention_days: u64,
     journal: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
 }
 
 fn default_prefix() -> String {
@@ -533,8 +537,22 @@ impl RawConfig {
             ));
         }
         let store_url = self.store.url.trim().to_string();
-        if !["redis://", "rediss://", "redis+cluster://", "memory://"].iter().any(|p| store_url.starts_with(p)) {
-            return Err(invalid("store.url", "must start with redis://, rediss://, redis+cluster:// or memory://"));
+        if !["redis://", "rediss://", "redis+cluster://", "rediss+cluster://", "memory://"]
+            .iter()
+            .any(|p| store_url.starts_with(p))
+        {
+            return Err(invalid(
+                "store.url",
+                "must start with redis://, rediss://, redis+cluster://, rediss+cluster:// or memory://",
+            ));
+        }
+        if let Some(ca) = &self.store.ca_file {
+            if !store_url.starts_with("rediss://") {
+                return Err(invalid("store.ca_file", "applies to rediss:// URLs only"));
+            }
+            if !ca.is_file() {
+                return Err(invalid("store.ca_file", format!("{} is not a readable file", ca.display())));
+            }
         }
         if self.store.prefix.is_empty() || self.store.prefix.contains(['{', '}', ' ']) {
             return Err(invalid("store.prefix", "must be non-empty without braces or spaces"));
@@ -662,6 +680,7 @@ impl RawConfig {
                 op_timeout: non_zero("store.op_timeout_ms", self.store.op_timeout_ms)?,
                 retention: Duration::from_secs(self.store.retention_days.max(1) * 86_400),
                 journal: self.store.journal,
+                ca_file: self.store.ca_file,
             },
             dns: DnsConf { nameservers, timeout: non_zero("dns.timeout_ms", self.dns.timeout_ms)? },
             upstream: UpstreamConf {
