@@ -102,11 +102,20 @@ pub enum TaskCmd {
 
 #[derive(Subcommand)]
 pub enum BillingCmd {
-    /// The ledger as JSON lines, oldest first.
+    /// The ledger, oldest first, read in pages of 1000; prints `cursor: …` on stderr at the end
+    /// (also after a failure), which `--after` resumes from.
     Export {
         /// Unix seconds, unix milliseconds, or an RFC 3339 UTC date (2026-11-24 / 2026-11-24T10:00:00Z).
         #[arg(long, default_value = "0")]
         since: String,
+        /// Only entries settled before this instant (same forms as `--since`).
+        #[arg(long)]
+        until: Option<String>,
+        /// Resume after a printed cursor (`TENANT=ENTRY_ID,…`, or a bare entry id with `--tenant`).
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: crate::billing::export::Format,
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -237,17 +246,28 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
             }
             return Err(format!("no task {id}"));
         }
-        Command::Billing(BillingCmd::Export { since, tenant }) => {
-            let since_ms = parse_since(&since)?;
+        Command::Billing(BillingCmd::Export { since, until, after, format, tenant }) => {
+            use crate::billing::export::{self, Cursor, Export};
+            let after = match &after {
+                Some(a) => Cursor::parse(a, tenant.as_deref()).map_err(|e| e.to_string())?,
+                None => Cursor::default(),
+            };
+            let opts = Export {
+                since_ms: parse_since(&since)?,
+                until_ms: until.as_deref().map(parse_since).transpose()?,
+                after,
+                format,
+                page: export::PAGE,
+            };
             let tenants = match tenant {
                 Some(t) => vec![t],
                 None => s.tenant_ids().await.map_err(err)?,
             };
-            for t in tenants {
-                for entry in s.ledger(&t, since_ms).await.map_err(err)? {
-                    println!("{}", serde_json::to_string(&entry).map_err(|e| e.to_string())?);
-                }
-            }
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let (cursor, result) = export::run(s, &tenants, &opts, &mut out).await;
+            eprintln!("cursor: {cursor}");
+            result.map_err(|e| e.to_string())?;
         }
         Command::Orphans { channel } => {
             let channels: Vec<String> = match channel {

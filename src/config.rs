@@ -66,8 +66,11 @@ pub struct Limits {
 
 #[derive(Debug, Clone)]
 pub struct StoreConf {
-    /// `redis://…`, `rediss://…`, `redis+cluster://h1:p1,h2:p2`, or `memory://` (demo only).
+    /// `redis://…`, `rediss://…`, `redis+cluster://[user:pass@]h1:p1,h2:p2`,
+    /// `rediss+cluster://…`, or `memory://` (demo only).
     pub url: String,
+    /// Extra CA bundle (PEM) for `rediss://`, besides the system's.
+    pub ca_file: Option<PathBuf>,
     pub prefix: String,
     pub op_timeout: Duration,
     pub retention: Duration,
@@ -132,6 +135,17 @@ pub struct AdminConf {
     pub bearer_token_file: Option<PathBuf>,
 }
 
+/// How access-log lines are written (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `key=value` pairs after the logger's usual prefix.
+    #[default]
+    Text,
+    /// One JSON object per line, nothing before it.
+    Json,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: Vec<Listener>,
@@ -144,6 +158,7 @@ pub struct Config {
     /// How often the orphan scan lists each channel's recent tasks; `None` = never.
     pub orphan_scan_interval: Option<Duration>,
     pub metrics_tenant_label: bool,
+    pub log_format: LogFormat,
     /// How long a token → tenant answer is trusted before Redis is asked again (revocation delay).
     pub auth_cache_ttl: Duration,
     pub threads: usize,
@@ -175,6 +190,8 @@ struct RawConfig {
     reconcile: RawReconcile,
     #[serde(default)]
     metrics: RawMetrics,
+    #[serde(default)]
+    log: RawLog,
     #[serde(default)]
     auth: RawAuth,
     #[serde(default)]
@@ -254,6 +271,7 @@ struct RawStore {
     #[serde(default = "default_retention_days")]
     retention_days: u64,
     journal: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
 }
 
 fn default_prefix() -> String {
@@ -315,6 +333,12 @@ impl Default for RawMetrics {
     fn default() -> Self {
         RawMetrics { tenant_label: true }
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawLog {
+    format: LogFormat,
 }
 
 #[derive(Deserialize)]
@@ -513,8 +537,22 @@ impl RawConfig {
             ));
         }
         let store_url = self.store.url.trim().to_string();
-        if !["redis://", "rediss://", "redis+cluster://", "memory://"].iter().any(|p| store_url.starts_with(p)) {
-            return Err(invalid("store.url", "must start with redis://, rediss://, redis+cluster:// or memory://"));
+        if !["redis://", "rediss://", "redis+cluster://", "rediss+cluster://", "memory://"]
+            .iter()
+            .any(|p| store_url.starts_with(p))
+        {
+            return Err(invalid(
+                "store.url",
+                "must start with redis://, rediss://, redis+cluster://, rediss+cluster:// or memory://",
+            ));
+        }
+        if let Some(ca) = &self.store.ca_file {
+            if !store_url.starts_with("rediss://") {
+                return Err(invalid("store.ca_file", "applies to rediss:// URLs only"));
+            }
+            if !ca.is_file() {
+                return Err(invalid("store.ca_file", format!("{} is not a readable file", ca.display())));
+            }
         }
         if self.store.prefix.is_empty() || self.store.prefix.contains(['{', '}', ' ']) {
             return Err(invalid("store.prefix", "must be non-empty without braces or spaces"));
@@ -642,6 +680,7 @@ impl RawConfig {
                 op_timeout: non_zero("store.op_timeout_ms", self.store.op_timeout_ms)?,
                 retention: Duration::from_secs(self.store.retention_days.max(1) * 86_400),
                 journal: self.store.journal,
+                ca_file: self.store.ca_file,
             },
             dns: DnsConf { nameservers, timeout: non_zero("dns.timeout_ms", self.dns.timeout_ms)? },
             upstream: UpstreamConf {
@@ -652,6 +691,7 @@ impl RawConfig {
             orphan_scan_interval: (self.reconcile.orphan_scan_ms > 0)
                 .then(|| Duration::from_millis(self.reconcile.orphan_scan_ms)),
             metrics_tenant_label: self.metrics.tenant_label,
+            log_format: self.log.format,
             auth_cache_ttl: Duration::from_millis(self.auth.cache_ttl_ms),
             threads: self.server.threads.max(1),
             grace_period_seconds: self.server.grace_period_seconds,

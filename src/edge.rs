@@ -125,7 +125,19 @@ impl Edge {
         body: Option<Bytes>,
     ) -> Result<UpstreamResponse, ApiError> {
         let labels = |status: &str| [channel.conf.id.clone(), route.label().to_string(), status.to_string()];
-        let result = self.upstream.send(endpoint, method, path, headers, body).await;
+        // The customer's request id goes upstream too (outside any signature: it is metadata), so
+        // one id finds the request in both the edge's and BytePlus's logs. Background work
+        // (reconciler, orphan scan) has none.
+        let mut headers = headers.to_vec();
+        if let Some(id) = crate::proxy::current_request_id() {
+            headers.push(("X-Client-Request-Id", id));
+        }
+        let result = self.upstream.send(endpoint, method, path, &headers, body).await;
+        crate::proxy::note_upstream(
+            &channel.conf.id,
+            result.as_ref().ok().map(|r| r.status),
+            result.as_ref().ok().and_then(|r| r.request_id.as_deref()),
+        );
         match result {
             Ok(r) => {
                 crate::proxy::add_upstream_time(r.elapsed);

@@ -1,9 +1,82 @@
-//! Values for the `key=value` access-log line. Anything a client chose (a method, a tenant id
-//! read off a token's record) is escaped, so a value can never add a field, split the line, or
-//! smuggle a terminal control sequence into an operator's screen: bytes outside a small safe set
-//! become `\xNN`, and long values are cut.
+//! The access-log line, as `key=value` text or one JSON object (`log.format`). In text, anything
+//! a client or an upstream chose (a method, a tenant id read off a token's record, an upstream's
+//! request id) is escaped, so a value can never add a field, split the line, or smuggle a
+//! terminal control sequence into an operator's screen: bytes outside a small safe set become
+//! `\xNN`, and long values are cut. JSON escapes by construction (`serde_json`).
 
+use crate::config::LogFormat;
+use crate::proxy::UpstreamNote;
 use std::borrow::Cow;
+use std::time::Duration;
+
+/// The `log` target of access lines: the binary's formatter writes them bare in JSON mode, so
+/// each line is one JSON object a collector can parse without a prefix.
+pub const ACCESS_TARGET: &str = "seedance_edge::access";
+
+/// Everything one access line says about a request. Never a token, a body or a secret.
+pub struct AccessLine<'a> {
+    pub request_id: &'a str,
+    pub tenant: Option<&'a str>,
+    pub route: &'a str,
+    pub method: &'a str,
+    pub status: u16,
+    pub task_id: Option<&'a str>,
+    pub upstream: &'a UpstreamNote,
+    pub duration: Duration,
+    pub upstream_micros: u64,
+    /// Pingora's error type, when the exchange with the customer failed.
+    pub error: Option<&'a str>,
+}
+
+impl AccessLine<'_> {
+    pub fn render(&self, format: LogFormat) -> String {
+        match format {
+            LogFormat::Text => self.text(),
+            LogFormat::Json => self.json(),
+        }
+    }
+
+    fn text(&self) -> String {
+        let opt = |v: Option<&str>| escape(v.unwrap_or("")).into_owned();
+        format!(
+            "request_id={} tenant={} route={} method={} status={} duration_ms={} upstream_ms={} task={} channel={} upstream_status={} upstream_request_id={}{}",
+            escape(self.request_id),
+            opt(self.tenant),
+            escape(self.route),
+            escape(self.method),
+            self.status,
+            self.duration.as_millis(),
+            self.upstream_micros / 1000,
+            opt(self.task_id),
+            opt(self.upstream.channel.as_deref()),
+            self.upstream.status.map_or_else(|| "-".to_string(), |s| s.to_string()),
+            opt(self.upstream.request_id.as_deref()),
+            self.error.map(|e| format!(" error={e}")).unwrap_or_default(),
+        )
+    }
+
+    fn json(&self) -> String {
+        let ts_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        serde_json::json!({
+            "ts_ms": ts_ms,
+            "request_id": self.request_id,
+            "tenant": self.tenant,
+            "route": self.route,
+            "method": self.method,
+            "status": self.status,
+            "task_id": self.task_id,
+            "channel": self.upstream.channel,
+            "upstream_status": self.upstream.status,
+            "upstream_request_id": self.upstream.request_id,
+            "duration_ms": self.duration.as_secs_f64() * 1000.0,
+            "upstream_ms": self.upstream_micros as f64 / 1000.0,
+            "error": self.error,
+        })
+        .to_string()
+    }
+}
 
 /// Longest value kept, in input bytes; the rest is replaced by `...`.
 const MAX: usize = 64;
@@ -36,7 +109,41 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::*;
+
+    #[test]
+    fn both_formats_carry_the_same_fields() {
+        let upstream =
+            UpstreamNote { channel: Some("sg-main".into()), status: Some(200), request_id: Some("up 1\n".into()) };
+        let line = AccessLine {
+            request_id: "req-1",
+            tenant: Some("acme"),
+            route: "get_task",
+            method: "GET",
+            status: 200,
+            task_id: Some("cgt-1"),
+            upstream: &upstream,
+            duration: Duration::from_millis(12),
+            upstream_micros: 7_500,
+            error: None,
+        };
+        let text = line.render(LogFormat::Text);
+        assert_eq!(
+            text,
+            "request_id=req-1 tenant=acme route=get_task method=GET status=200 duration_ms=12 upstream_ms=7 \
+             task=cgt-1 channel=sg-main upstream_status=200 upstream_request_id=up\\x201\\x0a"
+        );
+        let v: serde_json::Value = serde_json::from_str(&line.render(LogFormat::Json)).unwrap();
+        assert_eq!(v["request_id"], "req-1");
+        assert_eq!(v["tenant"], "acme");
+        assert_eq!(v["task_id"], "cgt-1");
+        assert_eq!(v["channel"], "sg-main");
+        assert_eq!(v["upstream_status"], 200);
+        assert_eq!(v["upstream_request_id"], "up 1\n");
+        assert_eq!(v["duration_ms"], 12.0);
+        assert_eq!(v["upstream_ms"], 7.5);
+        assert!(v["error"].is_null());
+    }
 
     #[test]
     fn client_text_cannot_forge_fields_or_lines() {

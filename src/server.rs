@@ -31,7 +31,12 @@ pub fn open_store(conf: &StoreConf) -> Result<Arc<dyn Store>, String> {
     if conf.url.starts_with("memory://") {
         return Ok(Arc::new(MemoryStore::new()));
     }
-    let opts = RedisOptions { op_timeout: conf.op_timeout, retention: conf.retention, ..RedisOptions::default() };
+    let opts = RedisOptions {
+        op_timeout: conf.op_timeout,
+        retention: conf.retention,
+        ca_file: conf.ca_file.clone(),
+        ..RedisOptions::default()
+    };
     let store = RedisStore::connect(&conf.url, &conf.prefix, opts).map_err(|e| format!("store.url: {e}"))?;
     Ok(Arc::new(store))
 }

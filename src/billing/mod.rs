@@ -4,6 +4,7 @@
 //! polled. Only the settlement's winner counts it in Prometheus, so the counters summed over all
 //! nodes equal the ledger.
 
+pub mod export;
 pub mod orphans;
 pub mod reconcile;
 
@@ -71,6 +72,8 @@ impl DeferReason {
 /// What a succeeded task costs.
 struct Priced {
     sku: Sku,
+    /// The SKU's price when settled, micro-USD per million tokens (kept on the ledger entry).
+    unit_price: u64,
     tokens: u64,
     usd_nanos: u64,
     resolution: String,
@@ -162,7 +165,7 @@ fn price(edge: &Edge, record: &TaskRecord, task: &Value) -> Result<Priced, Unpri
     };
     let usd_nanos =
         cost_usd_nanos(tokens, price).ok_or_else(|| Unpriced::Suspect(UsageProblem::OverBound, tokens.to_string()))?;
-    Ok(Priced { usd_nanos, sku, tokens, resolution })
+    Ok(Priced { usd_nanos, sku, unit_price: price, tokens, resolution })
 }
 
 /// Counts a settlement that cannot be made now and notes it on the task (reason, since when,
@@ -178,7 +181,7 @@ pub async fn defer(edge: &Edge, tenant: &str, task_id: &str, reason: DeferReason
 }
 
 async fn settle(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Value) -> Observed {
-    let Priced { sku, tokens, usd_nanos, resolution } = match price(edge, record, task) {
+    let Priced { sku, unit_price, tokens, usd_nanos, resolution } = match price(edge, record, task) {
         Ok(p) => p,
         Err(Unpriced::Defer(reason)) => return defer(edge, tenant, &record.id, reason).await,
         Err(Unpriced::Suspect(problem, raw)) => return quarantine(edge, tenant, record, problem, raw).await,
@@ -192,6 +195,8 @@ async fn settle(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Value) ->
         settled_at_ms: now_ms(),
         public_model: record.public_model.clone(),
         final_resolution: resolution,
+        channel: record.channel.clone(),
+        unit_price_micros: unit_price,
     };
     // One retry with the same settlement id: a lost reply comes back as `Replay`, never twice.
     let mut outcome = edge.store.settle(tenant, &settlement).await;

@@ -5,9 +5,10 @@
 mod body;
 pub mod budget;
 mod ctx;
+pub mod request_id;
 mod respond;
 
-pub use ctx::{add_upstream_time, EdgeCtx};
+pub use ctx::{add_upstream_time, note_task, note_upstream, request_id as current_request_id, EdgeCtx, UpstreamNote};
 
 use crate::auth::AuthFailure;
 use crate::edge::Edge;
@@ -48,22 +49,25 @@ impl SeedanceModule {
         ctx.started = Some(Instant::now());
         ctx.in_flight = Some(crate::metrics::InFlight::enter(&self.edge.metrics.requests_in_flight));
         let header = session.req_header();
+        ctx.request_id = request_id::of(&header.headers);
         let method = header.method.as_str().to_string();
         let path = header.uri.path().to_string();
         let query = header.uri.query().map(str::to_string);
         let route = Route::of(&method, &path);
         ctx.route = route.label();
         ctx.method = method.clone();
-        let reply = ctx::UPSTREAM_MICROS
-            .scope(std::cell::Cell::new(0), async {
-                let reply = self.serve(session, ctx, &route, Request { method, path, query, body: Bytes::new() }).await;
-                ctx.upstream_micros = ctx::UPSTREAM_MICROS.with(|c| c.get());
-                reply
-            })
-            .await;
+        if let Route::GetTask(id) | Route::DeleteTask(id) = &route {
+            ctx.task_id = Some(id.clone());
+        }
+        let scope = ctx::Scope::new(ctx.request_id.clone());
+        let req = Request { method, path, query, body: Bytes::new() };
+        let (reply, scope) = ctx::scoped(scope, self.serve(session, ctx, &route, req)).await;
+        ctx.upstream_micros = scope.upstream_micros();
+        ctx.upstream = scope.upstream();
+        ctx.task_id = ctx.task_id.take().or_else(|| scope.task_id());
         ctx.status = reply.status;
         ctx.rejected = reply.rejected;
-        respond::write(session, &reply, ctx.close_connection).await?;
+        respond::write(session, &reply, &ctx.request_id, ctx.close_connection).await?;
         if reply.rejected == Some(seedance_filters::ErrorCode::PayloadTooLarge) {
             body::drain(session).await;
         }
@@ -75,8 +79,8 @@ impl SeedanceModule {
         let auth_header = session.req_header().headers.get("authorization").map(|v| v.as_bytes().to_vec());
         let tenant = match edge.auth.authenticate(auth_header.as_deref()).await {
             Ok(t) => t,
-            Err(AuthFailure::Rejected(e)) => return render(route, &e),
-            Err(AuthFailure::Store(e)) => return render(route, &edge.store_failed(&e)),
+            Err(AuthFailure::Rejected(e)) => return render(route, &e, &ctx.request_id),
+            Err(AuthFailure::Store(e)) => return render(route, &edge.store_failed(&e), &ctx.request_id),
         };
         ctx.tenant = Some(tenant.id.clone());
         // Held until the handler is done with the body.
@@ -91,7 +95,7 @@ impl SeedanceModule {
                 Err(e) => {
                     // The rest of an unread body is still on the wire: this connection cannot be reused.
                     ctx.close_connection = true;
-                    return render(route, &e);
+                    return render(route, &e, &ctx.request_id);
                 }
             }
         }
@@ -102,7 +106,6 @@ impl SeedanceModule {
     /// token, a body, or a secret; label values come from closed sets and logged client text is
     /// escaped, so nothing a client sends creates a series or forges a log field.
     pub async fn logging(&self, _session: &mut Session, e: Option<&Error>, ctx: &mut EdgeCtx) {
-        use crate::logfmt::escape;
         use crate::metrics::{method_label, route_label, status_label};
         let m = &self.edge.metrics;
         let status = if ctx.status == 0 { 500 } else { ctx.status };
@@ -114,24 +117,27 @@ impl SeedanceModule {
             m.rejections.with_label_values(&[code.as_str()]).inc();
         }
         ctx.in_flight = None;
-        log::info!(
-            "tenant={} route={} method={} status={} duration_ms={} upstream_ms={}{}",
-            escape(ctx.tenant.as_deref().unwrap_or("")),
+        let line = crate::logfmt::AccessLine {
+            request_id: &ctx.request_id,
+            tenant: ctx.tenant.as_deref(),
             route,
-            escape(&ctx.method),
+            method: &ctx.method,
             status,
-            elapsed.as_millis(),
-            ctx.upstream_micros / 1000,
-            e.map(|e| format!(" error={}", e.etype().as_str())).unwrap_or_default(),
-        );
+            task_id: ctx.task_id.as_deref(),
+            upstream: &ctx.upstream,
+            duration: elapsed,
+            upstream_micros: ctx.upstream_micros,
+            error: e.map(|e| e.etype().as_str()),
+        };
+        log::info!(target: crate::logfmt::ACCESS_TARGET, "{}", line.render(self.edge.config.log_format));
     }
 }
 
 /// An error in the shape the route speaks.
-fn render(route: &Route, e: &ApiError) -> Reply {
+fn render(route: &Route, e: &ApiError, request_id: &str) -> Reply {
     match route.shape() {
         Shape::Task => Reply::error(e),
-        Shape::Action => Reply::action_error(e, ActionMeta { request_id: "", action: "", region: "" }),
+        Shape::Action => Reply::action_error(e, ActionMeta { request_id, action: "", region: "" }),
     }
 }
 
@@ -154,6 +160,7 @@ impl ProxyHttp for EdgeProxy {
             return self.module.request_filter(session, ctx).await;
         }
         ctx.route = "unknown";
+        ctx.request_id = request_id::of(&session.req_header().headers);
         ctx.method = session.req_header().method.as_str().to_string();
         let e = ApiError::invalid(
             "path",
@@ -162,7 +169,7 @@ impl ProxyHttp for EdgeProxy {
         let reply = Reply::error(&e);
         ctx.status = reply.status;
         ctx.rejected = reply.rejected;
-        respond::write(session, &reply, false).await?;
+        respond::write(session, &reply, &ctx.request_id, false).await?;
         Ok(true)
     }
 

@@ -21,8 +21,10 @@ fn asset_not_found(what: &str, id: &str) -> ApiError {
     ApiError::with_param(ErrorCode::AssetNotFound, "Id", format!("{what} {id} does not exist in this account"))
 }
 
+/// The request's id (SPEC §7) for edge-written `ResponseMetadata.RequestId`: the same id the
+/// `X-Request-Id` header carries.
 fn request_id() -> String {
-    format!("sde-{:016x}", rand::random::<u64>())
+    crate::proxy::current_request_id().unwrap_or_else(crate::proxy::request_id::generate)
 }
 
 pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Reply {

@@ -68,6 +68,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
         settlement: None,
         quarantine: None,
     };
+    crate::proxy::note_task(&id);
     record_ownership(edge, &tenant.id, &record).await?;
     if let Err(e) = edge.store.claim(&channel_id, &id, &intent).await {
         // Ownership is recorded (or journaled); the scan falls back to the tenant's records.

@@ -252,6 +252,8 @@ impl Store for MemoryStore {
             usd_nanos: s.usd_nanos,
             model: s.public_model.clone(),
             at_ms: s.settled_at_ms,
+            channel: s.channel.clone(),
+            unit_price: Some(s.unit_price_micros),
         });
         Ok(SettleOutcome::Settled { entry_id })
     }
@@ -321,6 +323,29 @@ impl Store for MemoryStore {
         Ok(t.ledger.iter().filter(|e| e.at_ms >= since_ms).cloned().collect())
     }
 
+    async fn ledger_page(
+        &self,
+        tenant: &str,
+        from: &LedgerFrom,
+        until_ms: Option<i64>,
+        count: usize,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        let inner = self.lock();
+        let Some(t) = inner.tenants.get(tenant) else { return Ok(Vec::new()) };
+        // Entries are appended in order; a cursor is the position after the named entry.
+        let start = match from {
+            LedgerFrom::Since(ms) => t.ledger.iter().position(|e| e.at_ms >= *ms).unwrap_or(t.ledger.len()),
+            LedgerFrom::After(id) => t.ledger.iter().position(|e| &e.entry_id == id).map_or(0, |i| i + 1),
+        };
+        Ok(t.ledger
+            .iter()
+            .skip(start)
+            .take_while(|e| until_ms.is_none_or(|u| e.at_ms < u))
+            .take(count)
+            .cloned()
+            .collect())
+    }
+
     async fn put_asset(&self, tenant: &str, asset: &AssetRecord) -> StoreResult<()> {
         let mut inner = self.lock();
         let t = inner.tenant(tenant);
@@ -372,6 +397,8 @@ mod tests {
             settled_at_ms: 1,
             public_model: "dreamina-seedance-2-0".into(),
             final_resolution: "720p".into(),
+            channel: "main".into(),
+            unit_price_micros: 7_000_000,
         }
     }
 

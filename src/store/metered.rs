@@ -4,8 +4,8 @@
 //! label is the trait method's name, the same name a [`super::StoreError`] carries.
 
 use super::{
-    AssetKind, AssetRecord, Intent, LedgerEntry, Orphan, PendingSettlement, QuarantineRecord, SettleOutcome,
-    Settlement, Store, StoreResult, TaskRecord, TenantRecord, TokenError,
+    AssetKind, AssetRecord, Intent, LedgerEntry, LedgerFrom, Orphan, PendingSettlement, QuarantineRecord,
+    SettleOutcome, Settlement, Store, StoreResult, TaskRecord, TenantRecord, TokenError,
 };
 use async_trait::async_trait;
 use prometheus::HistogramVec;
@@ -151,6 +151,15 @@ impl Store for MeteredStore {
     }
     async fn ledger(&self, tenant: &str, since_ms: i64) -> StoreResult<Vec<LedgerEntry>> {
         self.timed("ledger", self.inner.ledger(tenant, since_ms)).await
+    }
+    async fn ledger_page(
+        &self,
+        tenant: &str,
+        from: &LedgerFrom,
+        until_ms: Option<i64>,
+        count: usize,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        self.timed("ledger", self.inner.ledger_page(tenant, from, until_ms, count)).await
     }
     async fn put_asset(&self, tenant: &str, asset: &AssetRecord) -> StoreResult<()> {
         self.timed("put_asset", self.inner.put_asset(tenant, asset)).await

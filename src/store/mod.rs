@@ -128,6 +128,10 @@ pub struct Settlement {
     pub settled_at_ms: i64,
     pub public_model: String,
     pub final_resolution: String,
+    /// The channel that ran the task.
+    pub channel: String,
+    /// The SKU's price at settlement, micro-USD per million tokens.
+    pub unit_price_micros: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +158,21 @@ pub struct LedgerEntry {
     pub usd_nanos: u64,
     pub model: String,
     pub at_ms: i64,
+    /// Empty on entries written before the ledger carried it.
+    #[serde(default)]
+    pub channel: String,
+    /// Micro-USD per million tokens; `None` on entries written before the ledger carried it.
+    #[serde(default)]
+    pub unit_price: Option<u64>,
+}
+
+/// Where a ledger page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerFrom {
+    /// Entries settled at or after this unix millisecond.
+    Since(i64),
+    /// Entries strictly after this entry id (a resume cursor).
+    After(String),
 }
 
 /// A create about to be sent to a channel (write-ahead): if the process dies between the
@@ -260,6 +279,15 @@ pub trait Store: Send + Sync + 'static {
     async fn try_lease(&self, tenant: &str, node: &str, ttl_ms: u64) -> StoreResult<bool>;
     /// Ledger entries at or after `since_ms`, oldest first.
     async fn ledger(&self, tenant: &str, since_ms: i64) -> StoreResult<Vec<LedgerEntry>>;
+    /// At most `count` ledger entries from `from`, settled before `until_ms` if given, oldest
+    /// first: one page of an export that never holds the whole ledger.
+    async fn ledger_page(
+        &self,
+        tenant: &str,
+        from: &LedgerFrom,
+        until_ms: Option<i64>,
+        count: usize,
+    ) -> StoreResult<Vec<LedgerEntry>>;
 
     // --- assets -------------------------------------------------------------------------
     async fn put_asset(&self, tenant: &str, asset: &AssetRecord) -> StoreResult<()>;

@@ -29,6 +29,8 @@ pub struct RedisOptions {
     /// TTL of task and asset records.
     pub retention: Duration,
     pub connect_timeout: Duration,
+    /// Extra CA bundle (PEM) trusted for `rediss://` besides the system's (`store.ca_file`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RedisOptions {
@@ -37,13 +39,69 @@ impl Default for RedisOptions {
             op_timeout: Duration::from_millis(1000),
             retention: Duration::from_secs(90 * 24 * 3600),
             connect_timeout: Duration::from_millis(300),
+            ca_file: None,
         }
     }
 }
 
 enum Target {
-    Single(::redis::Client),
+    Single(Box<::redis::Client>),
     Cluster(Box<ClusterClient>),
+}
+
+/// A `redis+cluster://` / `rediss+cluster://` URL: every node's address, and the credentials
+/// given once, in the first node (`redis+cluster://user:pass@h1:p1,h2:p2`), for all of them.
+#[derive(Debug, PartialEq, Eq)]
+struct ClusterSpec {
+    nodes: Vec<String>,
+    username: Option<String>,
+    password: Option<String>,
+    tls: bool,
+}
+
+impl ClusterSpec {
+    /// `Ok(None)` for a URL that is not a cluster URL.
+    fn parse(url: &str) -> Result<Option<ClusterSpec>, String> {
+        let (rest, tls) = if let Some(r) = url.strip_prefix("redis+cluster://") {
+            (r, false)
+        } else if let Some(r) = url.strip_prefix("rediss+cluster://") {
+            (r, true)
+        } else {
+            return Ok(None);
+        };
+        let scheme = if tls { "rediss" } else { "redis" };
+        let (creds, hosts) = match rest.rsplit_once('@') {
+            Some((c, h)) => (Some(c), h),
+            None => (None, rest),
+        };
+        let (username, password) = match creds {
+            None => (None, None),
+            Some(c) => {
+                // The userinfo of a URL, percent-decoded (a password may hold any byte).
+                let u = url::Url::parse(&format!("{scheme}://{c}@h"))
+                    .map_err(|_| "the cluster credentials are not valid URL userinfo".to_string())?;
+                let decode = |s: &str| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8()
+                        .map(|s| s.into_owned())
+                        .map_err(|_| "the cluster credentials are not UTF-8 once decoded".to_string())
+                };
+                let user = Some(decode(u.username())?).filter(|s| !s.is_empty());
+                let pass = u.password().map(decode).transpose()?;
+                (user, pass)
+            }
+        };
+        let hosts = hosts.trim_end_matches('/').trim_end_matches("/0");
+        let mut nodes = Vec::new();
+        for (i, h) in hosts.split(',').enumerate() {
+            let ok = h.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !ok || h.contains(['/', '@', '?']) {
+                return Err(format!("cluster node {} is not host:port", i + 1));
+            }
+            nodes.push(format!("{scheme}://{h}"));
+        }
+        Ok(Some(ClusterSpec { nodes, username, password, tls }))
+    }
 }
 
 /// Either connection kind, so every operation is written once.
@@ -99,24 +157,47 @@ impl RedisStore {
     /// Parses the URL and prepares the client; no network traffic until the first operation.
     /// `redis://…` / `rediss://…` is standalone; `redis+cluster://h1:p1,h2:p2` is a cluster
     /// (give every node: the client only discovers the topology from the ones it knows).
+    /// `rediss://` and `rediss+cluster://` speak TLS (native-tls: OpenSSL on Linux), trusting
+    /// the system's CAs and, for standalone, `opts.ca_file`. Errors never echo the URL: it may
+    /// hold a password.
     pub fn connect(url: &str, prefix: &str, opts: RedisOptions) -> Result<RedisStore, String> {
-        let target = if let Some(nodes) = url.strip_prefix("redis+cluster://") {
-            let nodes: Vec<String> =
-                nodes.split(',').filter(|n| !n.is_empty()).map(|n| format!("redis://{n}")).collect();
-            if nodes.is_empty() {
-                return Err("redis+cluster:// needs at least one host:port".into());
+        let target = if let Some(spec) = ClusterSpec::parse(url)? {
+            if spec.tls && opts.ca_file.is_some() {
+                // The redis crate takes extra CAs for a cluster only with its rustls backend.
+                return Err(
+                    "store.ca_file is not supported with rediss+cluster:// (add the CA to the system trust store)"
+                        .into(),
+                );
             }
-            let client = ClusterClient::builder(nodes)
+            let mut b = ClusterClient::builder(spec.nodes)
                 .connection_timeout(opts.connect_timeout)
                 .response_timeout(opts.op_timeout)
                 .retries(2)
                 .min_retry_wait(50)
-                .max_retry_wait(400)
-                .build()
-                .map_err(|e| e.to_string())?;
-            Target::Cluster(Box::new(client))
+                .max_retry_wait(400);
+            if let Some(u) = spec.username {
+                b = b.username(u);
+            }
+            if let Some(p) = spec.password {
+                b = b.password(p);
+            }
+            if spec.tls {
+                b = b.tls(::redis::TlsMode::Secure);
+            }
+            Target::Cluster(Box::new(
+                b.build().map_err(|e| format!("cannot build the cluster client: {}", e.category()))?,
+            ))
         } else {
-            Target::Single(::redis::Client::open(url).map_err(|e| e.to_string())?)
+            let bad = |e: RedisError| format!("not a usable Redis URL ({})", e.category());
+            let client = match &opts.ca_file {
+                Some(ca) if url.starts_with("rediss://") => {
+                    let pem = std::fs::read(ca).map_err(|e| format!("store.ca_file {}: {e}", ca.display()))?;
+                    let certs = ::redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+                    ::redis::Client::build_with_tls(url, certs).map_err(bad)?
+                }
+                _ => ::redis::Client::open(url).map_err(bad)?,
+            };
+            Target::Single(Box::new(client))
         };
         Ok(RedisStore {
             target,
@@ -147,7 +228,7 @@ impl RedisStore {
                             .set_number_of_retries(2)
                             .set_min_delay(Duration::from_millis(50))
                             .set_max_delay(Duration::from_millis(400));
-                        ConnectionManager::new_lazy_with_config(client.clone(), cfg).map(Conn::Single)
+                        ConnectionManager::new_lazy_with_config((**client).clone(), cfg).map(Conn::Single)
                     }
                     Target::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
                 }
@@ -382,6 +463,8 @@ fn ledger_entry(tenant: &str, id: String, mut m: HashMap<String, String>) -> Led
         usd_nanos: take("usd_nanos").parse().unwrap_or(0),
         model: take("model"),
         at_ms: take("at").parse().unwrap_or(0),
+        channel: take("channel"),
+        unit_price: take("unit_price").parse().ok(),
     }
 }
 
@@ -507,7 +590,9 @@ impl Store for RedisStore {
             .arg(s.usd_nanos)
             .arg(s.settled_at_ms)
             .arg(&s.public_model)
-            .arg(&s.final_resolution);
+            .arg(&s.final_resolution)
+            .arg(&s.channel)
+            .arg(s.unit_price_micros);
         let (code, detail): (i64, String) =
             self.run("settle", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         Ok(match (code, detail.as_str()) {
@@ -746,6 +831,36 @@ impl Store for RedisStore {
         Ok(rows.into_iter().map(|(id, m)| ledger_entry(tenant, id, m)).collect())
     }
 
+    async fn ledger_page(
+        &self,
+        tenant: &str,
+        from: &LedgerFrom,
+        until_ms: Option<i64>,
+        count: usize,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        let key = self.keys.ledger(tenant);
+        // Stream ids start with the millisecond Redis appended them; `(` excludes a bound
+        // (Redis >= 6.2), so a cursor resumes after its entry and `until` stops before it.
+        let start = match from {
+            LedgerFrom::Since(ms) => format!("{}-0", (*ms).max(0)),
+            LedgerFrom::After(id) => format!("({id}"),
+        };
+        let end = until_ms.map_or_else(|| "+".to_string(), |u| format!("({}-0", u.max(0)));
+        let rows: Vec<(String, HashMap<String, String>)> = self
+            .run("ledger", |mut c| async move {
+                ::redis::cmd("XRANGE")
+                    .arg(&key)
+                    .arg(&start)
+                    .arg(&end)
+                    .arg("COUNT")
+                    .arg(count.max(1))
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(rows.into_iter().map(|(id, m)| ledger_entry(tenant, id, m)).collect())
+    }
+
     async fn put_asset(&self, tenant: &str, a: &AssetRecord) -> StoreResult<()> {
         let key = self.keys.asset(tenant, &a.id);
         let index = self.keys.asset_index(tenant, a.kind);
@@ -796,5 +911,40 @@ impl Store for RedisStore {
         let records =
             self.indexed("assets", &self.keys.asset_index(tenant, kind), |id| self.keys.asset(tenant, id)).await?;
         records.into_iter().map(|(id, h)| parse_asset("assets", &id, h)).collect()
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::ClusterSpec;
+
+    #[test]
+    fn cluster_credentials_in_the_first_url_apply_to_every_node() {
+        let s = ClusterSpec::parse("redis+cluster://app:p%40ss%2Cw@h1:7000,h2:7001,10.0.0.3:7002").unwrap().unwrap();
+        assert_eq!(s.nodes, ["redis://h1:7000", "redis://h2:7001", "redis://10.0.0.3:7002"]);
+        assert_eq!(s.username.as_deref(), Some("app"));
+        assert_eq!(s.password.as_deref(), Some("p@ss,w"));
+        assert!(!s.tls);
+
+        let s = ClusterSpec::parse("rediss+cluster://:secret@h1:7000,h2:7001/").unwrap().unwrap();
+        assert_eq!(s.nodes, ["rediss://h1:7000", "rediss://h2:7001"]);
+        assert_eq!((s.username, s.password.as_deref(), s.tls), (None, Some("secret"), true));
+
+        let s = ClusterSpec::parse("redis+cluster://h1:7000").unwrap().unwrap();
+        assert_eq!((s.username, s.password), (None, None));
+        assert_eq!(ClusterSpec::parse("redis://h1:6379/0").unwrap(), None);
+    }
+
+    #[test]
+    fn bad_cluster_urls_are_refused_without_echoing_secrets() {
+        for bad in [
+            "redis+cluster://",
+            "redis+cluster://h1",
+            "redis+cluster://u:hunter2@h1:7000,h2",
+            "redis+cluster://h1:99999",
+        ] {
+            let e = ClusterSpec::parse(bad).unwrap_err();
+            assert!(!e.contains("hunter2"), "{e}");
+        }
     }
 }

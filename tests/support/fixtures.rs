@@ -33,5 +33,7 @@ pub fn settlement(task_id: &str, by: &str) -> Settlement {
         settled_at_ms: 1_781_181_802_000,
         public_model: "dreamina-seedance-2-0".into(),
         final_resolution: "720p".into(),
+        channel: "main".into(),
+        unit_price_micros: 4_300_000,
     }
 }

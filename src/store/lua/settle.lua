@@ -1,7 +1,8 @@
 -- Exactly-once settlement (redis-state §3.4): idempotent per task and per settlement attempt.
 -- KEYS[1] task hash  KEYS[2] ledger stream  KEYS[3] pending zset
 -- ARGV[1] settlement id  ARGV[2] task id  ARGV[3] sku  ARGV[4] total tokens  ARGV[5] usd nanos
--- ARGV[6] settled at ms  ARGV[7] public model  ARGV[8] final resolution
+-- ARGV[6] settled at ms  ARGV[7] public model  ARGV[8] final resolution  ARGV[9] channel
+-- ARGV[10] unit price (micro-USD per million tokens)
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 'no-task'} end
 local prev = redis.call('HGET', KEYS[1], 'settled_by')
 if prev then
@@ -13,5 +14,6 @@ redis.call('HSET', KEYS[1], 'settled_by', ARGV[1], 'status', 'succeeded', 'settl
 redis.call('HDEL', KEYS[1], 'defer_reason', 'defer_since', 'defer_attempts')
 redis.call('ZREM', KEYS[3], ARGV[2])
 local entry = redis.call('XADD', KEYS[2], '*', 'task', ARGV[2], 'settlement', ARGV[1], 'sku', ARGV[3],
-  'tokens', ARGV[4], 'usd_nanos', ARGV[5], 'model', ARGV[7], 'at', ARGV[6])
+  'tokens', ARGV[4], 'usd_nanos', ARGV[5], 'model', ARGV[7], 'at', ARGV[6], 'channel', ARGV[9],
+  'unit_price', ARGV[10])
 return {1, entry}
