@@ -10,7 +10,7 @@ mod respond;
 pub use ctx::{add_upstream_time, EdgeCtx};
 
 use crate::auth::AuthFailure;
-use crate::edge::Edge;
+use crate::edge::{Edge, LiveEdge};
 use crate::routes::{self, Reply, Request, Route, Shape};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -24,16 +24,23 @@ use std::time::Instant;
 /// The seedance-edge filter module: everything under `/volcark/`.
 #[derive(Clone)]
 pub struct SeedanceModule {
-    edge: Arc<Edge>,
+    live: Arc<LiveEdge>,
 }
 
 impl SeedanceModule {
+    /// A module on a fixed configuration.
     pub fn new(edge: Arc<Edge>) -> Self {
-        SeedanceModule { edge }
+        SeedanceModule { live: LiveEdge::new(edge) }
     }
 
-    pub fn edge(&self) -> &Arc<Edge> {
-        &self.edge
+    /// A module on a reloadable configuration: each request uses what `live` holds when it starts.
+    pub fn with_live(live: Arc<LiveEdge>) -> Self {
+        SeedanceModule { live }
+    }
+
+    /// The edge as configured now.
+    pub fn edge(&self) -> Arc<Edge> {
+        self.live.current()
     }
 
     /// Whether a request belongs to this module (the host routes the rest itself).
@@ -46,7 +53,9 @@ impl SeedanceModule {
     /// the upstream exchange itself; see `crate::upstream` for why) and returns `Ok(true)`.
     pub async fn request_filter(&self, session: &mut Session, ctx: &mut EdgeCtx) -> pingora_core::Result<bool> {
         ctx.started = Some(Instant::now());
-        ctx.in_flight = Some(crate::metrics::InFlight::enter(&self.edge.metrics.requests_in_flight));
+        // One snapshot for the whole request: a reload meanwhile does not change its rules.
+        let edge = self.live.current();
+        ctx.in_flight = Some(crate::metrics::InFlight::enter(&edge.metrics.requests_in_flight));
         let header = session.req_header();
         let method = header.method.as_str().to_string();
         let path = header.uri.path().to_string();
@@ -56,7 +65,8 @@ impl SeedanceModule {
         ctx.method = method.clone();
         let reply = ctx::UPSTREAM_MICROS
             .scope(std::cell::Cell::new(0), async {
-                let reply = self.serve(session, ctx, &route, Request { method, path, query, body: Bytes::new() }).await;
+                let req = Request { method, path, query, body: Bytes::new() };
+                let reply = self.serve(&edge, session, ctx, &route, req).await;
                 ctx.upstream_micros = ctx::UPSTREAM_MICROS.with(|c| c.get());
                 reply
             })
@@ -70,8 +80,14 @@ impl SeedanceModule {
         Ok(true)
     }
 
-    async fn serve(&self, session: &mut Session, ctx: &mut EdgeCtx, route: &Route, mut req: Request) -> Reply {
-        let edge = &self.edge;
+    async fn serve(
+        &self,
+        edge: &Edge,
+        session: &mut Session,
+        ctx: &mut EdgeCtx,
+        route: &Route,
+        mut req: Request,
+    ) -> Reply {
         let auth_header = session.req_header().headers.get("authorization").map(|v| v.as_bytes().to_vec());
         let tenant = match edge.auth.authenticate(auth_header.as_deref()).await {
             Ok(t) => t,
@@ -104,7 +120,9 @@ impl SeedanceModule {
     pub async fn logging(&self, _session: &mut Session, e: Option<&Error>, ctx: &mut EdgeCtx) {
         use crate::logfmt::escape;
         use crate::metrics::{method_label, route_label, status_label};
-        let m = &self.edge.metrics;
+        // Metrics are shared by every configuration, so the current edge's are this request's.
+        let edge = self.live.current();
+        let m = &edge.metrics;
         let status = if ctx.status == 0 { 500 } else { ctx.status };
         let elapsed = ctx.started.map(|s| s.elapsed()).unwrap_or_default();
         let route = route_label(ctx.route);
