@@ -82,7 +82,7 @@ async fn reloads(node: &Node, result: &str) -> f64 {
     sample(&node.scrape(None).await, &format!("seedance_config_reloads_total{{result=\"{result}\"}}")).unwrap_or(-1.0)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_applies_a_changed_file_without_failing_a_request() {
     let fake = fake_ark().await;
     let dir = tempfile::tempdir().unwrap();
@@ -172,11 +172,12 @@ async fn sigterm_reports_not_ready_and_finishes_the_request_in_flight() {
 
     let (code, body) = slow.await.unwrap();
     assert_eq!(code, 200, "the in-flight create was cut off: {body}");
-    let exit = node.wait_exit(Duration::from_secs(20));
+    let exit = node.wait_exit(Duration::from_secs(20)).await;
     assert!(exit.is_some_and(|s| s.success()), "no clean exit after the drain: {exit:?}");
 }
 
-#[tokio::test]
+// Two workers: the client loop must keep running while the test waits for the handover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigquit_hands_the_sockets_to_an_upgraded_process() {
     let redis = support::redis::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
@@ -195,11 +196,13 @@ async fn sigquit_hands_the_sockets_to_an_upgraded_process() {
         wait::until("the new process waits for the sockets", Duration::from_secs(10), || async { sock.exists() }).await;
     assert!(waiting, "no upgrade socket: {}", new.log_text());
     old.signal("QUIT");
-    let exit = old.wait_exit(Duration::from_secs(25));
+    let exit = old.wait_exit(Duration::from_secs(25)).await;
     stop.store(true, Ordering::Release);
     let (sent, failures) = looping.await.unwrap();
     assert!(exit.is_some(), "the old process did not exit: {}", old.log_text());
-    assert!(sent > 0 && failures.is_empty(), "{sent} requests across the upgrade, failures: {failures:?}");
+    // Thousands when the loop really ran through the handover (the old process lives ~6 s after
+    // SIGQUIT); a handful would mean it stalled and proved nothing.
+    assert!(sent >= 200 && failures.is_empty(), "{sent} requests across the upgrade, failures: {failures:?}");
     for _ in 0..3 {
         assert_eq!(status(&client, &list, "acme").await, Some(200), "the new process serves: {}", new.log_text());
     }

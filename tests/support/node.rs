@@ -139,13 +139,15 @@ tenants:
         assert!(ok.success(), "kill -s {signal} failed");
     }
 
-    /// Waits up to `deadline` for the process to exit; its status if it did.
-    pub fn wait_exit(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
+    /// Waits up to `deadline` for the process to exit, without blocking the runtime (client
+    /// loops keep running meanwhile); its status if it did.
+    pub async fn wait_exit(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
         let mut status = None;
-        wait::until_sync("the process exits", deadline, || {
+        wait::until("the process exits", deadline, || {
             status = self.child.try_wait().ok().flatten();
-            status.is_some()
-        });
+            std::future::ready(status.is_some())
+        })
+        .await;
         status
     }
 
