@@ -1,11 +1,11 @@
 //! The admin listener: `/healthz` (the process is up), `/readyz` (config loaded, tenants
-//! upserted, store reachable) and `/metrics` (Prometheus text). With
+//! upserted, signal handlers installed, store reachable, not draining) and `/metrics` (Prometheus text). With
 //! `admin.bearer_token_file` set, `/metrics` wants `Authorization: Bearer <token>`; the probes
 //! stay open because kubelets and load balancers cannot send one. Without it there is no
 //! authentication: bind it to loopback or an internal address.
 
 use crate::config::Secret;
-use crate::edge::Edge;
+use crate::edge::LiveEdge;
 use async_trait::async_trait;
 use http::Response;
 use pingora_core::apps::http_app::ServeHttp;
@@ -16,14 +16,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub struct AdminApp {
-    edge: Arc<Edge>,
+    live: Arc<LiveEdge>,
     metrics_token: Option<Secret>,
 }
 
 impl AdminApp {
     /// `metrics_token`: what `/metrics` requires as a bearer token (`None`: open).
-    pub fn new(edge: Arc<Edge>, metrics_token: Option<Secret>) -> AdminApp {
-        AdminApp { edge, metrics_token }
+    pub fn new(live: Arc<LiveEdge>, metrics_token: Option<Secret>) -> AdminApp {
+        AdminApp { live, metrics_token }
     }
 
     fn may_scrape(&self, session: &ServerSession) -> bool {
@@ -80,22 +80,26 @@ fn unauthorized() -> Response<Vec<u8>> {
 #[async_trait]
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let edge = self.live.current();
         match session.req_header().uri.path() {
             "/healthz" => text(200, "text/plain", b"ok\n".to_vec()),
             "/readyz" => {
-                if !self.edge.started.load(Ordering::Acquire) {
+                if edge.draining.load(Ordering::Acquire) {
+                    return text(503, "text/plain", b"draining: shutting down\n".to_vec());
+                }
+                if !edge.started.load(Ordering::Acquire) || !edge.signals_armed.load(Ordering::Acquire) {
                     return text(503, "text/plain", b"starting: tenants not loaded yet\n".to_vec());
                 }
-                match self.edge.store.ping().await {
+                match edge.store.ping().await {
                     Ok(()) => text(200, "text/plain", b"ready\n".to_vec()),
                     Err(e) => {
-                        self.edge.store_failed(&e);
+                        edge.store_failed(&e);
                         text(503, "text/plain", b"store unreachable\n".to_vec())
                     }
                 }
             }
             "/metrics" if !self.may_scrape(session) => unauthorized(),
-            "/metrics" => text(200, "text/plain; version=0.0.4", self.edge.metrics.render()),
+            "/metrics" => text(200, "text/plain; version=0.0.4", edge.metrics.render()),
             _ => text(404, "text/plain", b"not found: /healthz, /readyz, /metrics\n".to_vec()),
         }
     }

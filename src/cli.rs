@@ -19,8 +19,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Serve (the default).
-    Run,
+    /// Serve (the default). SIGHUP reloads the file, SIGTERM drains, SIGQUIT hands the
+    /// listening sockets to a `run --upgrade` process.
+    Run(RunArgs),
     /// Validate the configuration and exit.
     Check,
     /// The embedded demo: memory store, in-process fake BytePlus, a printed token.
@@ -48,6 +49,14 @@ pub enum Command {
         #[arg(long)]
         channel: Option<String>,
     },
+}
+
+#[derive(Args, Default)]
+pub struct RunArgs {
+    /// Take the listening sockets over from the running process (send it SIGQUIT once this is
+    /// started) instead of binding them: Pingora's zero-downtime upgrade via `server.upgrade_sock`.
+    #[arg(long)]
+    pub upgrade: bool,
 }
 
 #[derive(Subcommand)]
@@ -128,15 +137,16 @@ fn load(conf: &Option<PathBuf>) -> Result<Config, String> {
 
 pub fn main() -> Result<(), String> {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run) {
-        Command::Run => {
+    match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
+        Command::Run(args) => {
             let config = load(&cli.conf)?;
             for w in &config.warnings {
                 log::warn!("config: {w}");
             }
             let store = crate::server::open_store(&config.store)?;
             let edge = crate::server::build_edge(config, store, None)?;
-            crate::server::build_server(edge)?.run_forever()
+            let opts = crate::server::RunOptions { conf_path: cli.conf.clone(), upgrade: args.upgrade };
+            crate::server::run(edge, opts)
         }
         Command::Check => {
             let config = load(&cli.conf)?;
@@ -280,7 +290,7 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
                 }
             }
         }
-        Command::Run | Command::Check => {}
+        Command::Run(_) | Command::Check => {}
         #[cfg(feature = "demo")]
         Command::Demo { .. } => {}
     }

@@ -162,7 +162,14 @@ pub struct Config {
     /// How long a token → tenant answer is trusted before Redis is asked again (revocation delay).
     pub auth_cache_ttl: Duration,
     pub threads: usize,
+    /// How long in-flight requests may take to finish after SIGTERM (or SIGQUIT) before the
+    /// runtimes are stopped; should cover [`Config::request_budget`].
     pub grace_period_seconds: u64,
+    /// How long after SIGTERM the listeners keep accepting while `/readyz` already answers 503,
+    /// so balancers that poll readiness take the node out before connections are refused.
+    pub drain_delay_seconds: u64,
+    /// Where `run --upgrade` receives the listening sockets from the running process (SIGQUIT).
+    pub upgrade_sock: PathBuf,
     pub prices: PriceTable,
     pub channels: Vec<Channel>,
     pub tenants: Vec<TenantConf>,
@@ -358,11 +365,19 @@ impl Default for RawAuth {
 struct RawServer {
     threads: usize,
     grace_period_seconds: u64,
+    drain_delay_seconds: u64,
+    upgrade_sock: PathBuf,
 }
 
 impl Default for RawServer {
     fn default() -> Self {
-        RawServer { threads: 2, grace_period_seconds: 10 }
+        RawServer {
+            threads: 2,
+            // Covers the default request budget: 30 s body + 2 s connect + 30 s upstream read.
+            grace_period_seconds: 65,
+            drain_delay_seconds: 0,
+            upgrade_sock: PathBuf::from("/tmp/seedance-edge-upgrade.sock"),
+        }
     }
 }
 
@@ -409,6 +424,12 @@ struct RawTenant {
 // ---------------------------------------------------------------------------------------------
 
 impl Config {
+    /// The longest a request can take once accepted: reading its body, then connecting to and
+    /// hearing from the upstream. A drain shorter than this cuts such requests off.
+    pub fn request_budget(&self) -> Duration {
+        self.limits.body_read_timeout + self.upstream.connect_timeout + self.upstream.read_timeout
+    }
+
     /// Reads, expands and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text =
@@ -666,7 +687,10 @@ impl RawConfig {
             });
         }
 
-        Ok(Config {
+        if self.server.upgrade_sock.as_os_str().is_empty() {
+            return Err(invalid("server.upgrade_sock", "must be a path"));
+        }
+        let mut config = Config {
             listen,
             admin,
             limits: Limits {
@@ -695,11 +719,22 @@ impl RawConfig {
             auth_cache_ttl: Duration::from_millis(self.auth.cache_ttl_ms),
             threads: self.server.threads.max(1),
             grace_period_seconds: self.server.grace_period_seconds,
+            drain_delay_seconds: self.server.drain_delay_seconds,
+            upgrade_sock: self.server.upgrade_sock,
             prices,
             channels,
             tenants,
             warnings,
-        })
+        };
+        let budget = config.request_budget();
+        if Duration::from_secs(config.grace_period_seconds) < budget {
+            config.warnings.push(format!(
+                "server.grace_period_seconds {} is shorter than the longest request ({}s: limits.body_read_timeout_ms + upstream.connect_timeout_ms + upstream.read_timeout_ms); a drain cuts such requests off",
+                config.grace_period_seconds,
+                budget.as_secs_f64().ceil()
+            ));
+        }
+        Ok(config)
     }
 }
 
@@ -789,6 +824,16 @@ tenants:
         let bad = format!("{BASE}admin: {{ addr: \"127.0.0.1:9464\", bearer_token: \"x\" }}\n");
         let e = Config::from_yaml(&bad, &env).unwrap_err().to_string();
         assert!(e.contains("bearer_token"), "{e}");
+    }
+
+    #[test]
+    fn the_default_drain_covers_the_longest_request_and_a_short_one_is_flagged() {
+        let c = Config::from_yaml(BASE, &env).unwrap();
+        assert!(Duration::from_secs(c.grace_period_seconds) >= c.request_budget(), "{c:?}");
+        assert!(!c.warnings.iter().any(|w| w.starts_with("server.grace_period_seconds")), "{:?}", c.warnings);
+        let short = format!("{BASE}server: {{ grace_period_seconds: 10 }}\n");
+        let c = Config::from_yaml(&short, &env).unwrap();
+        assert!(c.warnings.iter().any(|w| w.starts_with("server.grace_period_seconds 10 ")), "{:?}", c.warnings);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Metrics {
     pub reconcile_lag: Gauge,
     pub settlements_deferred: IntCounterVec,
     pub reconcile_skipped: IntCounterVec,
+    /// SIGHUP reloads, by `result` (`ok`, `error`: the file was refused and the old one serves).
+    pub config_reloads: IntCounterVec,
     pub journal_corrupt_lines: IntCounter,
     pub build_info: IntGaugeVec,
 }
@@ -208,6 +210,15 @@ impl Metrics {
         for reason in crate::billing::reconcile::SKIP_REASONS {
             reconcile_skipped.with_label_values(&[reason]);
         }
+        let config_reloads = counter(
+            &r,
+            "seedance_config_reloads_total",
+            "Configuration reloads on SIGHUP, by result (error: the file was refused, the running configuration stays)",
+            &["result"],
+        )?;
+        for result in ["ok", "error"] {
+            config_reloads.with_label_values(&[result]);
+        }
         let journal_corrupt_lines = IntCounter::new(
             "seedance_journal_corrupt_lines_total",
             "Unparsable ownership-journal lines moved aside to <journal>.corrupt",
@@ -310,6 +321,7 @@ impl Metrics {
             reconcile_lag,
             settlements_deferred,
             reconcile_skipped,
+            config_reloads,
             journal_corrupt_lines,
             build_info,
             registry: r,
@@ -383,7 +395,7 @@ impl Metrics {
     /// `process_*` included where the platform has them.
     pub fn exported_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 21] = [
+        let collectors: [&dyn Collector; 22] = [
             &self.requests,
             &self.request_duration,
             &self.requests_in_flight,
@@ -403,6 +415,7 @@ impl Metrics {
             &self.reconcile_lag,
             &self.settlements_deferred,
             &self.reconcile_skipped,
+            &self.config_reloads,
             &self.journal_corrupt_lines,
             &self.build_info,
         ];

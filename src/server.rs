@@ -1,13 +1,14 @@
 //! Assembly: from a validated [`Config`] to a running Pingora [`Server`] — the proxy service on
-//! every configured listener (plaintext or TLS), the admin service, and the reconciler.
+//! every configured listener (plaintext or TLS), the admin service, and the reconciler — all
+//! reading the current configuration from one [`LiveEdge`], which SIGHUP replaces.
 
 use crate::admin::AdminApp;
 use crate::auth::Authenticator;
-use crate::billing::reconcile::Reconciler;
+use crate::billing::reconcile::LiveReconciler;
 use crate::channel::Channels;
 use crate::config::{Config, StoreConf};
 use crate::dns::{AddrSource, HickorySource};
-use crate::edge::Edge;
+use crate::edge::{Edge, LiveEdge};
 use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::proxy::{EdgeProxy, SeedanceModule};
@@ -19,10 +20,12 @@ use crate::upstream::UpstreamClient;
 use pingora_core::apps::http_app::HttpServer;
 use pingora_core::apps::HttpServerApp;
 use pingora_core::listeners::tls::TlsSettings;
-use pingora_core::server::configuration::ServerConf;
-use pingora_core::server::Server;
+use pingora_core::server::configuration::{Opt, ServerConf};
+use pingora_core::server::{RunArgs, Server};
 use pingora_core::services::background::background_service;
 use pingora_core::services::listening::Service;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Opens the configured store without touching the network (Redis connects lazily, so the
@@ -73,15 +76,20 @@ pub fn build_edge(
         metrics.journal_pending.set(j.pending());
     }
     Ok(Arc::new(Edge {
-        auth: Authenticator::new(store.clone(), config.auth_cache_ttl),
-        upstream: UpstreamClient::new(config.upstream.connect_timeout, config.upstream.read_timeout),
+        auth: Arc::new(Authenticator::new(store.clone(), config.auth_cache_ttl)),
+        upstream: Arc::new(UpstreamClient::new(config.upstream.connect_timeout, config.upstream.read_timeout)),
         channels,
         dns,
         metrics,
-        journal,
+        journal: journal.map(Arc::new),
         store,
         node_id: node_id(),
-        started: std::sync::atomic::AtomicBool::new(false),
+        started: Arc::default(),
+        // Processes that are not run by `run` (tests, embedding hosts) have no signal handlers
+        // of ours to wait for.
+        draining: Arc::default(),
+        signals_armed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        tenants_stale: Arc::default(),
         body_budget: crate::proxy::budget::BodyBudget::new(config.limits.max_inflight_body_bytes),
         config: Arc::new(config),
     }))
@@ -92,17 +100,48 @@ fn server_conf(config: &Config) -> ServerConf {
         threads: config.threads,
         grace_period_seconds: Some(config.grace_period_seconds),
         graceful_shutdown_timeout_seconds: Some(5),
+        upgrade_sock: config.upgrade_sock.to_string_lossy().into_owned(),
         ..ServerConf::default()
     }
 }
 
-/// The whole server: proxy listeners, admin, reconciler.
+/// How `run` starts the process.
+#[derive(Debug, Default, Clone)]
+pub struct RunOptions {
+    /// The file SIGHUP reloads (`None`: SIGHUP is logged and ignored).
+    pub conf_path: Option<PathBuf>,
+    /// Take the listening sockets over from a running process (it hands them over on SIGQUIT,
+    /// through `server.upgrade_sock`) instead of binding them.
+    pub upgrade: bool,
+}
+
+/// Serves until SIGTERM, SIGQUIT or SIGINT; SIGHUP reloads `opts.conf_path` (see
+/// [`crate::lifecycle`]).
+pub fn run(edge: Arc<Edge>, opts: RunOptions) -> Result<(), String> {
+    // `/readyz` waits for the handlers, so a probe-driven SIGHUP never meets the default action.
+    edge.signals_armed.store(false, Ordering::Release);
+    let live = LiveEdge::new(edge);
+    let server = assemble(live.clone(), opts.upgrade)?;
+    server
+        .run(RunArgs { shutdown_signal: Box::new(crate::lifecycle::EdgeSignals { live, conf_path: opts.conf_path }) });
+    Ok(())
+}
+
+/// The whole server: proxy listeners, admin, reconciler, with Pingora's own signal handling
+/// (no reload). [`run`] is the binary's way in.
 pub fn build_server(edge: Arc<Edge>) -> Result<Server, String> {
+    assemble(LiveEdge::new(edge), false)
+}
+
+fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<Server, String> {
+    let edge = live.current();
     let config = edge.config.clone();
-    let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
+    let opt = Opt { upgrade, ..Opt::default() };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), server_conf(&config));
+    // With `upgrade`, this waits for the old process's sockets (it sends them on SIGQUIT).
     server.bootstrap();
 
-    let module = SeedanceModule::new(edge.clone());
+    let module = SeedanceModule::with_live(live.clone());
     let mut proxy =
         pingora_proxy::http_proxy_service_with_name(&server.configuration, EdgeProxy { module }, "seedance-edge");
     for l in &config.listen {
@@ -123,11 +162,11 @@ pub fn build_server(edge: Arc<Edge>) -> Result<Server, String> {
     if let Some(conf) = &config.admin {
         let token = conf.bearer_token_file.as_deref().map(crate::admin::read_token_file).transpose()?;
         let mut admin =
-            Service::new("seedance-admin".to_string(), HttpServer::new_app(AdminApp::new(edge.clone(), token)));
+            Service::new("seedance-admin".to_string(), HttpServer::new_app(AdminApp::new(live.clone(), token)));
         admin.add_tcp(&conf.addr);
         server.add_service(admin);
     }
-    server.add_service(background_service("seedance-reconciler", Reconciler { edge }));
+    server.add_service(background_service("seedance-reconciler", LiveReconciler { live }));
     Ok(server)
 }
 

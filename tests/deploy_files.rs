@@ -476,7 +476,8 @@ fn the_kubernetes_manifests_are_locked_down_and_consistent() {
     let budget = conf.limits.body_read_timeout + conf.upstream.connect_timeout + conf.upstream.read_timeout;
     assert!(grace >= budget.as_secs(), "server.grace_period_seconds {grace} < the longest request {budget:?}");
     let termination = pod["terminationGracePeriodSeconds"].as_u64().expect("terminationGracePeriodSeconds");
-    assert!(termination >= pause + grace + 5, "terminationGracePeriodSeconds {termination} < {pause} + {grace} + 5");
+    let drain = pause + conf.drain_delay_seconds + grace + 5;
+    assert!(termination >= drain, "terminationGracePeriodSeconds {termination} < pause + drain delay + {grace} + 5");
 
     // Secrets: every ${VAR} of the config comes from a Secret, never from a literal.
     let env = c["env"].as_sequence().expect("env");
@@ -600,11 +601,14 @@ fn the_systemd_unit_is_hardened() {
         ("SystemCallArchitectures", "native"),
         ("CapabilityBoundingSet", ""),
         ("StateDirectory", "seedance-edge"),
-        ("ExecReload", "/bin/kill -HUP $MAINPID"),
         ("Restart", "on-failure"),
     ] {
         assert_eq!(value(key), Some(want), "{key}");
     }
+    // Reload validates the file where `systemctl reload` shows the error, then sends SIGHUP.
+    let reload: Vec<&str> = service.iter().filter(|(k, _)| k == "ExecReload").map(|(_, v)| v.as_str()).collect();
+    assert!(reload.len() == 2 && reload[0].contains(" check --conf "), "{reload:?}");
+    assert_eq!(reload[1], "/bin/kill -HUP $MAINPID");
     let families: Vec<&str> = value("RestrictAddressFamilies").expect("RestrictAddressFamilies").split(' ').collect();
     assert!(families.contains(&"AF_INET") && families.contains(&"AF_INET6"));
     assert!(families.iter().all(|f| ["AF_INET", "AF_INET6", "AF_UNIX"].contains(f)), "{families:?}");
@@ -623,7 +627,8 @@ fn the_systemd_unit_is_hardened() {
         Some("redis://redis:6379/0".into())
     })
     .unwrap();
-    assert!(stop >= prod.grace_period_seconds + 5, "TimeoutStopSec {stop} < grace {} + 5", prod.grace_period_seconds);
+    let drain = prod.drain_delay_seconds + prod.grace_period_seconds + 5;
+    assert!(stop >= drain, "TimeoutStopSec {stop} < drain delay + grace {} + 5", prod.grace_period_seconds);
     let example = seedance_edge::config::Config::from_yaml(&read("conf/example.yaml"), &|_| Some("x".into())).unwrap();
     let journal = example.store.journal.expect("conf/example.yaml sets store.journal");
     assert!(journal.starts_with("/var/lib/seedance-edge/"), "{} is outside the StateDirectory", journal.display());

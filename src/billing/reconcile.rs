@@ -290,33 +290,57 @@ impl Reconciler {
 
 #[async_trait]
 impl BackgroundService for Reconciler {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        let edge = &self.edge;
-        let mut tick = tokio::time::interval(edge.config.reconcile_interval);
-        let mut last_orphan_scan = None;
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.changed() => break,
-                _ = tick.tick() => {}
-            }
-            if !edge.started.load(Ordering::Acquire) {
-                match sync_tenants(edge).await {
-                    Ok(_) => {
-                        edge.started.store(true, Ordering::Release);
-                        log::info!("{} configured tenants loaded into the store", edge.config.tenants.len());
-                    }
-                    Err(e) => {
-                        edge.store_failed(&e);
-                        continue;
-                    }
+    async fn start(&self, shutdown: ShutdownWatch) {
+        let edge = self.edge.clone();
+        run(move || edge.clone(), shutdown).await
+    }
+}
+
+/// The reconciler over a reloadable configuration (the binary's): each tick works on the
+/// configuration current at that moment. The tick interval is the one it started with.
+pub struct LiveReconciler {
+    pub live: Arc<crate::edge::LiveEdge>,
+}
+
+#[async_trait]
+impl BackgroundService for LiveReconciler {
+    async fn start(&self, shutdown: ShutdownWatch) {
+        let live = self.live.clone();
+        run(move || live.current(), shutdown).await
+    }
+}
+
+/// Loads the configured tenants until that succeeds (and again after a reload that could not),
+/// then runs a pass and the orphan scan each tick.
+async fn run(current: impl Fn() -> Arc<Edge>, mut shutdown: ShutdownWatch) {
+    let mut tick = tokio::time::interval(current().config.reconcile_interval);
+    let mut last_orphan_scan = None;
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tick.tick() => {}
+        }
+        let edge = current();
+        let stale = edge.tenants_stale.load(Ordering::Acquire);
+        if !edge.started.load(Ordering::Acquire) || stale {
+            match sync_tenants(&edge).await {
+                Ok(_) => {
+                    edge.started.store(true, Ordering::Release);
+                    edge.tenants_stale.store(false, Ordering::Release);
+                    log::info!("{} configured tenants loaded into the store", edge.config.tenants.len());
+                }
+                Err(e) => {
+                    edge.store_failed(&e);
+                    continue;
                 }
             }
-            if let Err(e) = self.pass().await {
-                edge.store_failed(&e);
-            }
-            scan_orphans_if_due(edge, &mut last_orphan_scan).await;
         }
+        let reconciler = Reconciler { edge };
+        if let Err(e) = reconciler.pass().await {
+            reconciler.edge.store_failed(&e);
+        }
+        scan_orphans_if_due(&reconciler.edge, &mut last_orphan_scan).await;
     }
 }
 

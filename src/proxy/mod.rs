@@ -11,7 +11,7 @@ mod respond;
 pub use ctx::{add_upstream_time, note_task, note_upstream, request_id as current_request_id, EdgeCtx, UpstreamNote};
 
 use crate::auth::AuthFailure;
-use crate::edge::Edge;
+use crate::edge::{Edge, LiveEdge};
 use crate::routes::{self, Reply, Request, Route, Shape};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -25,16 +25,23 @@ use std::time::Instant;
 /// The seedance-edge filter module: everything under `/volcark/`.
 #[derive(Clone)]
 pub struct SeedanceModule {
-    edge: Arc<Edge>,
+    live: Arc<LiveEdge>,
 }
 
 impl SeedanceModule {
+    /// A module on a fixed configuration.
     pub fn new(edge: Arc<Edge>) -> Self {
-        SeedanceModule { edge }
+        SeedanceModule { live: LiveEdge::new(edge) }
     }
 
-    pub fn edge(&self) -> &Arc<Edge> {
-        &self.edge
+    /// A module on a reloadable configuration: each request uses what `live` holds when it starts.
+    pub fn with_live(live: Arc<LiveEdge>) -> Self {
+        SeedanceModule { live }
+    }
+
+    /// The edge as configured now.
+    pub fn edge(&self) -> Arc<Edge> {
+        self.live.current()
     }
 
     /// Whether a request belongs to this module (the host routes the rest itself).
@@ -47,7 +54,9 @@ impl SeedanceModule {
     /// the upstream exchange itself; see `crate::upstream` for why) and returns `Ok(true)`.
     pub async fn request_filter(&self, session: &mut Session, ctx: &mut EdgeCtx) -> pingora_core::Result<bool> {
         ctx.started = Some(Instant::now());
-        ctx.in_flight = Some(crate::metrics::InFlight::enter(&self.edge.metrics.requests_in_flight));
+        // One snapshot for the whole request: a reload meanwhile does not change its rules.
+        let edge = self.live.current();
+        ctx.in_flight = Some(crate::metrics::InFlight::enter(&edge.metrics.requests_in_flight));
         let header = session.req_header();
         ctx.request_id = request_id::of(&header.headers);
         let method = header.method.as_str().to_string();
@@ -61,7 +70,7 @@ impl SeedanceModule {
         }
         let scope = ctx::Scope::new(ctx.request_id.clone());
         let req = Request { method, path, query, body: Bytes::new() };
-        let (reply, scope) = ctx::scoped(scope, self.serve(session, ctx, &route, req)).await;
+        let (reply, scope) = ctx::scoped(scope, self.serve(&edge, session, ctx, &route, req)).await;
         ctx.upstream_micros = scope.upstream_micros();
         ctx.upstream = scope.upstream();
         ctx.task_id = ctx.task_id.take().or_else(|| scope.task_id());
@@ -74,8 +83,14 @@ impl SeedanceModule {
         Ok(true)
     }
 
-    async fn serve(&self, session: &mut Session, ctx: &mut EdgeCtx, route: &Route, mut req: Request) -> Reply {
-        let edge = &self.edge;
+    async fn serve(
+        &self,
+        edge: &Edge,
+        session: &mut Session,
+        ctx: &mut EdgeCtx,
+        route: &Route,
+        mut req: Request,
+    ) -> Reply {
         let auth_header = session.req_header().headers.get("authorization").map(|v| v.as_bytes().to_vec());
         let tenant = match edge.auth.authenticate(auth_header.as_deref()).await {
             Ok(t) => t,
@@ -107,7 +122,9 @@ impl SeedanceModule {
     /// escaped, so nothing a client sends creates a series or forges a log field.
     pub async fn logging(&self, _session: &mut Session, e: Option<&Error>, ctx: &mut EdgeCtx) {
         use crate::metrics::{method_label, route_label, status_label};
-        let m = &self.edge.metrics;
+        // Metrics are shared by every configuration, so the current edge's are this request's.
+        let edge = self.live.current();
+        let m = &edge.metrics;
         let status = if ctx.status == 0 { 500 } else { ctx.status };
         let elapsed = ctx.started.map(|s| s.elapsed()).unwrap_or_default();
         let route = route_label(ctx.route);
@@ -129,7 +146,7 @@ impl SeedanceModule {
             upstream_micros: ctx.upstream_micros,
             error: e.map(|e| e.etype().as_str()),
         };
-        log::info!(target: crate::logfmt::ACCESS_TARGET, "{}", line.render(self.edge.config.log_format));
+        log::info!(target: crate::logfmt::ACCESS_TARGET, "{}", line.render(self.edge().config.log_format));
     }
 }
 

@@ -20,6 +20,9 @@ pub struct Node {
     pub listen_addr: String,
     /// stderr of the process: the access log and everything else it logs.
     pub log: PathBuf,
+    /// The configuration file it runs on (a test may rewrite it and send SIGHUP).
+    pub conf: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl Drop for Node {
@@ -82,20 +85,8 @@ tenants:
             format!("listen: [{{ addr: \"127.0.0.1:{listen}\" }}]\nadmin: {{ addr: \"127.0.0.1:{admin}\"{admin_extra} }}\n{body}");
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, yaml).expect("write config");
-        let log = dir.join(format!("{name}.log"));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_seedance-edge"));
-        cmd.args(["run", "--conf"]).arg(&path).env("RUST_LOG", "debug").stdout(Stdio::null());
-        cmd.stderr(std::fs::File::create(&log).expect("log file"));
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let node = Node {
-            child: cmd.spawn().expect("start seedance-edge"),
-            base: format!("http://127.0.0.1:{listen}"),
-            admin: format!("http://127.0.0.1:{admin}"),
-            listen_addr: format!("127.0.0.1:{listen}"),
-            log,
-        };
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let node = Node::spawn(dir, name, &path, &env, false, listen, admin);
         let client = reqwest::Client::new();
         let ready = wait::until(&format!("{name} ready"), Duration::from_secs(20), || async {
             matches!(client.get(format!("{}/readyz", node.admin)).send().await, Ok(r) if r.status() == 200)
@@ -103,6 +94,61 @@ tenants:
         .await;
         assert!(ready, "node {name} never became ready: {}", std::fs::read_to_string(&node.log).unwrap_or_default());
         node
+    }
+
+    fn spawn(
+        dir: &Path,
+        name: &str,
+        conf: &Path,
+        env: &[(String, String)],
+        upgrade: bool,
+        listen: u16,
+        admin: u16,
+    ) -> Node {
+        let log = dir.join(format!("{name}.log"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_seedance-edge"));
+        cmd.args(["run", "--conf"]).arg(conf).env("RUST_LOG", "debug").stdout(Stdio::null());
+        if upgrade {
+            cmd.arg("--upgrade");
+        }
+        cmd.stderr(std::fs::File::create(&log).expect("log file"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Node {
+            child: cmd.spawn().expect("start seedance-edge"),
+            base: format!("http://127.0.0.1:{listen}"),
+            admin: format!("http://127.0.0.1:{admin}"),
+            listen_addr: format!("127.0.0.1:{listen}"),
+            log,
+            conf: conf.to_path_buf(),
+            env: env.to_vec(),
+        }
+    }
+
+    /// A second process on this node's configuration started with `run --upgrade`: it waits for
+    /// this one's listening sockets, which this one hands over on SIGQUIT. Not waited for.
+    pub fn spawn_upgrade(&self, dir: &Path, name: &str) -> Node {
+        let port = |url: &str| url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
+        Node::spawn(dir, name, &self.conf, &self.env, true, port(&self.base), port(&self.admin))
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`, `QUIT`, …) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill").args(["-s", signal, &self.pid().to_string()]).status().expect("kill runs");
+        assert!(ok.success(), "kill -s {signal} failed");
+    }
+
+    /// Waits up to `deadline` for the process to exit, without blocking the runtime (client
+    /// loops keep running meanwhile); its status if it did.
+    pub async fn wait_exit(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
+        let mut status = None;
+        wait::until("the process exits", deadline, || {
+            status = self.child.try_wait().ok().flatten();
+            std::future::ready(status.is_some())
+        })
+        .await;
+        status
     }
 
     pub fn pid(&self) -> u32 {
