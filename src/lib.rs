@@ -20,6 +20,7 @@ pub mod demo;
 pub mod dns;
 pub mod edge;
 pub mod journal;
+pub mod limits;
 pub mod logfmt;
 pub mod metrics;
 pub mod proxy;

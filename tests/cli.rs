@@ -204,5 +204,6 @@ fn tenant(id: &str) -> seedance_edge::store::TenantRecord {
         channels: vec!["main".into()],
         models: vec![],
         assets: false,
+        limits: Default::default(),
     }
 }
