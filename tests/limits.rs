@@ -285,6 +285,17 @@ tenants:
     )
 }
 
+/// `/readyz` can answer before the proxy listener accepts: wait for the listener as well.
+async fn serving(node: Node) -> Node {
+    let addr = node.listen_addr.clone();
+    let up = wait::until("the proxy listener accepts", Duration::from_secs(10), || async {
+        tokio::net::TcpStream::connect(&addr).await.is_ok()
+    })
+    .await;
+    assert!(up, "{}", node.log_text());
+    node
+}
+
 async fn fake_ark() -> FakeArk {
     let cfg = FakeArkConfig { api_keys: vec![CHANNEL_KEY.to_string()], ..FakeArkConfig::held() };
     FakeArk::start(cfg).await.expect("fake-ark starts")
@@ -297,8 +308,10 @@ async fn two_nodes_create_exactly_max_active_tasks_upstream() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = node_yaml(&redis.url(), &fake.base_url(), "{ max_active_tasks: 5 }");
     let env = [("NODE_TEST_KEY", CHANNEL_KEY)];
-    let nodes =
-        [Node::start_yaml(dir.path(), "n1", &yaml, &env).await, Node::start_yaml(dir.path(), "n2", &yaml, &env).await];
+    let nodes = [
+        serving(Node::start_yaml(dir.path(), "n1", &yaml, &env).await).await,
+        serving(Node::start_yaml(dir.path(), "n2", &yaml, &env).await).await,
+    ];
     let client = reqwest::Client::new();
     let mut joins = Vec::new();
     for i in 0..30 {
@@ -327,7 +340,7 @@ async fn a_reservation_survives_a_restart_and_settles_on_the_next_node() {
     let yaml = node_yaml(&redis.url(), &fake.base_url(), "{ prepaid: true }");
     let env = [("NODE_TEST_KEY", CHANNEL_KEY)];
     s.credit("acme", 2_000_000_000, 1).await.unwrap();
-    let first = Node::start_yaml(dir.path(), "before", &yaml, &env).await;
+    let first = serving(Node::start_yaml(dir.path(), "before", &yaml, &env).await).await;
     let r = reqwest::Client::new()
         .post(format!("{}{TASKS}", first.base))
         .bearer_auth(token("acme"))
@@ -350,4 +363,22 @@ async fn a_reservation_survives_a_restart_and_settles_on_the_next_node() {
     let w = s.wallet("acme").await.unwrap();
     // 10 000 tokens × 7.0 USD/M = 70 000 000 nano-USD.
     assert_eq!((w.balance_nanos, w.spent_nanos, w.active_tasks), (1_930_000_000, 70_000_000, 0));
+}
+
+#[tokio::test]
+async fn hiding_a_task_the_upstream_lost_ends_its_slot_without_a_charge() {
+    let redis = RedisServer::start();
+    let s = store(&redis);
+    s.credit("acme", 1_000, 1).await.unwrap();
+    let a = Admission { max_active_tasks: Some(1), reserve_nanos: Some(600), ..admission("s1", 1_000) };
+    assert_eq!(s.admit("acme", &a).await.unwrap(), Admit::Admitted);
+    let mut t = task("cgt-lost", 1);
+    (t.slot, t.prepaid) = (Some("s1".into()), true);
+    s.put_task("acme", &t).await.unwrap();
+    s.hide_task("acme", "cgt-lost").await.unwrap();
+    s.hide_task("acme", "cgt-lost").await.unwrap();
+    let w = s.wallet("acme").await.unwrap();
+    assert_eq!((w.balance_nanos, w.reserved_nanos, w.spent_nanos, w.active_tasks), (1_000, 0, 0, 0));
+    let releases = s.wallet_movements("acme").await.unwrap().into_iter().filter(|m| m.kind == "release").count();
+    assert_eq!(releases, 1, "released once");
 }

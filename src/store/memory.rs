@@ -191,6 +191,8 @@ impl Store for MemoryStore {
         if let Some(task) = t.tasks.get_mut(id) {
             task.hidden = true;
             t.order.retain(|_, v| v != id);
+            // Never looked at again: a slot it still holds ends here.
+            t.end_task(id, now_ms());
         }
         Ok(())
     }

@@ -309,7 +309,8 @@ pub trait Store: Send + Sync + 'static {
     /// Records a status the edge observed; terminal statuses leave the pending set and release
     /// the task's slot and reservation (once).
     async fn set_status(&self, tenant: &str, id: &str, status: &str) -> StoreResult<()>;
-    /// Hides a task for its tenant; its hash (audit, settlement) stays.
+    /// Hides a task for its tenant; its hash (audit, settlement) stays. A slot it still holds
+    /// ends (the upstream no longer has it), its reservation released, nothing charged.
     async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()>;
     /// The exactly-once settlement script (redis-state §3.4); for a prepaid task it also
     /// charges the balance and releases the reservation, in the same step, once.

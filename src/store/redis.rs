@@ -520,7 +520,9 @@ impl Store for RedisStore {
 
     async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()> {
         let mut inv = self.hide_task.prepare_invoke();
-        inv.key(self.keys.task(tenant, id)).key(self.keys.tasks(tenant)).arg(id);
+        inv.key(self.keys.task(tenant, id)).key(self.keys.tasks(tenant));
+        self.slot_keys(&mut inv, tenant);
+        inv.arg(id).arg(now_ms());
         let _: i64 = self.run("hide_task", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         Ok(())
     }
