@@ -198,6 +198,30 @@ async fn a_slot_ends_when_its_task_is_seen_terminal_or_cancelled_or_never_create
 }
 
 #[tokio::test]
+async fn a_create_never_sent_frees_its_slot_and_one_that_may_have_arrived_keeps_it() {
+    let dead =
+        "  - id: deadcap\n    token_sha256: [\"{}\"]\n    channels: [dead]\n    limits: { max_active_tasks: 1 }\n";
+    let dead = dead.replace("{}", &seedance_edge::auth::token_sha256(&token("deadcap")));
+    let h = Harness::start_with(Options {
+        extra_tenants: dead + &extra_tenant("capped", "{ max_active_tasks: 1 }"),
+        ..Options::default()
+    })
+    .await;
+    let model = "dreamina-seedance-2-0";
+    // The channel refuses connections: nothing left the edge, twice in a row with one slot.
+    for _ in 0..2 {
+        let r = h.post("deadcap", TASKS, &minimal_task(model)).await;
+        assert_eq!((r.status, r.body["error"]["code"].as_str()), (502, Some("upstream_error")), "{}", r.raw);
+    }
+    assert_eq!(h.edge.store.wallet("deadcap").await.unwrap().active_tasks, 0);
+    // The connection drops after the request was sent: the task may exist upstream.
+    h.fault_next_create("drop");
+    assert_eq!(h.post("capped", TASKS, &minimal_task(model)).await.status, 502);
+    let r = h.post("capped", TASKS, &minimal_task(model)).await;
+    assert_eq!(r.body["error"]["code"], "active_task_limit_exceeded", "the slot is kept: {}", r.raw);
+}
+
+#[tokio::test]
 async fn over_the_rate_the_answer_says_when_to_retry() {
     let h = harness(&[("rated", "{ creates_per_minute: 2 }")]).await;
     let model = "dreamina-seedance-2-0";

@@ -30,22 +30,21 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
     }
 
     let body = Bytes::from(task.upstream_body(&route.official_model));
-    let sent = edge.task_call(&route.channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body)).await;
-    let resp = match sent {
-        Ok(r) if r.status == 200 => r,
-        other => {
-            // Refused or failed: nothing was created (a timeout keeps its intent and its slot:
-            // it may have been).
-            let maybe_created = matches!(&other, Err(e) if e.code == ErrorCode::UpstreamError);
-            if !maybe_created {
-                if let Err(e) = edge.store.drop_intent(&channel_id, &intent).await {
-                    edge.store_failed(&e);
-                }
-                crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
-            }
-            other?
-        }
+    let sent =
+        edge.task_call_checked(&route.channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body)).await;
+    // An answer other than 200 created nothing; so did a request that never left the edge. A 502
+    // after sending (a timeout, a 5xx, a dropped answer) may have: it keeps its intent and slot.
+    let created_nothing = match &sent {
+        Ok(r) => r.status != 200,
+        Err(f) => f.unsent || f.error.code != ErrorCode::UpstreamError,
     };
+    if created_nothing {
+        if let Err(e) = edge.store.drop_intent(&channel_id, &intent).await {
+            edge.store_failed(&e);
+        }
+        crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
+    }
+    let resp = sent.map_err(|f| f.error)?;
     if resp.status != 200 {
         let body = rewrite_error_body(&resp.body, Some(&route.official_model), Some(task.model.name()))
             .map(Bytes::from)
