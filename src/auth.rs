@@ -112,7 +112,14 @@ mod tests {
     use crate::store::memory::MemoryStore;
 
     fn tenant(id: &str, disabled: bool) -> TenantRecord {
-        TenantRecord { id: id.into(), disabled, channels: vec![], models: vec![], assets: false }
+        TenantRecord {
+            id: id.into(),
+            disabled,
+            channels: vec![],
+            models: vec![],
+            assets: false,
+            limits: Default::default(),
+        }
     }
 
     #[tokio::test]

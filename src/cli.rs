@@ -63,11 +63,19 @@ pub struct RunArgs {
 pub enum TenantCmd {
     /// Create or replace a tenant.
     Add(TenantAdd),
+    /// The tenant's record, limits, active tasks and balance.
     Show {
         id: String,
     },
     Disable {
         id: String,
+    },
+    /// Prints balance, reserved and spent (USD); `--add USD` credits a prepaid tenant first
+    /// (decimal, exact to the nano-dollar: at most 9 decimals).
+    Balance {
+        id: String,
+        #[arg(long = "add")]
+        add: Option<String>,
     },
 }
 
@@ -194,13 +202,35 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
                 channels: a.channels,
                 models: a.models,
                 assets: a.assets,
+                limits: Default::default(),
             };
             s.put_tenant(&t).await.map_err(err)?;
             println!("tenant {} saved", a.id);
         }
         Command::Tenant(TenantCmd::Show { id }) => {
             let t = s.tenant(&id).await.map_err(err)?.ok_or(format!("no tenant {id}"))?;
-            println!("{}", serde_json::to_string_pretty(&t).map_err(|e| e.to_string())?);
+            let wallet = s.wallet(&id).await.map_err(err)?;
+            let mut view = serde_json::to_value(&t).map_err(|e| e.to_string())?;
+            if let Some(o) = view.as_object_mut() {
+                o.insert("active_tasks".into(), wallet.active_tasks.into());
+                o.extend(wallet_view(&wallet));
+            }
+            println!("{}", serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?);
+        }
+        Command::Tenant(TenantCmd::Balance { id, add }) => {
+            let t = s.tenant(&id).await.map_err(err)?.ok_or(format!("no tenant {id}"))?;
+            let wallet = match add {
+                Some(usd) => {
+                    if !t.limits.prepaid {
+                        return Err(format!("tenant {id} is not prepaid (limits.prepaid: true); nothing credited"));
+                    }
+                    let nanos = seedance_filters::sku::parse_usd_nanos(&usd).map_err(|e| format!("--add {e}"))?;
+                    s.credit(&id, nanos, crate::routes::create::now_ms()).await.map_err(err)?
+                }
+                None => s.wallet(&id).await.map_err(err)?,
+            };
+            let view: serde_json::Map<String, serde_json::Value> = wallet_view(&wallet).collect();
+            println!("{}", serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?);
         }
         Command::Tenant(TenantCmd::Disable { id }) => {
             let mut t = s.tenant(&id).await.map_err(err)?.ok_or(format!("no tenant {id}"))?;
@@ -351,6 +381,19 @@ pub fn parse_since(s: &str) -> Result<i64, String> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     Ok(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000)
+}
+
+/// Balance, reserved, spent and what is available, as exact decimal USD strings.
+fn wallet_view(w: &crate::store::Wallet) -> impl Iterator<Item = (String, serde_json::Value)> {
+    let usd = |n: i64| serde_json::Value::from(seedance_filters::sku::format_usd_nanos(n));
+    [
+        ("balance_usd", usd(w.balance_nanos)),
+        ("reserved_usd", usd(w.reserved_nanos)),
+        ("available_usd", usd(w.balance_nanos.saturating_sub(w.reserved_nanos))),
+        ("spent_usd", usd(w.spent_nanos)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
 }
 
 #[cfg(test)]

@@ -123,6 +123,7 @@ pub struct TenantConf {
     pub channels: Vec<String>,
     pub models: Vec<PublicModel>,
     pub assets: bool,
+    pub limits: crate::store::TenantLimits,
 }
 
 /// The admin listener: `/healthz`, `/readyz`, `/metrics`.
@@ -419,9 +420,28 @@ struct RawTenant {
     models: Vec<String>,
     #[serde(default)]
     assets: bool,
+    #[serde(default)]
+    limits: RawTenantLimits,
+}
+
+/// `tenants[].limits`: every key optional, absent = unlimited.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawTenantLimits {
+    max_active_tasks: Option<u32>,
+    creates_per_minute: Option<u32>,
+    prepaid: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/// A limit of 0 would refuse every create: a typo, not a setting.
+fn positive(key: String, v: Option<u32>) -> Result<Option<u32>, ConfigError> {
+    match v {
+        Some(0) => Err(invalid(key, "must be at least 1 (leave it out for no limit)")),
+        v => Ok(v),
+    }
+}
 
 impl Config {
     /// The longest a request can take once accepted: reading its body, then connecting to and
@@ -678,7 +698,13 @@ impl RawConfig {
                         .ok_or_else(|| invalid(key(&format!("models[{j}]")), format!("{m:?} is not a public model")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let limits = crate::store::TenantLimits {
+                max_active_tasks: positive(key("limits.max_active_tasks"), t.limits.max_active_tasks)?,
+                creates_per_minute: positive(key("limits.creates_per_minute"), t.limits.creates_per_minute)?,
+                prepaid: t.limits.prepaid,
+            };
             tenants.push(TenantConf {
+                limits,
                 id: t.id,
                 token_sha256: t.token_sha256.iter().map(|h| h.to_ascii_lowercase()).collect(),
                 channels: t.channels,

@@ -65,6 +65,14 @@ impl UpstreamRoute {
     }
 }
 
+/// A failed upstream exchange. `unsent`: the request never left the edge (the host did not
+/// resolve or the connection was refused), so a create made nothing upstream.
+#[derive(Debug)]
+pub struct CallFailure {
+    pub error: ApiError,
+    pub unsent: bool,
+}
+
 pub fn upstream_failure(what: &str) -> ApiError {
     ApiError::new(ErrorCode::UpstreamError, format!("the model service {what}; retry later"))
 }
@@ -157,13 +165,7 @@ impl Edge {
         path_and_query: &str,
         body: Option<Bytes>,
     ) -> Result<UpstreamResponse, ApiError> {
-        let headers = [
-            ("Authorization", format!("Bearer {}", channel.conf.api_key.expose())),
-            ("Content-Type", "application/json".to_string()),
-            ("Accept", "application/json".to_string()),
-        ];
-        let path = channel.tasks.path(path_and_query);
-        self.call(channel, route, method, &channel.tasks, &path, &headers, body).await
+        self.task_call_checked(channel, route, method, path_and_query, body).await.map_err(|f| f.error)
     }
 
     /// Sends and counts one upstream exchange; upstream 5xx and transport failures become 502.
@@ -178,6 +180,39 @@ impl Edge {
         headers: &[(&str, String)],
         body: Option<Bytes>,
     ) -> Result<UpstreamResponse, ApiError> {
+        self.exchange(channel, route, method, endpoint, path, headers, body).await.map_err(|f| f.error)
+    }
+
+    /// [`Edge::task_call`] that also says whether a failed request certainly never left the edge.
+    pub async fn task_call_checked(
+        &self,
+        channel: &ChannelRuntime,
+        route: UpstreamRoute,
+        method: &str,
+        path_and_query: &str,
+        body: Option<Bytes>,
+    ) -> Result<UpstreamResponse, CallFailure> {
+        let headers = [
+            ("Authorization", format!("Bearer {}", channel.conf.api_key.expose())),
+            ("Content-Type", "application/json".to_string()),
+            ("Accept", "application/json".to_string()),
+        ];
+        let path = channel.tasks.path(path_and_query);
+        self.exchange(channel, route, method, &channel.tasks, &path, &headers, body).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange(
+        &self,
+        channel: &ChannelRuntime,
+        route: UpstreamRoute,
+        method: &str,
+        endpoint: &crate::upstream::Endpoint,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Bytes>,
+    ) -> Result<UpstreamResponse, CallFailure> {
+        let answered = |error: ApiError| CallFailure { error, unsent: false };
         let labels = |status: &str| [channel.conf.id.clone(), route.label().to_string(), status.to_string()];
         // The customer's request id goes upstream too (outside any signature: it is metadata), so
         // one id finds the request in both the edge's and BytePlus's logs. Background work
@@ -202,10 +237,10 @@ impl Edge {
                     .observe(r.elapsed.as_secs_f64());
                 if r.status >= 500 {
                     log::warn!("channel {} answered {} to {} {}", channel.conf.id, r.status, method, route.label());
-                    return Err(upstream_failure(&format!("answered {}", r.status)));
+                    return Err(answered(upstream_failure(&format!("answered {}", r.status))));
                 }
                 if let Some(fault) = channel_fault(r.status, &r.body) {
-                    return Err(self.channel_refused(channel, route, fault, &r));
+                    return Err(answered(self.channel_refused(channel, route, fault, &r)));
                 }
                 Ok(r)
             }
@@ -217,11 +252,13 @@ impl Edge {
                 };
                 self.metrics.upstream_requests.with_label_values(&labels(kind)).inc();
                 log::warn!("channel {} {}: {e}", channel.conf.id, route.label());
-                Err(upstream_failure(match kind {
+                let error = upstream_failure(match kind {
                     "timeout" => "did not answer in time",
                     "connect_error" => "could not be reached",
                     _ => "broke off the answer",
-                }))
+                });
+                // Resolving or connecting failed: not one byte of the request was sent.
+                Err(CallFailure { error, unsent: kind == "connect_error" })
             }
         }
     }

@@ -238,6 +238,8 @@ mod tests {
             upstream_request: None,
             settlement: None,
             quarantine: None,
+            slot: None,
+            prepaid: false,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod dns;
 pub mod edge;
 pub mod journal;
 pub mod lifecycle;
+pub mod limits;
 pub mod logfmt;
 pub mod metrics;
 pub mod proxy;

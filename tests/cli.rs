@@ -204,5 +204,53 @@ fn tenant(id: &str) -> seedance_edge::store::TenantRecord {
         channels: vec!["main".into()],
         models: vec![],
         assets: false,
+        limits: Default::default(),
     }
+}
+
+#[tokio::test]
+async fn balances_are_credited_exactly_and_only_to_prepaid_tenants() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let limits = "  - { id: paid, channels: [main], limits: { prepaid: true, max_active_tasks: 3 } }\n";
+    let conf = conf(dir.path(), &redis.url(), limits);
+    let store = RedisStore::connect(&redis.url(), "sde", RedisOptions::default()).unwrap();
+    let paid = seedance_edge::store::TenantRecord {
+        limits: seedance_edge::store::TenantLimits {
+            prepaid: true,
+            max_active_tasks: Some(3),
+            creates_per_minute: None,
+        },
+        ..tenant("paid")
+    };
+    store.put_tenant(&paid).await.unwrap();
+    store.put_tenant(&tenant("zeta")).await.unwrap();
+
+    let (ok, out, err) = run(&conf, &["tenant", "balance", "paid", "--add", "25.123456789"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"balance_usd\": \"25.123456789\""), "{out}");
+    assert_eq!(store.wallet("paid").await.unwrap().balance_nanos, 25_123_456_789);
+    let (ok, _, err) = run(&conf, &["tenant", "balance", "paid", "--add", "0.0000000001"]);
+    assert!(!ok && err.contains("more than 9 decimals"), "{err}");
+    let (ok, _, err) = run(&conf, &["tenant", "balance", "paid", "--add=-1"]);
+    assert!(!ok && err.contains("not a decimal amount"), "{err}");
+    let (ok, _, err) = run(&conf, &["tenant", "balance", "zeta", "--add", "1"]);
+    assert!(!ok && err.contains("not prepaid"), "{err}");
+    assert_eq!(store.wallet("zeta").await.unwrap().balance_nanos, 0, "nothing credited");
+
+    let (ok, out, _) = run(&conf, &["tenant", "balance", "paid"]);
+    assert!(ok && out.contains("\"reserved_usd\": \"0.000000000\"") && out.contains("\"spent_usd\""), "{out}");
+    let (ok, out, _) = run(&conf, &["tenant", "show", "paid"]);
+    assert!(ok && out.contains("\"max_active_tasks\": 3") && out.contains("\"active_tasks\": 0"), "{out}");
+    assert!(out.contains("\"available_usd\": \"25.123456789\""), "{out}");
+
+    let bad = conf_with(dir.path(), &redis.url(), "  - { id: z, channels: [main], limits: { max_active_tasks: 0 } }\n");
+    let (ok, _, err) = run(&bad, &["check"]);
+    assert!(!ok && err.contains("limits.max_active_tasks"), "{err}");
+}
+
+fn conf_with(dir: &std::path::Path, redis: &str, extra: &str) -> std::path::PathBuf {
+    let sub = dir.join("bad");
+    std::fs::create_dir_all(&sub).unwrap();
+    conf(&sub, redis, extra)
 }

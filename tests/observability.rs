@@ -86,6 +86,12 @@ async fn a_fresh_node_exports_build_process_in_flight_store_latency_and_zeros() 
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(dir.path(), "fresh", NodeConf::default()).await;
     assert_eq!(node.list_tasks().await, 200);
+    // The answer reaches the client before the logging phase counts the request out.
+    let settled = support::wait::until("the request is counted out", std::time::Duration::from_secs(5), || async {
+        sample(&node.scrape(None).await, "seedance_requests_in_flight") == Some(0.0)
+    })
+    .await;
+    assert!(settled, "seedance_requests_in_flight never returned to 0");
     let page = node.scrape(None).await;
 
     let commit = seedance_edge::metrics::commit();

@@ -99,6 +99,7 @@ async fn scripts_and_pipelines_run_on_a_cluster() {
             channels: vec!["main".into()],
             models: vec![],
             assets: true,
+            limits: Default::default(),
         })
         .await
         .unwrap();

@@ -35,6 +35,7 @@ async fn records_round_trip_in_the_tenants_namespace_only() {
         channels: vec!["main".into()],
         models: vec![],
         assets: true,
+        limits: Default::default(),
     };
     s.put_tenant(&tenant).await.unwrap();
     s.add_token("acme", "ab12").await.unwrap();

@@ -20,10 +20,16 @@ pub enum ErrorCode {
     ModelMappingRequired,
     StoreUnavailable,
     Overloaded,
+    /// Over the tenant's `creates_per_minute`, or every eligible channel is full or refusing.
+    RateLimitExceeded,
+    /// The tenant holds `max_active_tasks` queued or running tasks.
+    ActiveTaskLimitExceeded,
+    /// A prepaid tenant's balance cannot cover the request's worst-case price.
+    InsufficientQuota,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidDuration,
         ErrorCode::ModerationSkipNotAllowed,
@@ -37,6 +43,9 @@ impl ErrorCode {
         ErrorCode::ModelMappingRequired,
         ErrorCode::StoreUnavailable,
         ErrorCode::Overloaded,
+        ErrorCode::RateLimitExceeded,
+        ErrorCode::ActiveTaskLimitExceeded,
+        ErrorCode::InsufficientQuota,
     ];
 
     /// The wire code, exactly as the contract spells it.
@@ -55,6 +64,9 @@ impl ErrorCode {
             ErrorCode::ModelMappingRequired => "model_mapping_required",
             ErrorCode::StoreUnavailable => "store_unavailable",
             ErrorCode::Overloaded => "overloaded",
+            ErrorCode::RateLimitExceeded => "rate_limit_exceeded",
+            ErrorCode::ActiveTaskLimitExceeded => "active_task_limit_exceeded",
+            ErrorCode::InsufficientQuota => "insufficient_quota",
         }
     }
 
@@ -65,6 +77,7 @@ impl ErrorCode {
             ErrorCode::ForbiddenAction => 403,
             ErrorCode::TaskNotFound | ErrorCode::AssetNotFound => 404,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::RateLimitExceeded | ErrorCode::ActiveTaskLimitExceeded | ErrorCode::InsufficientQuota => 429,
             ErrorCode::UpstreamError => 502,
             ErrorCode::ChannelNotAvailable
             | ErrorCode::ModelMappingRequired
@@ -73,10 +86,11 @@ impl ErrorCode {
         }
     }
 
-    /// Seconds a client should wait before retrying, for refusals that clear by themselves.
+    /// Seconds a client should wait before retrying, for refusals that clear by themselves (a
+    /// refusal that knows better, like a rate window's end, carries its own on [`ApiError`]).
     pub fn retry_after(self) -> Option<u64> {
         match self {
-            ErrorCode::Overloaded => Some(1),
+            ErrorCode::Overloaded | ErrorCode::RateLimitExceeded => Some(1),
             _ => None,
         }
     }
@@ -89,6 +103,7 @@ impl ErrorCode {
             403 => "Forbidden",
             404 => "NotFound",
             413 => "PayloadTooLarge",
+            429 => "TooManyRequests",
             502 => "BadGateway",
             _ => "ServiceUnavailable",
         }
@@ -103,6 +118,8 @@ pub struct ApiError {
     /// The request field at fault (`""` on the wire when there is none).
     pub param: Option<String>,
     pub message: String,
+    /// `Retry-After` seconds when this refusal knows when it clears (else the code's default).
+    pub retry_after: Option<u64>,
 }
 
 /// What the OpenAPI error shape echoes besides the error itself.
@@ -115,11 +132,22 @@ pub struct ActionMeta<'a> {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, param: None, message: message.into() }
+        ApiError { code, param: None, message: message.into(), retry_after: None }
+    }
+
+    /// The same refusal, telling the client to retry after `secs` (at least 1).
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+
+    /// `Retry-After` for the answer: this refusal's own, else its code's.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after.or(self.code.retry_after())
     }
 
     pub fn with_param(code: ErrorCode, param: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError { code, param: Some(param.into()), message: message.into() }
+        ApiError { code, param: Some(param.into()), message: message.into(), retry_after: None }
     }
 
     /// 400 `invalid_request` naming `param`.
@@ -160,7 +188,7 @@ mod tests {
 
     #[test]
     fn every_code_has_the_contract_status() {
-        let expected = [400, 400, 400, 401, 403, 404, 404, 413, 502, 503, 503, 503, 503];
+        let expected = [400, 400, 400, 401, 403, 404, 404, 413, 502, 503, 503, 503, 503, 429, 429, 429];
         for (code, status) in ErrorCode::ALL.iter().zip(expected) {
             assert_eq!(code.status(), status, "{code:?}");
         }

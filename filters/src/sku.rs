@@ -3,6 +3,7 @@
 //! only at the Prometheus counter.
 
 use crate::model::PublicModel;
+use crate::tokens::TaskShape;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,9 +126,88 @@ pub fn nanos_to_usd(nanos: u64) -> f64 {
     nanos as f64 / 1e9
 }
 
+/// The most a create can cost (SPEC §6, the prepaid reservation): the token formula's worst case
+/// for the request's shape, at its SKU's price. A request that names no resolution may render at
+/// any the model sells, so the dearest is taken. `None`: a SKU without a price (or a resolution
+/// the model does not sell, which validation already refused).
+pub fn worst_case_usd_nanos(model: PublicModel, shape: TaskShape<'_>, prices: &PriceTable) -> Option<u64> {
+    let resolutions: &[&str] = match &shape.resolution {
+        Some(r) => std::slice::from_ref(r),
+        None => model.resolutions(),
+    };
+    let mut worst = None;
+    for r in resolutions {
+        let price = prices.price_micro_usd_per_m(&sku_for(model, r, shape.has_video).ok()?)?;
+        let tokens = TaskShape { resolution: Some(r), ..shape }.worst_case_tokens();
+        worst = worst.max(Some(cost_usd_nanos(tokens, price)?));
+    }
+    worst
+}
+
+/// Nano-USD as a decimal USD string with all nine decimals (`-1_500_000_000` → `"-1.500000000"`).
+pub fn format_usd_nanos(nanos: i64) -> String {
+    let sign = if nanos < 0 { "-" } else { "" };
+    let n = nanos.unsigned_abs();
+    format!("{sign}{}.{:09}", n / 1_000_000_000, n % 1_000_000_000)
+}
+
+/// `"12.5"` USD → 12_500_000_000 nano-USD, exactly: at most 9 decimals (a nano-dollar is the
+/// ledger's unit; more would have to be rounded, so it is refused), no sign, no exponent, and
+/// within i64 so the store can hold it.
+pub fn parse_usd_nanos(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) if !f.is_empty() => (i, f),
+        Some(_) => return Err(format!("{s:?}: digits must follow the decimal point")),
+        None => (s, ""),
+    };
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{s:?} is not a decimal amount of USD such as 25 or 12.50"));
+    }
+    if frac.len() > 9 {
+        return Err(format!("{s:?} has more than 9 decimals: amounts are exact to the nano-dollar"));
+    }
+    let too_large = || format!("{s:?} is too large");
+    let int: u64 = int.parse().map_err(|_| too_large())?;
+    let frac: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<9}").parse().map_err(|_| too_large())? };
+    int.checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(frac))
+        .filter(|n| *n <= i64::MAX as u64)
+        .ok_or_else(too_large)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usd_amounts_are_exact_nanos_or_refused() {
+        assert_eq!(parse_usd_nanos("25"), Ok(25_000_000_000));
+        assert_eq!(parse_usd_nanos("12.5"), Ok(12_500_000_000));
+        assert_eq!(parse_usd_nanos("0.000000001"), Ok(1));
+        assert_eq!(format_usd_nanos(-1_500_000_000), "-1.500000000");
+        assert_eq!(format_usd_nanos(i64::MIN), "-9223372036.854775808");
+        assert_eq!(parse_usd_nanos("9223372036.854775807"), Ok(i64::MAX as u64));
+        for bad in ["", "-1", "1.", ".5", "1e3", "0.0000000001", "9223372036.854775808", "1,5", "+2"] {
+            assert!(parse_usd_nanos(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn worst_case_price_is_the_formula_at_the_sku_rate() {
+        let prices = PriceTable::page_default();
+        let shape = TaskShape { resolution: Some("720p"), ratio: Some("16:9"), duration: Some(5), has_video: false };
+        // floor(1280*720*(24*5+1)/1024) = 108_900 tokens at 7.0 USD/M = 0.7623 USD.
+        assert_eq!(worst_case_usd_nanos(PublicModel::Standard, shape, &prices), Some(762_300_000));
+        // No resolution: the dearest the model sells (1080p, largest frame 2206x946, 15 s).
+        let open = TaskShape::default();
+        let tokens = 2206 * 946 * (24 * 15 + 1) / 1024;
+        assert_eq!(worst_case_usd_nanos(PublicModel::Standard, open, &prices), Some(tokens * 7_700_000 / 1000));
+        // Fast stops at 720p; a video reference adds 15 s of input at the video rate.
+        let video = TaskShape { has_video: true, ..open };
+        let tokens = 1112 * 834 * (24 * 30 + 1) / 1024;
+        assert_eq!(worst_case_usd_nanos(PublicModel::Fast, video, &prices), Some(tokens * 3_300_000 / 1000));
+    }
 
     #[test]
     fn eight_skus_and_filter_off() {

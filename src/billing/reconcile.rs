@@ -110,6 +110,7 @@ async fn sync_tenant(edge: &Edge, t: &TenantConf, report: &mut SyncReport) -> Re
         channels: t.channels.clone(),
         models: t.models.iter().map(|m| m.name().to_string()).collect(),
         assets: t.assets,
+        limits: t.limits.clone(),
     };
     edge.store.put_tenant(&record).await?;
     for hash in &t.token_sha256 {

@@ -18,27 +18,33 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
     }
     check_media_hosts(edge, &task.content.media_urls).await?;
     let route = choose_channel(edge, tenant, &task).await?;
+    // The admission slot is named like the intent: one id traces the create through both.
+    let intent = Intent { tenant: tenant.id.clone(), id: format!("{:016x}", rand::random::<u64>()), at_ms: now_ms() };
+    crate::limits::admit(edge, tenant, &task, &intent.id, intent.at_ms).await?;
     // Write-ahead, and fail closed: if the store cannot take the intent, create nothing upstream;
     // if the process dies after the upstream answers, the intent is what the orphan scan finds.
     let channel_id = route.channel.conf.id.clone();
-    let intent = Intent { tenant: tenant.id.clone(), id: format!("{:016x}", rand::random::<u64>()), at_ms: now_ms() };
-    edge.store.put_intent(&channel_id, &intent).await.map_err(|e| edge.store_failed(&e))?;
+    if let Err(e) = edge.store.put_intent(&channel_id, &intent).await {
+        crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
+        return Err(edge.store_failed(&e));
+    }
 
     let body = Bytes::from(task.upstream_body(&route.official_model));
-    let sent = edge.task_call(&route.channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body)).await;
-    let resp = match sent {
-        Ok(r) if r.status == 200 => r,
-        other => {
-            // Refused or failed: nothing was created (a timeout keeps its intent: it may have been).
-            let maybe_created = matches!(&other, Err(e) if e.code == ErrorCode::UpstreamError);
-            if !maybe_created {
-                if let Err(e) = edge.store.drop_intent(&channel_id, &intent).await {
-                    edge.store_failed(&e);
-                }
-            }
-            other?
-        }
+    let sent =
+        edge.task_call_checked(&route.channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body)).await;
+    // An answer other than 200 created nothing; so did a request that never left the edge. A 502
+    // after sending (a timeout, a 5xx, a dropped answer) may have: it keeps its intent and slot.
+    let created_nothing = match &sent {
+        Ok(r) => r.status != 200,
+        Err(f) => f.unsent || f.error.code != ErrorCode::UpstreamError,
     };
+    if created_nothing {
+        if let Err(e) = edge.store.drop_intent(&channel_id, &intent).await {
+            edge.store_failed(&e);
+        }
+        crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
+    }
+    let resp = sent.map_err(|f| f.error)?;
     if resp.status != 200 {
         let body = rewrite_error_body(&resp.body, Some(&route.official_model), Some(task.model.name()))
             .map(Bytes::from)
@@ -67,6 +73,8 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
         upstream_request: Some(task.audit_snapshot(&route.official_model).to_string()),
         settlement: None,
         quarantine: None,
+        slot: Some(intent.id.clone()),
+        prepaid: tenant.limits.prepaid,
     };
     crate::proxy::note_task(&id);
     record_ownership(edge, &tenant.id, &record).await?;

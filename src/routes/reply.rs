@@ -37,14 +37,14 @@ impl Reply {
 
     /// A task-route error.
     pub fn error(e: &ApiError) -> Reply {
-        Reply { rejected: Some(e.code), retry_after: e.code.retry_after(), ..Reply::json(e.status(), &e.task_body()) }
+        Reply { rejected: Some(e.code), retry_after: e.retry_after_secs(), ..Reply::json(e.status(), &e.task_body()) }
     }
 
     /// An Action-route error.
     pub fn action_error(e: &ApiError, meta: ActionMeta<'_>) -> Reply {
         Reply {
             rejected: Some(e.code),
-            retry_after: e.code.retry_after(),
+            retry_after: e.retry_after_secs(),
             ..Reply::json(e.status(), &e.action_body(meta))
         }
     }

@@ -37,6 +37,26 @@ impl Keys {
     pub fn ledger(&self, tenant: &str) -> String {
         self.tenant_key(tenant, "ledger")
     }
+    /// ZSET: admission slots held (queued or running tasks, creates in flight) by admission ms.
+    pub fn active(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "active")
+    }
+    /// ZSET: creates admitted in the last minute (the `creates_per_minute` window).
+    pub fn creates(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "creates")
+    }
+    /// HASH: `balance`, `reserved`, `spent` in nano-USD.
+    pub fn wallet(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "wallet")
+    }
+    /// HASH: slot → nano-USD reserved for it; a field's removal is what makes a release happen once.
+    pub fn holds(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "holds")
+    }
+    /// STREAM: every money movement (credit, reserve, charge, release).
+    pub fn wallet_log(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "wallet-log")
+    }
     /// STRING with PX: which node reconciles this tenant right now.
     pub fn lease(&self, tenant: &str) -> String {
         self.tenant_key(tenant, "reconcile-lease")

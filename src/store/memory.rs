@@ -17,6 +17,37 @@ struct Tenant {
     deferred: HashMap<String, PendingSettlement>,
     lease: Option<(String, i64)>,
     assets: Vec<AssetRecord>,
+    /// Admission slots → admitted ms.
+    active: HashMap<String, i64>,
+    /// Admission times in the rate window.
+    creates: Vec<(i64, String)>,
+    /// Slot → nano-USD reserved.
+    holds: HashMap<String, u64>,
+    wallet: Wallet,
+    movements: Vec<WalletMovement>,
+}
+
+impl Tenant {
+    fn log(&mut self, kind: &str, slot: &str, task_id: &str, usd_nanos: u64, at_ms: i64) {
+        let m = WalletMovement { kind: kind.into(), slot: slot.into(), task_id: task_id.into(), usd_nanos, at_ms };
+        self.movements.push(m);
+    }
+
+    /// Ends a slot and gives its reservation back, once (the scripts' `release`).
+    fn release(&mut self, slot: &str, task_id: &str, at_ms: i64) -> bool {
+        let was_active = self.active.remove(slot).is_some();
+        let Some(held) = self.holds.remove(slot) else { return was_active };
+        self.wallet.reserved_nanos -= i64::try_from(held).unwrap_or(i64::MAX);
+        self.log("release", slot, task_id, held, at_ms);
+        true
+    }
+
+    /// A task's end as set_status / quarantine see it.
+    fn end_task(&mut self, id: &str, at_ms: i64) {
+        if let Some(slot) = self.tasks.get(id).and_then(|t| t.slot.clone()) {
+            self.release(&slot, id, at_ms);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -139,12 +170,16 @@ impl Store for MemoryStore {
     async fn set_status(&self, tenant: &str, id: &str, status: &str) -> StoreResult<()> {
         let mut inner = self.lock();
         let t = inner.tenant(tenant);
-        if let Some(task) = t.tasks.get_mut(id) {
-            if !is_terminal(&task.status) {
-                task.status = status.to_string();
-            }
-            if is_terminal(status) {
-                t.pending.remove(id);
+        let Some(task) = t.tasks.get_mut(id) else { return Ok(()) };
+        if !is_terminal(&task.status) {
+            task.status = status.to_string();
+        }
+        // A succeeded prepaid task is ended by its settlement, which charges it.
+        let charged_later = status == "succeeded" && task.prepaid;
+        if is_terminal(status) {
+            t.pending.remove(id);
+            if !charged_later {
+                t.end_task(id, now_ms());
             }
         }
         Ok(())
@@ -156,6 +191,8 @@ impl Store for MemoryStore {
         if let Some(task) = t.tasks.get_mut(id) {
             task.hidden = true;
             t.order.retain(|_, v| v != id);
+            // Never looked at again: a slot it still holds ends here.
+            t.end_task(id, now_ms());
         }
         Ok(())
     }
@@ -216,6 +253,7 @@ impl Store for MemoryStore {
             task.status = "succeeded".into();
         }
         t.pending.remove(id);
+        t.end_task(id, q.at_ms);
         Ok(first)
     }
 
@@ -255,6 +293,16 @@ impl Store for MemoryStore {
             channel: s.channel.clone(),
             unit_price: Some(s.unit_price_micros),
         });
+        let (slot, prepaid) = t.tasks.get(&s.task_id).map(|k| (k.slot.clone(), k.prepaid)).unwrap_or_default();
+        if let Some(slot) = &slot {
+            t.release(slot, &s.task_id, s.settled_at_ms);
+        }
+        if prepaid && s.usd_nanos > 0 {
+            let amount = i64::try_from(s.usd_nanos).unwrap_or(i64::MAX);
+            t.wallet.balance_nanos -= amount;
+            t.wallet.spent_nanos += amount;
+            t.log("charge", slot.as_deref().unwrap_or(""), &s.task_id, s.usd_nanos, s.settled_at_ms);
+        }
         Ok(SettleOutcome::Settled { entry_id })
     }
 
@@ -346,6 +394,67 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn admit(&self, tenant: &str, a: &Admission) -> StoreResult<Admit> {
+        let mut inner = self.lock();
+        let t = inner.tenant(tenant);
+        let stale: Vec<String> =
+            t.active.iter().filter(|(_, at)| **at < a.stale_before_ms).map(|(s, _)| s.clone()).collect();
+        for slot in stale {
+            t.release(&slot, "", a.now_ms);
+        }
+        if let Some(cap) = a.creates_per_minute {
+            t.creates.retain(|(at, _)| *at > a.now_ms - 60_000);
+            if t.creates.len() >= cap as usize {
+                let oldest = t.creates.iter().map(|(at, _)| *at).min().unwrap_or(a.now_ms);
+                return Ok(Admit::RateLimited { retry_after_ms: oldest + 60_000 - a.now_ms });
+            }
+        }
+        if let Some(cap) = a.max_active_tasks {
+            if t.active.len() >= cap as usize {
+                return Ok(Admit::ActiveLimit { active: t.active.len() as u64 });
+            }
+        }
+        if let Some(reserve) = a.reserve_nanos {
+            let available = t.wallet.balance_nanos - t.wallet.reserved_nanos;
+            if available < i64::try_from(reserve).unwrap_or(i64::MAX) {
+                return Ok(Admit::InsufficientQuota { available_nanos: available });
+            }
+            t.holds.insert(a.slot.clone(), reserve);
+            t.wallet.reserved_nanos += i64::try_from(reserve).unwrap_or(i64::MAX);
+            t.log("reserve", &a.slot, "", reserve, a.now_ms);
+        }
+        t.active.insert(a.slot.clone(), a.now_ms);
+        if a.creates_per_minute.is_some() {
+            t.creates.push((a.now_ms, a.slot.clone()));
+        }
+        Ok(Admit::Admitted)
+    }
+
+    async fn release_slot(&self, tenant: &str, slot: &str, at_ms: i64) -> StoreResult<bool> {
+        Ok(self.lock().tenant(tenant).release(slot, "", at_ms))
+    }
+
+    async fn credit(&self, tenant: &str, usd_nanos: u64, at_ms: i64) -> StoreResult<Wallet> {
+        let mut inner = self.lock();
+        let t = inner.tenant(tenant);
+        t.wallet.balance_nanos += i64::try_from(usd_nanos).unwrap_or(i64::MAX);
+        t.log("credit", "", "", usd_nanos, at_ms);
+        Ok(Wallet { active_tasks: t.active.len() as u64, ..t.wallet.clone() })
+    }
+
+    async fn wallet(&self, tenant: &str) -> StoreResult<Wallet> {
+        let inner = self.lock();
+        Ok(inner
+            .tenants
+            .get(tenant)
+            .map(|t| Wallet { active_tasks: t.active.len() as u64, ..t.wallet.clone() })
+            .unwrap_or_default())
+    }
+
+    async fn wallet_movements(&self, tenant: &str) -> StoreResult<Vec<WalletMovement>> {
+        Ok(self.lock().tenants.get(tenant).map(|t| t.movements.clone()).unwrap_or_default())
+    }
+
     async fn put_asset(&self, tenant: &str, asset: &AssetRecord) -> StoreResult<()> {
         let mut inner = self.lock();
         let t = inner.tenant(tenant);
@@ -384,6 +493,8 @@ mod tests {
             upstream_request: None,
             settlement: None,
             quarantine: None,
+            slot: None,
+            prepaid: false,
         }
     }
 

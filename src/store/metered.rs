@@ -4,8 +4,9 @@
 //! label is the trait method's name, the same name a [`super::StoreError`] carries.
 
 use super::{
-    AssetKind, AssetRecord, Intent, LedgerEntry, LedgerFrom, Orphan, PendingSettlement, QuarantineRecord,
-    SettleOutcome, Settlement, Store, StoreResult, TaskRecord, TenantRecord, TokenError,
+    Admission, Admit, AssetKind, AssetRecord, Intent, LedgerEntry, LedgerFrom, Orphan, PendingSettlement,
+    QuarantineRecord, SettleOutcome, Settlement, Store, StoreResult, TaskRecord, TenantRecord, TokenError, Wallet,
+    WalletMovement,
 };
 use async_trait::async_trait;
 use prometheus::HistogramVec;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Every operation of the [`Store`] trait, as its metrics label.
-pub const STORE_OPS: [&str; 31] = [
+pub const STORE_OPS: [&str; 36] = [
     "ping",
     "put_tenant",
     "tenant",
@@ -46,6 +47,11 @@ pub const STORE_OPS: [&str; 31] = [
     "put_asset",
     "asset",
     "assets",
+    "admit",
+    "release_slot",
+    "credit",
+    "wallet",
+    "wallet_movements",
 ];
 
 pub struct MeteredStore {
@@ -68,6 +74,21 @@ impl MeteredStore {
 
 #[async_trait]
 impl Store for MeteredStore {
+    async fn admit(&self, tenant: &str, a: &Admission) -> StoreResult<Admit> {
+        self.timed("admit", self.inner.admit(tenant, a)).await
+    }
+    async fn release_slot(&self, tenant: &str, slot: &str, at_ms: i64) -> StoreResult<bool> {
+        self.timed("release_slot", self.inner.release_slot(tenant, slot, at_ms)).await
+    }
+    async fn credit(&self, tenant: &str, usd_nanos: u64, at_ms: i64) -> StoreResult<Wallet> {
+        self.timed("credit", self.inner.credit(tenant, usd_nanos, at_ms)).await
+    }
+    async fn wallet(&self, tenant: &str) -> StoreResult<Wallet> {
+        self.timed("wallet", self.inner.wallet(tenant)).await
+    }
+    async fn wallet_movements(&self, tenant: &str) -> StoreResult<Vec<WalletMovement>> {
+        self.timed("wallet_movements", self.inner.wallet_movements(tenant)).await
+    }
     async fn ping(&self) -> StoreResult<()> {
         self.timed("ping", self.inner.ping()).await
     }

@@ -53,6 +53,82 @@ pub struct TenantRecord {
     pub models: Vec<String>,
     /// Asset library enabled.
     pub assets: bool,
+    /// Active-task, rate and prepaid limits (absent in records written before they existed).
+    #[serde(default)]
+    pub limits: TenantLimits,
+}
+
+/// A tenant's `limits` (SPEC §3); every one optional, absent = unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantLimits {
+    /// Queued + running tasks at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_active_tasks: Option<u32>,
+    /// Creates admitted in any sliding 60-second window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creates_per_minute: Option<u32>,
+    /// Creates need balance: the worst-case price is reserved until the task ends.
+    #[serde(default)]
+    pub prepaid: bool,
+}
+
+/// One create asking for a slot (and, for a prepaid tenant, a reservation) before it goes
+/// upstream. Decided atomically in the tenant's slot, so every node sharing the store agrees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// Names the slot until the task id is known; the task record carries it afterwards.
+    pub slot: String,
+    pub now_ms: i64,
+    pub max_active_tasks: Option<u32>,
+    pub creates_per_minute: Option<u32>,
+    /// Nano-USD to reserve (prepaid tenants only).
+    pub reserve_nanos: Option<u64>,
+    /// Slots admitted before this are dropped (and their reservations released): a create that
+    /// died between admission and its record, or whose task was never observed ending, cannot
+    /// hold capacity or money past any task's lifetime.
+    pub stale_before_ms: i64,
+}
+
+/// The admission decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admit {
+    Admitted,
+    /// Over `creates_per_minute`; the window has room again in this many ms.
+    RateLimited {
+        retry_after_ms: i64,
+    },
+    /// At `max_active_tasks`.
+    ActiveLimit {
+        active: u64,
+    },
+    /// Balance minus reservations (may be negative) does not cover the reservation.
+    InsufficientQuota {
+        available_nanos: i64,
+    },
+}
+
+/// A tenant's money and load, as `tenant show` / `tenant balance` print it. Amounts in nano-USD:
+/// `balance` = credits − charges (can go below zero only if a task costs more than its
+/// reservation), `reserved` = held for tasks not yet ended, available = balance − reserved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wallet {
+    pub balance_nanos: i64,
+    pub reserved_nanos: i64,
+    pub spent_nanos: i64,
+    /// Slots held: tasks queued or running (and creates in flight).
+    pub active_tasks: u64,
+}
+
+/// One movement of a tenant's money (the wallet stream): `credit`, `reserve`, `charge`, `release`.
+/// Invariants: reserved = Σreserve − Σrelease; spent = Σcharge = Σ settlement-ledger amounts of
+/// prepaid tasks; balance = Σcredit − Σcharge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletMovement {
+    pub kind: String,
+    pub slot: String,
+    pub task_id: String,
+    pub usd_nanos: u64,
+    pub at_ms: i64,
 }
 
 /// What the edge recorded for a task it created (SPEC §4.2, redis-state §3.3).
@@ -82,6 +158,12 @@ pub struct TaskRecord {
     pub settlement: Option<SettlementRecord>,
     /// Set instead of a settlement when the reported usage could not be billed automatically.
     pub quarantine: Option<QuarantineRecord>,
+    /// The admission slot the create held: released when the edge records the task terminal.
+    #[serde(default)]
+    pub slot: Option<String>,
+    /// Created under a prepaid limit: settlement charges the tenant's balance.
+    #[serde(default)]
+    pub prepaid: bool,
 }
 
 /// A succeeded task held for review: its reported usage was negative, not an integer, or beyond
@@ -243,11 +325,14 @@ pub trait Store: Send + Sync + 'static {
     async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>>;
     /// The tenant's visible tasks, newest first.
     async fn tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>>;
-    /// Records a status the edge observed; terminal statuses leave the pending set.
+    /// Records a status the edge observed; terminal statuses leave the pending set and release
+    /// the task's slot and reservation (once).
     async fn set_status(&self, tenant: &str, id: &str, status: &str) -> StoreResult<()>;
-    /// Hides a task for its tenant; its hash (audit, settlement) stays.
+    /// Hides a task for its tenant; its hash (audit, settlement) stays. A slot it still holds
+    /// ends (the upstream no longer has it), its reservation released, nothing charged.
     async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()>;
-    /// The exactly-once settlement script (redis-state §3.4).
+    /// The exactly-once settlement script (redis-state §3.4); for a prepaid task it also
+    /// charges the balance and releases the reservation, in the same step, once.
     async fn settle(&self, tenant: &str, settlement: &Settlement) -> StoreResult<SettleOutcome>;
     /// Records a create intent before the upstream is called.
     async fn put_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()>;
@@ -264,7 +349,7 @@ pub trait Store: Send + Sync + 'static {
     async fn record_orphan(&self, orphan: &Orphan) -> StoreResult<bool>;
     async fn orphans(&self, channel: &str) -> StoreResult<Vec<Orphan>>;
     /// Holds a succeeded task for review instead of settling it; `true` only for the first mark
-    /// (a settled task is never marked).
+    /// (a settled task is never marked). Its slot and reservation are released: nothing is charged.
     async fn quarantine(&self, tenant: &str, id: &str, q: &QuarantineRecord) -> StoreResult<bool>;
     /// Notes on a task that its settlement was deferred for `reason`: the first time is kept,
     /// attempts are counted. Nothing happens to a settled or unknown task; settling clears it.
@@ -288,6 +373,18 @@ pub trait Store: Send + Sync + 'static {
         until_ms: Option<i64>,
         count: usize,
     ) -> StoreResult<Vec<LedgerEntry>>;
+
+    // --- limits and prepaid balances --------------------------------------------------
+    /// Decides one create: rate window, active slots, reservation — all or nothing.
+    async fn admit(&self, tenant: &str, a: &Admission) -> StoreResult<Admit>;
+    /// A create that certainly created nothing upstream gives its slot and reservation back.
+    /// `true` if something was released (once).
+    async fn release_slot(&self, tenant: &str, slot: &str, at_ms: i64) -> StoreResult<bool>;
+    /// Credits a tenant's balance; answers the wallet after the credit.
+    async fn credit(&self, tenant: &str, usd_nanos: u64, at_ms: i64) -> StoreResult<Wallet>;
+    async fn wallet(&self, tenant: &str) -> StoreResult<Wallet>;
+    /// The tenant's money movements, oldest first.
+    async fn wallet_movements(&self, tenant: &str) -> StoreResult<Vec<WalletMovement>>;
 
     // --- assets -------------------------------------------------------------------------
     async fn put_asset(&self, tenant: &str, asset: &AssetRecord) -> StoreResult<()>;

@@ -21,6 +21,9 @@ const SETTLE: &str = include_str!("lua/settle.lua");
 const QUARANTINE: &str = include_str!("lua/quarantine.lua");
 const ADD_TOKEN: &str = include_str!("lua/add_token.lua");
 const DEFER_SETTLEMENT: &str = include_str!("lua/defer_settlement.lua");
+const ADMIT: &str = include_str!("lua/admit.lua");
+const RELEASE_SLOT: &str = include_str!("lua/release_slot.lua");
+const CREDIT: &str = include_str!("lua/credit.lua");
 
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
@@ -151,6 +154,9 @@ pub struct RedisStore {
     quarantine: Script,
     add_token: Script,
     defer_settlement: Script,
+    admit: Script,
+    release_slot: Script,
+    credit: Script,
 }
 
 impl RedisStore {
@@ -211,6 +217,9 @@ impl RedisStore {
             quarantine: Script::new(QUARANTINE),
             add_token: Script::new(ADD_TOKEN),
             defer_settlement: Script::new(DEFER_SETTLEMENT),
+            admit: Script::new(ADMIT),
+            release_slot: Script::new(RELEASE_SLOT),
+            credit: Script::new(CREDIT),
         })
     }
 
@@ -254,6 +263,12 @@ impl RedisStore {
                 Err(StoreError::Unavailable { op, reason: format!("no answer within {:?}", self.opts.op_timeout) })
             }
         }
+    }
+
+    /// The keys a task's end touches besides its own: slot, hold, wallet, wallet log.
+    fn slot_keys<'a>(&self, inv: &mut ::redis::ScriptInvocation<'a>, tenant: &str) {
+        let k = &self.keys;
+        inv.key(k.active(tenant)).key(k.holds(tenant)).key(k.wallet(tenant)).key(k.wallet_log(tenant));
     }
 
     fn ttl_secs(&self) -> u64 {
@@ -351,6 +366,12 @@ fn task_fields(t: &TaskRecord) -> Vec<(&'static str, String)> {
         ("status", t.status.clone()),
         ("hidden", flag(t.hidden)),
     ];
+    if let Some(slot) = &t.slot {
+        f.push(("slot", slot.clone()));
+    }
+    if t.prepaid {
+        f.push(("prepaid", "1".into()));
+    }
     if let Some(r) = &t.requested_resolution {
         f.push(("requested_resolution", r.clone()));
     }
@@ -417,7 +438,18 @@ fn parse_task(op: &'static str, id: &str, mut h: HashMap<String, String>) -> Sto
         upstream_request: take("upstream_request"),
         settlement,
         quarantine,
+        slot: take("slot"),
+        prepaid: take("prepaid").as_deref() == Some("1"),
     })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// An optional limit as the admission script reads it: `''` = unlimited.
+fn limit_arg(v: Option<impl ToString>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_default()
 }
 
 fn intent_member(i: &Intent) -> String {
@@ -562,28 +594,27 @@ impl Store for RedisStore {
 
     async fn set_status(&self, tenant: &str, id: &str, status: &str) -> StoreResult<()> {
         let mut inv = self.set_status.prepare_invoke();
-        inv.key(self.keys.task(tenant, id))
-            .key(self.keys.pending(tenant))
-            .arg(id)
-            .arg(status)
-            .arg(if is_terminal(status) { "1" } else { "0" });
+        inv.key(self.keys.task(tenant, id)).key(self.keys.pending(tenant));
+        self.slot_keys(&mut inv, tenant);
+        inv.arg(id).arg(status).arg(if is_terminal(status) { "1" } else { "0" }).arg(now_ms());
         let _: i64 = self.run("set_status", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         Ok(())
     }
 
     async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()> {
         let mut inv = self.hide_task.prepare_invoke();
-        inv.key(self.keys.task(tenant, id)).key(self.keys.tasks(tenant)).arg(id);
+        inv.key(self.keys.task(tenant, id)).key(self.keys.tasks(tenant));
+        self.slot_keys(&mut inv, tenant);
+        inv.arg(id).arg(now_ms());
         let _: i64 = self.run("hide_task", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         Ok(())
     }
 
     async fn settle(&self, tenant: &str, s: &Settlement) -> StoreResult<SettleOutcome> {
         let mut inv = self.settle.prepare_invoke();
-        inv.key(self.keys.task(tenant, &s.task_id))
-            .key(self.keys.ledger(tenant))
-            .key(self.keys.pending(tenant))
-            .arg(&s.settlement_id)
+        inv.key(self.keys.task(tenant, &s.task_id)).key(self.keys.ledger(tenant)).key(self.keys.pending(tenant));
+        self.slot_keys(&mut inv, tenant);
+        inv.arg(&s.settlement_id)
             .arg(&s.task_id)
             .arg(&s.sku)
             .arg(s.tokens)
@@ -605,12 +636,9 @@ impl Store for RedisStore {
 
     async fn quarantine(&self, tenant: &str, id: &str, q: &QuarantineRecord) -> StoreResult<bool> {
         let mut inv = self.quarantine.prepare_invoke();
-        inv.key(self.keys.task(tenant, id))
-            .key(self.keys.pending(tenant))
-            .arg(id)
-            .arg(&q.reason)
-            .arg(&q.usage)
-            .arg(q.at_ms);
+        inv.key(self.keys.task(tenant, id)).key(self.keys.pending(tenant));
+        self.slot_keys(&mut inv, tenant);
+        inv.arg(id).arg(&q.reason).arg(&q.usage).arg(q.at_ms);
         let first: i64 = self.run("quarantine", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         Ok(first == 1)
     }
@@ -859,6 +887,102 @@ impl Store for RedisStore {
             })
             .await?;
         Ok(rows.into_iter().map(|(id, m)| ledger_entry(tenant, id, m)).collect())
+    }
+
+    async fn admit(&self, tenant: &str, a: &Admission) -> StoreResult<Admit> {
+        let k = &self.keys;
+        let mut inv = self.admit.prepare_invoke();
+        inv.key(k.active(tenant))
+            .key(k.creates(tenant))
+            .key(k.holds(tenant))
+            .key(k.wallet(tenant))
+            .key(k.wallet_log(tenant))
+            .arg(&a.slot)
+            .arg(a.now_ms)
+            .arg(limit_arg(a.max_active_tasks))
+            .arg(limit_arg(a.creates_per_minute))
+            .arg(limit_arg(a.reserve_nanos))
+            .arg(a.stale_before_ms);
+        let (ok, why, n): (i64, String, i64) =
+            self.run("admit", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        Ok(match (ok, why.as_str()) {
+            (1, _) => Admit::Admitted,
+            (_, "rate") => Admit::RateLimited { retry_after_ms: n },
+            (_, "active") => Admit::ActiveLimit { active: u64::try_from(n).unwrap_or(0) },
+            (_, "quota") => Admit::InsufficientQuota { available_nanos: n },
+            _ => return Err(corrupt("admit", format!("unexpected answer {ok} {why:?}"))),
+        })
+    }
+
+    async fn release_slot(&self, tenant: &str, slot: &str, at_ms: i64) -> StoreResult<bool> {
+        let k = &self.keys;
+        let mut inv = self.release_slot.prepare_invoke();
+        inv.key(k.active(tenant))
+            .key(k.holds(tenant))
+            .key(k.wallet(tenant))
+            .key(k.wallet_log(tenant))
+            .arg(slot)
+            .arg(at_ms);
+        let n: i64 = self.run("release_slot", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        Ok(n == 1)
+    }
+
+    async fn credit(&self, tenant: &str, usd_nanos: u64, at_ms: i64) -> StoreResult<Wallet> {
+        let mut inv = self.credit.prepare_invoke();
+        inv.key(self.keys.wallet(tenant)).key(self.keys.wallet_log(tenant)).arg(usd_nanos).arg(at_ms);
+        let _: Vec<i64> = self.run("credit", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        self.wallet(tenant).await
+    }
+
+    async fn wallet(&self, tenant: &str) -> StoreResult<Wallet> {
+        let (wallet, active) = (self.keys.wallet(tenant), self.keys.active(tenant));
+        let ((balance, reserved, spent), n): ((Option<String>, Option<String>, Option<String>), u64) = self
+            .run("wallet", |mut c| async move {
+                ::redis::pipe()
+                    .cmd("HMGET")
+                    .arg(&wallet)
+                    .arg("balance")
+                    .arg("reserved")
+                    .arg("spent")
+                    .cmd("ZCARD")
+                    .arg(&active)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let amount = |k: &str, v: Option<String>| -> StoreResult<i64> {
+            v.map(|s| s.parse::<i64>().map_err(|_| corrupt("wallet", format!("tenant {tenant}: {k}={s:?}"))))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
+        Ok(Wallet {
+            balance_nanos: amount("balance", balance)?,
+            reserved_nanos: amount("reserved", reserved)?,
+            spent_nanos: amount("spent", spent)?,
+            active_tasks: n,
+        })
+    }
+
+    async fn wallet_movements(&self, tenant: &str) -> StoreResult<Vec<WalletMovement>> {
+        let key = self.keys.wallet_log(tenant);
+        let rows: Vec<(String, HashMap<String, String>)> = self
+            .run("wallet_movements", |mut c| async move {
+                ::redis::cmd("XRANGE").arg(&key).arg("-").arg("+").query_async(&mut c).await
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(_, mut m)| {
+                let mut take = |k: &str| m.remove(k).unwrap_or_default();
+                WalletMovement {
+                    kind: take("kind"),
+                    slot: take("slot"),
+                    task_id: take("task"),
+                    usd_nanos: take("usd_nanos").parse().unwrap_or(0),
+                    at_ms: take("at").parse().unwrap_or(0),
+                }
+            })
+            .collect())
     }
 
     async fn put_asset(&self, tenant: &str, a: &AssetRecord) -> StoreResult<()> {

@@ -19,6 +19,8 @@ pub fn task(id: &str, created_at: i64) -> TaskRecord {
         upstream_request: Some(r#"{"model":"dreamina-seedance-2-0-260128"}"#.into()),
         settlement: None,
         quarantine: None,
+        slot: None,
+        prepaid: false,
     }
 }
 

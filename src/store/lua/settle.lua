@@ -1,5 +1,8 @@
 -- Exactly-once settlement (redis-state §3.4): idempotent per task and per settlement attempt.
--- KEYS[1] task hash  KEYS[2] ledger stream  KEYS[3] pending zset
+-- In the same step the task's admission slot ends, its reservation is released, and a prepaid
+-- task's price is charged to the balance: money moves exactly when the ledger entry is written.
+-- KEYS[1] task hash  KEYS[2] ledger stream  KEYS[3] pending zset  KEYS[4] active zset
+-- KEYS[5] holds hash  KEYS[6] wallet hash  KEYS[7] wallet-log stream
 -- ARGV[1] settlement id  ARGV[2] task id  ARGV[3] sku  ARGV[4] total tokens  ARGV[5] usd nanos
 -- ARGV[6] settled at ms  ARGV[7] public model  ARGV[8] final resolution  ARGV[9] channel
 -- ARGV[10] unit price (micro-USD per million tokens)
@@ -16,4 +19,21 @@ redis.call('ZREM', KEYS[3], ARGV[2])
 local entry = redis.call('XADD', KEYS[2], '*', 'task', ARGV[2], 'settlement', ARGV[1], 'sku', ARGV[3],
   'tokens', ARGV[4], 'usd_nanos', ARGV[5], 'model', ARGV[7], 'at', ARGV[6], 'channel', ARGV[9],
   'unit_price', ARGV[10])
+local slot = redis.call('HGET', KEYS[1], 'slot')
+if slot then
+  redis.call('ZREM', KEYS[4], slot)
+  local held = redis.call('HGET', KEYS[5], slot)
+  if held then
+    redis.call('HDEL', KEYS[5], slot)
+    if held ~= '0' then redis.call('HINCRBY', KEYS[6], 'reserved', '-' .. held) end
+    redis.call('XADD', KEYS[7], '*', 'kind', 'release', 'slot', slot, 'task', ARGV[2], 'usd_nanos', held,
+      'at', ARGV[6], 'why', 'settled')
+  end
+end
+if redis.call('HGET', KEYS[1], 'prepaid') == '1' and ARGV[5] ~= '0' then
+  redis.call('HINCRBY', KEYS[6], 'balance', '-' .. ARGV[5])
+  redis.call('HINCRBY', KEYS[6], 'spent', ARGV[5])
+  redis.call('XADD', KEYS[7], '*', 'kind', 'charge', 'slot', slot or '', 'task', ARGV[2], 'usd_nanos', ARGV[5],
+    'at', ARGV[6], 'ledger', entry)
+end
 return {1, entry}
