@@ -29,6 +29,7 @@ pub mod routes;
 pub mod server;
 pub mod sign;
 pub mod store;
+pub mod tls_certs;
 pub mod upstream;
 
 pub use edge::Edge;

@@ -111,6 +111,8 @@ fn swap(live: &LiveEdge, old: &Edge, path: &std::path::Path) -> Result<Arc<Edge>
 pub struct EdgeSignals {
     pub live: Arc<LiveEdge>,
     pub conf_path: Option<PathBuf>,
+    /// The TLS listeners' certificates, re-read from their files on SIGHUP.
+    pub certs: Arc<crate::tls_certs::Certificates>,
 }
 
 impl EdgeSignals {
@@ -120,11 +122,13 @@ impl EdgeSignals {
             log::warn!("SIGHUP: this process has no configuration file to reload");
             return;
         };
-        let (live, lock) = (self.live.clone(), lock.clone());
+        let (live, lock, certs) = (self.live.clone(), lock.clone(), self.certs.clone());
         tokio::spawn(async move {
             let _one_at_a_time = lock.lock().await;
             log::info!("SIGHUP: reloading {}", path.display());
             let _ = reload(&live, &path).await;
+            // Rotated certificates are files that changed in place; the listeners stay.
+            certs.reload_all();
         });
     }
 }

@@ -121,19 +121,20 @@ pub fn run(edge: Arc<Edge>, opts: RunOptions) -> Result<(), String> {
     // `/readyz` waits for the handlers, so a probe-driven SIGHUP never meets the default action.
     edge.signals_armed.store(false, Ordering::Release);
     let live = LiveEdge::new(edge);
-    let server = assemble(live.clone(), opts.upgrade)?;
-    server
-        .run(RunArgs { shutdown_signal: Box::new(crate::lifecycle::EdgeSignals { live, conf_path: opts.conf_path }) });
+    let (server, certs) = assemble(live.clone(), opts.upgrade)?;
+    let signals = crate::lifecycle::EdgeSignals { live, conf_path: opts.conf_path, certs };
+    server.run(RunArgs { shutdown_signal: Box::new(signals) });
     Ok(())
 }
 
 /// The whole server: proxy listeners, admin, reconciler, with Pingora's own signal handling
 /// (no reload). [`run`] is the binary's way in.
 pub fn build_server(edge: Arc<Edge>) -> Result<Server, String> {
-    assemble(LiveEdge::new(edge), false)
+    assemble(LiveEdge::new(edge), false).map(|(server, _)| server)
 }
 
-fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<Server, String> {
+/// The server and the TLS listeners' certificates (which SIGHUP reloads).
+fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<(Server, Arc<crate::tls_certs::Certificates>), String> {
     let edge = live.current();
     let config = edge.config.clone();
     let opt = Opt { upgrade, ..Opt::default() };
@@ -144,16 +145,19 @@ fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<Server, String> {
     let module = SeedanceModule::with_live(live.clone());
     let mut proxy =
         pingora_proxy::http_proxy_service_with_name(&server.configuration, EdgeProxy { module }, "seedance-edge");
+    let certs = Arc::new(crate::tls_certs::Certificates::default());
     for l in &config.listen {
         match &l.tls {
             None => proxy.add_tcp(&l.addr),
             Some(tls) => {
-                let cert = tls.cert.to_string_lossy();
-                let key = tls.key.to_string_lossy();
-                let mut settings = TlsSettings::intermediate(&cert, &key)
+                // The certificate is presented per handshake from a reloadable holder (SIGHUP).
+                let cert = crate::tls_certs::ListenerCert::load(&tls.cert, &tls.key)
                     .map_err(|e| format!("listen {}: TLS certificate/key: {e}", l.addr))?;
+                let mut settings = TlsSettings::with_callbacks(cert.acceptor())
+                    .map_err(|e| format!("listen {}: TLS settings: {e}", l.addr))?;
                 settings.enable_h2();
                 proxy.add_tls_with_settings(&l.addr, None, settings);
+                certs.register(cert);
             }
         }
     }
@@ -167,7 +171,7 @@ fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<Server, String> {
         server.add_service(admin);
     }
     server.add_service(background_service("seedance-reconciler", LiveReconciler { live }));
-    Ok(server)
+    Ok((server, certs))
 }
 
 /// The in-process variant used by tests and benches: the same module behind a Pingora proxy

@@ -209,3 +209,65 @@ async fn sigquit_hands_the_sockets_to_an_upgraded_process() {
     let ready = client.get(format!("{}/readyz", new.admin)).send().await.map(|r| r.status().as_u16()).ok();
     assert_eq!(ready, Some(200), "the admin socket moved too");
 }
+
+/// The SHA-256 fingerprint of the certificate a TLS listener presents now (openssl CLI).
+fn served_fingerprint(port: u16) -> String {
+    let script = format!(
+        "openssl s_client -connect 127.0.0.1:{port} -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256"
+    );
+    let out = std::process::Command::new("bash").arg("-c").arg(script).output().expect("bash");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn file_fingerprint(cert: &std::path::Path) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(cert)
+        .output()
+        .expect("openssl");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A certificate rotated on disk is presented after SIGHUP, on the same listener; a broken one
+/// is refused and the one in use stays.
+#[tokio::test]
+async fn sighup_reloads_rotated_tls_certificates() {
+    let fake = fake_ark().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::create_dir_all(&second).unwrap();
+    let (cert_a, key_a) = support::tls_front::self_signed(&first);
+    let (cert_b, key_b) = support::tls_front::self_signed(&second);
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::copy(&cert_a, &cert).unwrap();
+    std::fs::copy(&key_a, &key).unwrap();
+    let port = wait::free_port();
+    let listener = format!(
+        "{{ addr: \"127.0.0.1:{port}\", tls: {{ cert: \"{}\", key: \"{}\" }} }}",
+        cert.display(),
+        key.display()
+    );
+    let body = body("memory://", &fake.base_url(), "grace_period_seconds: 0");
+    let node = Node::start_yaml_with_listener(dir.path(), "certs", &body, &ENV, &listener).await;
+    let (fp_a, fp_b) = (file_fingerprint(&cert_a), file_fingerprint(&cert_b));
+    assert_ne!(fp_a, fp_b);
+    assert_eq!(served_fingerprint(port), fp_a);
+
+    std::fs::copy(&cert_b, &cert).unwrap();
+    std::fs::copy(&key_b, &key).unwrap();
+    node.signal("HUP");
+    let rotated =
+        wait::until_sync("the new certificate is served", Duration::from_secs(10), || served_fingerprint(port) == fp_b);
+    assert!(rotated, "still serving the old certificate: {}", node.log_text());
+
+    // A broken rotation (the key of another certificate) is refused; the listener keeps B.
+    std::fs::copy(&key_a, &key).unwrap();
+    node.signal("HUP");
+    let refused = wait::until("the refusal is logged", Duration::from_secs(10), || async {
+        node.log_text().contains("TLS certificate reload refused")
+    })
+    .await;
+    assert!(refused, "{}", node.log_text());
+    assert_eq!(served_fingerprint(port), fp_b, "the certificate in use stays");
+}

@@ -69,20 +69,39 @@ tenants:
             upstream = conf.upstream,
             sha = seedance_edge::auth::token_sha256(&token(TENANT))
         );
-        Node::launch(dir, name, &body, conf.admin_extra, &[("NODE_TEST_KEY", CHANNEL_KEY)]).await
+        Node::launch(dir, name, &body, conf.admin_extra, &[("NODE_TEST_KEY", CHANNEL_KEY)], "").await
     }
 
     /// Starts a node on `body`, a configuration without `listen` and `admin` (added here);
     /// `env` feeds its `${VAR}`s.
     pub async fn start_yaml(dir: &Path, name: &str, body: &str, env: &[(&str, &str)]) -> Node {
-        Node::launch(dir, name, body, "", env).await
+        Node::launch(dir, name, body, "", env, "").await
     }
 
-    async fn launch(dir: &Path, name: &str, body: &str, admin_extra: &str, env: &[(&str, &str)]) -> Node {
+    /// Like [`Node::start_yaml`], with one more listener (a YAML mapping, e.g. with `tls`).
+    pub async fn start_yaml_with_listener(
+        dir: &Path,
+        name: &str,
+        body: &str,
+        env: &[(&str, &str)],
+        listener: &str,
+    ) -> Node {
+        Node::launch(dir, name, body, "", env, &format!(", {listener}")).await
+    }
+
+    async fn launch(
+        dir: &Path,
+        name: &str,
+        body: &str,
+        admin_extra: &str,
+        env: &[(&str, &str)],
+        more_listeners: &str,
+    ) -> Node {
         let (listen, admin) = (wait::free_port(), wait::free_port());
         let admin_extra = if admin_extra.is_empty() { String::new() } else { format!(", {admin_extra}") };
-        let yaml =
-            format!("listen: [{{ addr: \"127.0.0.1:{listen}\" }}]\nadmin: {{ addr: \"127.0.0.1:{admin}\"{admin_extra} }}\n{body}");
+        let yaml = format!(
+            "listen: [{{ addr: \"127.0.0.1:{listen}\" }}{more_listeners}]\nadmin: {{ addr: \"127.0.0.1:{admin}\"{admin_extra} }}\n{body}"
+        );
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, yaml).expect("write config");
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
