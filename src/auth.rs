@@ -19,10 +19,7 @@ pub fn token_sha256(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Tenant ids live inside Redis hash tags and log lines: keep them plain.
-pub fn is_valid_tenant_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+pub use crate::config::is_valid_tenant_id;
 
 /// A new customer token: `oh-` and 40 random alphanumerics (~238 bits).
 pub fn issue_token() -> String {

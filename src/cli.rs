@@ -225,7 +225,7 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
                         return Err(format!("tenant {id} is not prepaid (limits.prepaid: true); nothing credited"));
                     }
                     let nanos = seedance_filters::sku::parse_usd_nanos(&usd).map_err(|e| format!("--add {e}"))?;
-                    s.credit(&id, nanos, crate::routes::create::now_ms()).await.map_err(err)?
+                    s.credit(&id, nanos, crate::clock::now_ms()).await.map_err(err)?
                 }
                 None => s.wallet(&id).await.map_err(err)?,
             };

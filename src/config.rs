@@ -4,7 +4,7 @@
 
 use seedance_filters::model::{check_mapping, PublicModel};
 use seedance_filters::sku::PriceTable;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,25 @@ pub enum ConfigError {
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key: key.into(), message: message.into() }
+}
+
+/// Tenant ids live inside Redis hash tags and log lines: keep them plain.
+pub fn is_valid_tenant_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A tenant's `limits` (SPEC §3); every one optional, absent = unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantLimits {
+    /// Queued + running tasks at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_active_tasks: Option<u32>,
+    /// Creates admitted in any sliding 60-second window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creates_per_minute: Option<u32>,
+    /// Creates need balance: the worst-case price is reserved until the task ends.
+    #[serde(default)]
+    pub prepaid: bool,
 }
 
 /// A secret from the environment. Its `Debug` never shows the value, so a logged config is safe.
@@ -123,7 +142,7 @@ pub struct TenantConf {
     pub channels: Vec<String>,
     pub models: Vec<PublicModel>,
     pub assets: bool,
-    pub limits: crate::store::TenantLimits,
+    pub limits: TenantLimits,
 }
 
 /// The admin listener: `/healthz`, `/readyz`, `/metrics`.
@@ -672,7 +691,7 @@ impl RawConfig {
         let mut hash_holders = HashMap::new();
         for (i, t) in self.tenants.into_iter().enumerate() {
             let key = |k: &str| format!("tenants[{i}].{k}");
-            if !crate::auth::is_valid_tenant_id(&t.id) || !seen.insert(t.id.clone()) {
+            if !is_valid_tenant_id(&t.id) || !seen.insert(t.id.clone()) {
                 return Err(invalid(key("id"), format!("{:?} must be 1-64 of [A-Za-z0-9_-] and unique", t.id)));
             }
             for (j, h) in t.token_sha256.iter().enumerate() {
@@ -698,7 +717,7 @@ impl RawConfig {
                         .ok_or_else(|| invalid(key(&format!("models[{j}]")), format!("{m:?} is not a public model")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let limits = crate::store::TenantLimits {
+            let limits = TenantLimits {
                 max_active_tasks: positive(key("limits.max_active_tasks"), t.limits.max_active_tasks)?,
                 creates_per_minute: positive(key("limits.creates_per_minute"), t.limits.creates_per_minute)?,
                 prepaid: t.limits.prepaid,

@@ -1,5 +1,5 @@
 //! The module's shared state: everything a request needs, assembled once from the [`Config`].
-//! Routes borrow it; the Pingora shell ([`crate::proxy`]) owns it behind an `Arc`.
+//! Routes borrow it; the Pingora shell owns it behind an `Arc`.
 
 use crate::auth::Authenticator;
 use crate::channel::{ChannelRuntime, Channels};
@@ -40,7 +40,7 @@ pub struct Edge {
     /// Set when a reload could not upsert its tenants (store down); the reconciler retries.
     pub tenants_stale: Arc<AtomicBool>,
     /// Request body bytes held across the process (`limits.max_inflight_body_bytes`).
-    pub body_budget: Arc<crate::proxy::budget::BodyBudget>,
+    pub body_budget: Arc<crate::budget::BodyBudget>,
 }
 
 /// Which kind of upstream exchange, for metrics labels.
@@ -218,18 +218,18 @@ impl Edge {
         // one id finds the request in both the edge's and BytePlus's logs. Background work
         // (reconciler, orphan scan) has none.
         let mut headers = headers.to_vec();
-        if let Some(id) = crate::proxy::current_request_id() {
+        if let Some(id) = crate::scope::request_id() {
             headers.push(("X-Client-Request-Id", id));
         }
         let result = self.upstream.send(endpoint, method, path, &headers, body).await;
-        crate::proxy::note_upstream(
+        crate::scope::note_upstream(
             &channel.conf.id,
             result.as_ref().ok().map(|r| r.status),
             result.as_ref().ok().and_then(|r| r.request_id.as_deref()),
         );
         match result {
             Ok(r) => {
-                crate::proxy::add_upstream_time(r.elapsed);
+                crate::scope::add_upstream_time(r.elapsed);
                 self.metrics.upstream_requests.with_label_values(&labels(&r.status.to_string())).inc();
                 self.metrics
                     .upstream_duration

@@ -10,22 +10,28 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod ark;
 pub mod auth;
 pub mod billing;
+pub mod budget;
 pub mod channel;
 pub mod cli;
+pub mod clock;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod dns;
 pub mod edge;
 pub mod journal;
+pub mod labels;
 pub mod lifecycle;
 pub mod limits;
 pub mod logfmt;
 pub mod metrics;
 pub mod proxy;
+pub mod request_id;
 pub mod routes;
+pub mod scope;
 pub mod server;
 pub mod sign;
 pub mod store;

@@ -5,7 +5,7 @@
 //! `\xNN`, and long values are cut. JSON escapes by construction (`serde_json`).
 
 use crate::config::LogFormat;
-use crate::proxy::UpstreamNote;
+use crate::scope::UpstreamNote;
 use std::borrow::Cow;
 use std::time::Duration;
 

@@ -198,7 +198,7 @@ impl Metrics {
             &["reason"],
         )?;
         // Every reason is a series from the start, so an alert sees the first deferral as a change.
-        for reason in crate::billing::DeferReason::ALL {
+        for reason in crate::labels::DeferReason::ALL {
             settlements_deferred.with_label_values(&[reason.as_str()]);
         }
         let reconcile_skipped = counter(
@@ -207,7 +207,7 @@ impl Metrics {
             "Tenants or tasks a reconciler pass skipped: their store slot failed, or their record is unreadable",
             &["reason"],
         )?;
-        for reason in crate::billing::reconcile::SKIP_REASONS {
+        for reason in crate::labels::SKIP_REASONS {
             reconcile_skipped.with_label_values(&[reason]);
         }
         let config_reloads = counter(

@@ -90,7 +90,7 @@ pub fn build_edge(
         draining: Arc::default(),
         signals_armed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         tenants_stale: Arc::default(),
-        body_budget: crate::proxy::budget::BodyBudget::new(config.limits.max_inflight_body_bytes),
+        body_budget: crate::budget::BodyBudget::new(config.limits.max_inflight_body_bytes),
         config: Arc::new(config),
     }))
 }

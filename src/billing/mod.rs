@@ -8,8 +8,8 @@ pub mod export;
 pub mod orphans;
 pub mod reconcile;
 
+use crate::clock::now_ms;
 use crate::edge::Edge;
-use crate::routes::create::now_ms;
 use crate::store::{is_terminal, QuarantineRecord, SettleOutcome, Settlement, TaskRecord};
 use seedance_filters::sku::{cost_usd_nanos, nanos_to_usd, sku_for, Sku};
 use seedance_filters::tokens::{billable_usage, TaskShape, Usage, UsageProblem};
@@ -29,45 +29,7 @@ pub enum Observed {
     Deferred,
 }
 
-/// Why a succeeded task's settlement cannot be made now. A closed set: it is the label of
-/// `seedance_settlements_deferred_total` and what `task show` reports on the task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeferReason {
-    /// The upstream reported neither `usage.completion_tokens` nor `usage.total_tokens`.
-    MissingUsage,
-    /// Neither the upstream nor the create request named a resolution.
-    MissingResolution,
-    /// A resolution the task's model is not sold at: no SKU.
-    UnknownResolution,
-    /// The stored public model is not one this edge knows.
-    UnknownModel,
-    /// The SKU has no price in the configuration.
-    NoPrice,
-    /// The task's channel is no longer configured: nobody can ask the upstream about it.
-    ChannelRemoved,
-}
-
-impl DeferReason {
-    pub const ALL: [DeferReason; 6] = [
-        DeferReason::MissingUsage,
-        DeferReason::MissingResolution,
-        DeferReason::UnknownResolution,
-        DeferReason::UnknownModel,
-        DeferReason::NoPrice,
-        DeferReason::ChannelRemoved,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeferReason::MissingUsage => "missing_usage",
-            DeferReason::MissingResolution => "missing_resolution",
-            DeferReason::UnknownResolution => "unknown_resolution",
-            DeferReason::UnknownModel => "unknown_model",
-            DeferReason::NoPrice => "no_price",
-            DeferReason::ChannelRemoved => "channel_removed",
-        }
-    }
-}
+pub use crate::labels::DeferReason;
 
 /// What a succeeded task costs.
 struct Priced {

@@ -7,10 +7,10 @@
 //! records each unknown one once: `seedance_orphan_tasks_total{channel}`, an alert, and
 //! `seedance-edge orphans`. A create intent close in time names the probable tenant.
 
+use crate::ark::UPSTREAM_TASKS_PATH;
 use crate::channel::ChannelRuntime;
+use crate::clock::now_ms;
 use crate::edge::{Edge, UpstreamRoute};
-use crate::routes::create::now_ms;
-use crate::routes::UPSTREAM_TASKS_PATH;
 use crate::store::{Intent, Orphan, StoreError};
 use serde_json::Value;
 

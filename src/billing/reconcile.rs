@@ -9,11 +9,11 @@
 //! It also runs the start-up chores that need the store inside a long-lived runtime: upserting
 //! the configured tenants, and replaying the ownership journal.
 
+use crate::ark::fetch_scoped;
 use crate::billing::{defer, observe, DeferReason, Observed};
+use crate::clock::now_ms;
 use crate::config::TenantConf;
 use crate::edge::Edge;
-use crate::routes::create::now_ms;
-use crate::routes::list::fetch_scoped;
 use crate::store::{is_terminal, StoreError, TaskRecord, TokenError};
 use async_trait::async_trait;
 use pingora_core::server::ShutdownWatch;
@@ -52,8 +52,7 @@ fn backoff_ms(interval_ms: i64, age_ms: i64) -> i64 {
     (age_ms / 10).clamp(interval_ms, MAX_BACKOFF_MS.max(interval_ms))
 }
 
-/// Labels of `seedance_reconcile_skipped_total`, one per kind of store error.
-pub const SKIP_REASONS: [&str; 2] = ["store_unavailable", "record_unreadable"];
+pub use crate::labels::SKIP_REASONS;
 
 fn skip_reason(e: &StoreError) -> &'static str {
     match e {

@@ -2,7 +2,7 @@
 //! before reading (otherwise the client waits out its expect timeout), but only when the body
 //! is not already known to be over the limit.
 
-use super::budget::{BodyBudget, Permit};
+use crate::budget::{BodyBudget, Permit};
 use bytes::{Bytes, BytesMut};
 use pingora_proxy::Session;
 use seedance_filters::{ApiError, ErrorCode};

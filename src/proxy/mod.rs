@@ -3,12 +3,10 @@
 //! `ProxyHttp` the `seedance-edge` binary runs, a table of contents over the module.
 
 mod body;
-pub mod budget;
 mod ctx;
-pub mod request_id;
 mod respond;
 
-pub use ctx::{add_upstream_time, note_task, note_upstream, request_id as current_request_id, EdgeCtx, UpstreamNote};
+pub use ctx::EdgeCtx;
 
 use crate::auth::AuthFailure;
 use crate::edge::{Edge, LiveEdge};
@@ -58,7 +56,7 @@ impl SeedanceModule {
         let edge = self.live.current();
         ctx.in_flight = Some(crate::metrics::InFlight::enter(&edge.metrics.requests_in_flight));
         let header = session.req_header();
-        ctx.request_id = request_id::of(&header.headers);
+        ctx.request_id = crate::request_id::of(&header.headers);
         let method = header.method.as_str().to_string();
         let path = header.uri.path().to_string();
         let query = header.uri.query().map(str::to_string);
@@ -68,9 +66,9 @@ impl SeedanceModule {
         if let Route::GetTask(id) | Route::DeleteTask(id) = &route {
             ctx.task_id = Some(id.clone());
         }
-        let scope = ctx::Scope::new(ctx.request_id.clone());
+        let scope = crate::scope::Scope::new(ctx.request_id.clone());
         let req = Request { method, path, query, body: Bytes::new() };
-        let (reply, scope) = ctx::scoped(scope, self.serve(&edge, session, ctx, &route, req)).await;
+        let (reply, scope) = crate::scope::scoped(scope, self.serve(&edge, session, ctx, &route, req)).await;
         ctx.upstream_micros = scope.upstream_micros();
         ctx.upstream = scope.upstream();
         ctx.task_id = ctx.task_id.take().or_else(|| scope.task_id());
@@ -177,7 +175,7 @@ impl ProxyHttp for EdgeProxy {
             return self.module.request_filter(session, ctx).await;
         }
         ctx.route = "unknown";
-        ctx.request_id = request_id::of(&session.req_header().headers);
+        ctx.request_id = crate::request_id::of(&session.req_header().headers);
         ctx.method = session.req_header().method.as_str().to_string();
         let e = ApiError::invalid(
             "path",

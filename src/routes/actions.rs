@@ -24,7 +24,7 @@ fn asset_not_found(what: &str, id: &str) -> ApiError {
 /// The request's id (SPEC §7) for edge-written `ResponseMetadata.RequestId`: the same id the
 /// `X-Request-Id` header carries.
 fn request_id() -> String {
-    crate::proxy::current_request_id().unwrap_or_else(crate::proxy::request_id::generate)
+    crate::scope::request_id().unwrap_or_else(crate::request_id::generate)
 }
 
 pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Reply {
@@ -119,7 +119,7 @@ async fn run(edge: &Edge, tenant: &TenantRecord, action: Action, req: &Request) 
                 kind: if action == Action::CreateAsset { AssetKind::Asset } else { AssetKind::Group },
                 channel: target_channel.conf.id.clone(),
                 group_id: ar.group_id.clone(),
-                created_at: super::create::now_secs(),
+                created_at: crate::clock::now_secs(),
             };
             edge.store.put_asset(&tenant.id, &record).await.map_err(|e| fail(edge.store_failed(&e)))?;
             log::info!("tenant={} created {:?} {id} on channel {}", tenant.id, record.kind, record.channel);

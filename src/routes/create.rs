@@ -4,6 +4,7 @@
 
 use super::{parse_json, Reply, Request, UPSTREAM_TASKS_PATH};
 use crate::channel::Route as ChannelRoute;
+use crate::clock::{now_ms, now_secs};
 use crate::edge::{Edge, UpstreamRoute};
 use crate::store::{AssetKind, Intent, TaskRecord, TenantRecord};
 use bytes::Bytes;
@@ -76,7 +77,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
         slot: Some(intent.id.clone()),
         prepaid: tenant.limits.prepaid,
     };
-    crate::proxy::note_task(&id);
+    crate::scope::note_task(&id);
     record_ownership(edge, &tenant.id, &record).await?;
     if let Err(e) = edge.store.claim(&channel_id, &id, &intent).await {
         // Ownership is recorded (or journaled); the scan falls back to the tenant's records.
@@ -163,12 +164,4 @@ async fn record_ownership(edge: &Edge, tenant: &str, record: &TaskRecord) -> Res
             Err(ApiError::new(ErrorCode::StoreUnavailable, "the ownership store is unavailable; retry later"))
         }
     }
-}
-
-pub fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -17,8 +17,7 @@ use seedance_filters::ApiError;
 
 pub const PREFIX: &str = "/volcark/";
 pub const TASKS_PATH: &str = "/volcark/api/v3/contents/generations/tasks";
-/// The upstream's own path for the same collection.
-pub const UPSTREAM_TASKS_PATH: &str = "/api/v3/contents/generations/tasks";
+pub use crate::ark::UPSTREAM_TASKS_PATH;
 
 /// One customer request, read off the wire by the shell.
 #[derive(Debug, Clone)]

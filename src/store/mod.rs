@@ -58,19 +58,7 @@ pub struct TenantRecord {
     pub limits: TenantLimits,
 }
 
-/// A tenant's `limits` (SPEC §3); every one optional, absent = unlimited.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantLimits {
-    /// Queued + running tasks at once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_active_tasks: Option<u32>,
-    /// Creates admitted in any sliding 60-second window.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creates_per_minute: Option<u32>,
-    /// Creates need balance: the worst-case price is reserved until the task ends.
-    #[serde(default)]
-    pub prepaid: bool,
-}
+pub use crate::config::TenantLimits;
 
 /// One create asking for a slot (and, for a prepaid tenant, a reservation) before it goes
 /// upstream. Decided atomically in the tenant's slot, so every node sharing the store agrees.
@@ -191,7 +179,7 @@ pub struct SettlementRecord {
 /// it settles, so a stuck one is visible in `task show`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingSettlement {
-    /// The latest [`crate::billing::DeferReason`], as its label.
+    /// Why the settlement waits (a `DeferReason` label of the billing module).
     pub reason: String,
     /// When it was first deferred (unix ms).
     pub since_ms: i64,
