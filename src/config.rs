@@ -86,7 +86,8 @@ pub struct Limits {
 #[derive(Debug, Clone)]
 pub struct StoreConf {
     /// `redis://…`, `rediss://…`, `redis+cluster://[user:pass@]h1:p1,h2:p2`,
-    /// `rediss+cluster://…`, or `memory://` (demo only).
+    /// `rediss+cluster://…`, `redis+sentinel://[user:pass@]s1:p1,s2:p2/<master-name>`,
+    /// or `memory://` (demo only).
     pub url: String,
     /// Extra CA bundle (PEM) for `rediss://`, besides the system's.
     pub ca_file: Option<PathBuf>,
@@ -597,13 +598,13 @@ impl RawConfig {
             ));
         }
         let store_url = self.store.url.trim().to_string();
-        if !["redis://", "rediss://", "redis+cluster://", "rediss+cluster://", "memory://"]
+        if !["redis://", "rediss://", "redis+cluster://", "rediss+cluster://", "redis+sentinel://", "memory://"]
             .iter()
             .any(|p| store_url.starts_with(p))
         {
             return Err(invalid(
                 "store.url",
-                "must start with redis://, rediss://, redis+cluster://, rediss+cluster:// or memory://",
+                "must start with redis://, rediss://, redis+cluster://, rediss+cluster://, redis+sentinel:// or memory://",
             ));
         }
         if let Some(ca) = &self.store.ca_file {

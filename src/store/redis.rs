@@ -1,4 +1,4 @@
-//! The Redis store (standalone or Cluster). Built to fail fast and recover by itself:
+//! The Redis store (standalone, Cluster, or a master found through Sentinel). Built to fail fast and recover by itself:
 //! connections are made lazily on first use (the proxy starts and answers 503 while Redis is
 //! down), the connection and response timeouts are short, every operation also runs under an
 //! outer deadline, and the connection manager reconnects in the background after Redis returns.
@@ -6,9 +6,10 @@
 
 use super::keys::Keys;
 use super::*;
-use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
+use ::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use ::redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -50,6 +51,19 @@ impl Default for RedisOptions {
 enum Target {
     Single(Box<::redis::Client>),
     Cluster(Box<ClusterClient>),
+    Sentinel(Box<SentinelTarget>),
+}
+
+/// The master behind a set of sentinels, and the connection to it. Unlike the other targets
+/// the connection is replaceable: after a failover the old address is a replica (or gone), so a
+/// broken connection is dropped and the next operation asks the sentinels again instead of
+/// reconnecting to the same address as a `ConnectionManager` would.
+struct SentinelTarget {
+    client: tokio::sync::Mutex<SentinelClient>,
+    /// The current master connection with the generation it was made in; `None` until first
+    /// use and after a failure. The generation keeps a late failure report of an old connection
+    /// from dropping its fresh replacement.
+    current: tokio::sync::Mutex<(u64, Option<MultiplexedConnection>)>,
 }
 
 /// A `redis+cluster://` / `rediss+cluster://` URL: every node's address, and the credentials
@@ -73,38 +87,94 @@ impl ClusterSpec {
             return Ok(None);
         };
         let scheme = if tls { "rediss" } else { "redis" };
-        let (creds, hosts) = match rest.rsplit_once('@') {
-            Some((c, h)) => (Some(c), h),
-            None => (None, rest),
-        };
-        let (username, password) = match creds {
-            None => (None, None),
-            Some(c) => {
-                // The userinfo of a URL, percent-decoded (a password may hold any byte).
-                let u = url::Url::parse(&format!("{scheme}://{c}@h"))
-                    .map_err(|_| "the cluster credentials are not valid URL userinfo".to_string())?;
-                let decode = |s: &str| {
-                    percent_encoding::percent_decode_str(s)
-                        .decode_utf8()
-                        .map(|s| s.into_owned())
-                        .map_err(|_| "the cluster credentials are not UTF-8 once decoded".to_string())
-                };
-                let user = Some(decode(u.username())?).filter(|s| !s.is_empty());
-                let pass = u.password().map(decode).transpose()?;
-                (user, pass)
-            }
-        };
+        let (creds, hosts) = split_userinfo(rest);
+        let (username, password) = decode_userinfo(scheme, creds, "cluster")?;
         let hosts = hosts.trim_end_matches('/').trim_end_matches("/0");
-        let mut nodes = Vec::new();
-        for (i, h) in hosts.split(',').enumerate() {
-            let ok = h.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-            if !ok || h.contains(['/', '@', '?']) {
-                return Err(format!("cluster node {} is not host:port", i + 1));
-            }
-            nodes.push(format!("{scheme}://{h}"));
-        }
+        let nodes = host_list(hosts, "cluster node")?.into_iter().map(|(h, p)| format!("{scheme}://{h}:{p}")).collect();
         Ok(Some(ClusterSpec { nodes, username, password, tls }))
     }
+}
+
+/// A `redis+sentinel://[user:pass@]s1:26379,s2:26379/<master-name>[?sentinel_password=…]` URL:
+/// the sentinels to ask, the name they monitor, the credentials of the master (userinfo) and,
+/// when the sentinels themselves require one, their password (percent-encoded query value).
+#[derive(Debug, PartialEq, Eq)]
+struct SentinelSpec {
+    sentinels: Vec<(String, u16)>,
+    master: String,
+    username: Option<String>,
+    password: Option<String>,
+    sentinel_password: Option<String>,
+}
+
+impl SentinelSpec {
+    /// `Ok(None)` for a URL that is not a sentinel URL.
+    fn parse(url: &str) -> Result<Option<SentinelSpec>, String> {
+        let Some(rest) = url.strip_prefix("redis+sentinel://") else { return Ok(None) };
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        let (creds, rest) = split_userinfo(rest);
+        let (username, password) = decode_userinfo("redis", creds, "sentinel")?;
+        let (hosts, master) = rest.split_once('/').ok_or("the sentinel URL names no master (…/<master-name>)")?;
+        let master = master.trim_end_matches('/');
+        if master.is_empty() || master.contains(['/', ' ']) {
+            return Err("the sentinel URL names no master (…/<master-name>)".into());
+        }
+        let sentinels = host_list(hosts, "sentinel")?;
+        let mut sentinel_password = None;
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("sentinel_password", v)) => sentinel_password = Some(percent_decode(v, "sentinel_password")?),
+                // Unknown options are refused: a typo must not silently drop a setting.
+                _ => return Err("the sentinel URL accepts only the sentinel_password option".into()),
+            }
+        }
+        Ok(Some(SentinelSpec { sentinels, master: master.to_string(), username, password, sentinel_password }))
+    }
+}
+
+/// Splits `user:pass@hosts` at the last `@` (a password may contain one, percent-encoded or not).
+fn split_userinfo(rest: &str) -> (Option<&str>, &str) {
+    match rest.rsplit_once('@') {
+        Some((c, h)) => (Some(c), h),
+        None => (None, rest),
+    }
+}
+
+fn percent_decode(s: &str, what: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| format!("the {what} is not UTF-8 once decoded"))
+}
+
+/// The userinfo of a URL, percent-decoded (a password may hold any byte). Errors never echo it.
+fn decode_userinfo(scheme: &str, creds: Option<&str>, kind: &str) -> Result<(Option<String>, Option<String>), String> {
+    let Some(c) = creds else { return Ok((None, None)) };
+    let u = url::Url::parse(&format!("{scheme}://{c}@h"))
+        .map_err(|_| format!("the {kind} credentials are not valid URL userinfo"))?;
+    let what = format!("{kind} credentials");
+    let user = Some(percent_decode(u.username(), &what)?).filter(|s| !s.is_empty());
+    let pass = u.password().map(|p| percent_decode(p, &what)).transpose()?;
+    Ok((user, pass))
+}
+
+/// `h1:p1,h2:p2` as (host, port) pairs; `what` names an entry in errors.
+fn host_list(hosts: &str, what: &str) -> Result<Vec<(String, u16)>, String> {
+    let mut out = Vec::new();
+    for (i, h) in hosts.split(',').enumerate() {
+        let parsed = h
+            .rsplit_once(':')
+            .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+            .filter(|(host, _)| !host.is_empty() && !h.contains(['/', '@', '?']));
+        match parsed {
+            Some((host, port)) => out.push((host.to_string(), port)),
+            None => return Err(format!("{what} {} is not host:port", i + 1)),
+        }
+    }
+    Ok(out)
 }
 
 /// Either connection kind, so every operation is written once.
@@ -112,6 +182,8 @@ impl ClusterSpec {
 enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    /// The master found through the sentinels, tagged with its generation.
+    Sentinel(MultiplexedConnection, u64),
 }
 
 impl ConnectionLike for Conn {
@@ -119,6 +191,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.req_packed_command(cmd),
             Conn::Cluster(c) => c.req_packed_command(cmd),
+            Conn::Sentinel(c, _) => c.req_packed_command(cmd),
         }
     }
 
@@ -131,6 +204,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Sentinel(c, _) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -138,6 +212,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.get_db(),
             Conn::Cluster(c) => c.get_db(),
+            Conn::Sentinel(c, _) => c.get_db(),
         }
     }
 }
@@ -163,6 +238,8 @@ impl RedisStore {
     /// Parses the URL and prepares the client; no network traffic until the first operation.
     /// `redis://…` / `rediss://…` is standalone; `redis+cluster://h1:p1,h2:p2` is a cluster
     /// (give every node: the client only discovers the topology from the ones it knows).
+    /// `redis+sentinel://[user:pass@]s1:p1,s2:p2/<master-name>[?sentinel_password=…]` asks the
+    /// sentinels for the master (credentials are the master's) and asks again after a failure.
     /// `rediss://` and `rediss+cluster://` speak TLS (native-tls: OpenSSL on Linux), trusting
     /// the system's CAs and, for standalone, `opts.ca_file`. Errors never echo the URL: it may
     /// hold a password.
@@ -193,6 +270,27 @@ impl RedisStore {
             Target::Cluster(Box::new(
                 b.build().map_err(|e| format!("cannot build the cluster client: {}", e.category()))?,
             ))
+        } else if let Some(spec) = SentinelSpec::parse(url)? {
+            if opts.ca_file.is_some() {
+                return Err("store.ca_file applies to rediss:// URLs only".into());
+            }
+            let addrs = spec.sentinels.into_iter().map(|(h, p)| ::redis::ConnectionAddr::Tcp(h, p));
+            let mut b = SentinelClientBuilder::new(addrs, &spec.master, SentinelServerType::Master)
+                .map_err(|e| format!("cannot build the sentinel client: {}", e.category()))?;
+            if let Some(u) = spec.username {
+                b = b.set_client_to_redis_username(u);
+            }
+            if let Some(p) = spec.password {
+                b = b.set_client_to_redis_password(p);
+            }
+            if let Some(p) = spec.sentinel_password {
+                b = b.set_client_to_sentinel_password(p);
+            }
+            let client = b.build().map_err(|e| format!("cannot build the sentinel client: {}", e.category()))?;
+            Target::Sentinel(Box::new(SentinelTarget {
+                client: tokio::sync::Mutex::new(client),
+                current: tokio::sync::Mutex::new((0, None)),
+            }))
         } else {
             let bad = |e: RedisError| format!("not a usable Redis URL ({})", e.category());
             let client = match &opts.ca_file {
@@ -226,6 +324,9 @@ impl RedisStore {
     /// The shared connection, created on first use inside the caller's runtime (the manager
     /// spawns its driver there).
     async fn conn(&self, op: &'static str) -> StoreResult<Conn> {
+        if let Target::Sentinel(t) = &self.target {
+            return self.sentinel_conn(t).await.map_err(|e| unavailable(op, &e));
+        }
         let conn = self
             .conn
             .get_or_try_init(|| async {
@@ -240,11 +341,39 @@ impl RedisStore {
                         ConnectionManager::new_lazy_with_config((**client).clone(), cfg).map(Conn::Single)
                     }
                     Target::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
+                    Target::Sentinel(t) => self.sentinel_conn(t).await,
                 }
             })
             .await
             .map_err(|e| unavailable(op, &e))?;
         Ok(conn.clone())
+    }
+
+    /// The sentinel-resolved master connection, asking the sentinels (who check the node's
+    /// role) when there is none. The lock serialises resolution: one lookup per failure.
+    async fn sentinel_conn(&self, t: &SentinelTarget) -> Result<Conn, RedisError> {
+        let mut current = t.current.lock().await;
+        if let (generation, Some(c)) = &*current {
+            return Ok(Conn::Sentinel(c.clone(), *generation));
+        }
+        let cfg = ::redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.opts.connect_timeout))
+            .set_response_timeout(Some(self.opts.op_timeout));
+        let conn = t.client.lock().await.get_async_connection_with_config(&cfg).await?;
+        current.0 += 1;
+        current.1 = Some(conn.clone());
+        Ok(Conn::Sentinel(conn, current.0))
+    }
+
+    /// Forgets a sentinel master connection that failed in a way a failover explains (dropped,
+    /// refused, timed out, or now a read-only replica), so the next operation re-resolves.
+    async fn forget_master(&self, generation: u64) {
+        if let Target::Sentinel(t) = &self.target {
+            let mut current = t.current.lock().await;
+            if current.0 == generation {
+                current.1 = None;
+            }
+        }
     }
 
     /// Runs one operation under the outer deadline; every error becomes a typed [`StoreError`].
@@ -253,13 +382,35 @@ impl RedisStore {
         F: FnOnce(Conn) -> Fut,
         Fut: std::future::Future<Output = Result<T, RedisError>>,
     {
+        // The generation of a sentinel connection in use, to forget it if the deadline passes.
+        let used = std::sync::atomic::AtomicU64::new(0);
         let work = async {
             let conn = self.conn(op).await?;
-            f(conn).await.map_err(|e| classify(op, &e))
+            let generation = match &conn {
+                Conn::Sentinel(_, g) => Some(*g),
+                _ => None,
+            };
+            if let Some(g) = generation {
+                used.store(g, std::sync::atomic::Ordering::Relaxed);
+            }
+            match f(conn).await {
+                Ok(v) => Ok(v),
+                Err(e) => {
+                    if let Some(g) = generation.filter(|_| master_lost(&e)) {
+                        self.forget_master(g).await;
+                    }
+                    Err(classify(op, &e))
+                }
+            }
         };
         match tokio::time::timeout(self.opts.op_timeout, work).await {
             Ok(r) => r,
             Err(_) => {
+                // A master that stopped answering (partitioned, frozen) is as lost as a closed one.
+                let g = used.load(std::sync::atomic::Ordering::Relaxed);
+                if g != 0 {
+                    self.forget_master(g).await;
+                }
                 Err(StoreError::Unavailable { op, reason: format!("no answer within {:?}", self.opts.op_timeout) })
             }
         }
@@ -337,6 +488,15 @@ fn now_ms_for_order(created_at_secs: i64) -> i64 {
     } else {
         0
     }
+}
+
+/// Whether an error means the sentinel-resolved master is no longer the master at that address.
+fn master_lost(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"))
 }
 
 fn unavailable(op: &'static str, e: &RedisError) -> StoreError {
@@ -1068,6 +1228,40 @@ mod url_tests {
             "redis+cluster://h1:99999",
         ] {
             let e = ClusterSpec::parse(bad).unwrap_err();
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod sentinel_url_tests {
+    use super::SentinelSpec;
+
+    #[test]
+    fn sentinel_urls_name_the_sentinels_the_master_and_its_credentials() {
+        let s =
+            SentinelSpec::parse("redis+sentinel://app:p%40ss@s1:26379,10.0.0.2:26380/mymaster?sentinel_password=s%26p")
+                .unwrap()
+                .unwrap();
+        assert_eq!(s.sentinels, [("s1".to_string(), 26379), ("10.0.0.2".to_string(), 26380)]);
+        assert_eq!(s.master, "mymaster");
+        assert_eq!((s.username.as_deref(), s.password.as_deref()), (Some("app"), Some("p@ss")));
+        assert_eq!(s.sentinel_password.as_deref(), Some("s&p"));
+
+        let s = SentinelSpec::parse("redis+sentinel://s1:26379/m").unwrap().unwrap();
+        assert_eq!((s.username, s.password, s.sentinel_password), (None, None, None));
+        assert_eq!(SentinelSpec::parse("redis://h:6379/0").unwrap(), None);
+    }
+
+    #[test]
+    fn bad_sentinel_urls_are_refused_without_echoing_secrets() {
+        for bad in [
+            "redis+sentinel://u:hunter2@s1:26379",
+            "redis+sentinel://u:hunter2@s1:26379/",
+            "redis+sentinel://u:hunter2@s1/m",
+            "redis+sentinel://u:hunter2@s1:26379/m?sentinel_pasword=hunter2",
+        ] {
+            let e = SentinelSpec::parse(bad).unwrap_err();
             assert!(!e.contains("hunter2"), "{e}");
         }
     }
