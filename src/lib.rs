@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod auth;
 pub mod billing;
+pub mod capacity;
 pub mod channel;
 pub mod cli;
 pub mod config;
