@@ -34,6 +34,8 @@ pub struct Metrics {
     /// Slots holding room on a capped channel, as the store last answered (admission, release,
     /// and every scrape).
     pub channel_active_tasks: IntGaugeVec,
+    /// `channels[].max_active_tasks` of capped channels, so alerts can divide by it.
+    pub channel_max_active_tasks: IntGaugeVec,
     pub dns_failures: IntCounter,
     pub billable_tokens: IntCounterVec,
     pub billed_usd: CounterVec,
@@ -325,6 +327,17 @@ impl Metrics {
                 r.register(Box::new(g.clone()))?;
                 g
             },
+            channel_max_active_tasks: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "seedance_channel_max_active_tasks",
+                        "A channel's configured max_active_tasks (only capped channels have a series)",
+                    ),
+                    &["channel"],
+                )?;
+                r.register(Box::new(g.clone()))?;
+                g
+            },
             billable_tokens: counter(
                 &r,
                 "seedance_billable_tokens_total",
@@ -413,6 +426,15 @@ impl Metrics {
         }
     }
 
+    /// Publishes every capped channel's `max_active_tasks` (at start and on reload).
+    pub fn set_channel_caps(&self, channels: &[crate::config::Channel]) {
+        for c in channels {
+            if let Some(max) = c.max_active_tasks {
+                self.channel_max_active_tasks.with_label_values(&[c.id.as_str()]).set(i64::from(max));
+            }
+        }
+    }
+
     /// Label values for the billing series, honouring the tenant-label switch.
     pub fn billing_labels<'a>(&self, tenant: &'a str, model: &'a str, sku: &'a str) -> Vec<&'a str> {
         if self.tenant_label {
@@ -426,7 +448,7 @@ impl Metrics {
     /// `process_*` included where the platform has them.
     pub fn exported_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 24] = [
+        let collectors: [&dyn Collector; 25] = [
             &self.requests,
             &self.request_duration,
             &self.requests_in_flight,
@@ -439,6 +461,7 @@ impl Metrics {
             &self.orphan_tasks,
             &self.channel_failovers,
             &self.channel_active_tasks,
+            &self.channel_max_active_tasks,
             &self.store_duration,
             &self.dns_failures,
             &self.billable_tokens,
