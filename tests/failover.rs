@@ -207,3 +207,53 @@ async fn a_create_bound_to_a_full_assets_channel_is_refused_and_says_so() {
     assert_eq!((s.one.creates(), s.two.creates()), (2, 0));
     assert_eq!(failovers(h, "a", "b", "full"), 0.0);
 }
+
+#[tokio::test]
+async fn the_channel_script_admits_exactly_its_cap_under_concurrency_and_drops_stale_entries() {
+    use seedance_edge::store::redis::{RedisOptions, RedisStore};
+    use seedance_edge::store::{ChannelAdmission, ChannelAdmit, Store};
+    use std::sync::Arc;
+    let redis = support::redis::RedisServer::start();
+    let store = Arc::new(RedisStore::connect(&redis.url(), "sde", RedisOptions::default()).expect("url parses"));
+    let admission = |slot: String, now_ms: i64, stale_before_ms: i64| ChannelAdmission {
+        slot,
+        now_ms,
+        max_active_tasks: 5,
+        stale_before_ms,
+    };
+    let mut joins = Vec::new();
+    for i in 0..30 {
+        let (store, a) = (store.clone(), admission(format!("s{i}"), 1_000, 0));
+        joins.push(tokio::spawn(async move { store.channel_admit("x", &a).await.expect("store answers") }));
+    }
+    let mut admitted = 0;
+    for j in joins {
+        if matches!(j.await.expect("task"), ChannelAdmit::Admitted { .. }) {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 5);
+    assert_eq!(store.channel_active("x").await.expect("count"), 5);
+    // Each admitted slot's release lowers the count once; the refused ones held nothing.
+    let mut winners = Vec::new();
+    for i in 0..30 {
+        let slot = format!("s{i}");
+        if store.channel_release("x", &slot).await.expect("release") < 5 - winners.len() as u64 {
+            winners.push(slot);
+        }
+    }
+    assert_eq!(winners.len(), 5, "{winners:?}");
+    assert_eq!(store.channel_release("x", &winners[0]).await.expect("release"), 0);
+    // Stale entries (admitted before the cut) leave on the next admission.
+    for i in 0..5 {
+        store.channel_admit("x", &admission(format!("old{i}"), 1_000, 0)).await.expect("admit");
+    }
+    assert!(matches!(
+        store.channel_admit("x", &admission("late".into(), 2_000, 0)).await.expect("admit"),
+        ChannelAdmit::Full { active: 5 }
+    ));
+    assert_eq!(
+        store.channel_admit("x", &admission("late".into(), 2_000, 1_500)).await.expect("admit"),
+        ChannelAdmit::Admitted { active: 1 }
+    );
+}
