@@ -99,7 +99,10 @@ impl ServeHttp for AdminApp {
                 }
             }
             "/metrics" if !self.may_scrape(session) => unauthorized(),
-            "/metrics" => text(200, "text/plain; version=0.0.4", edge.metrics.render()),
+            "/metrics" => {
+                crate::capacity::refresh_gauges(&edge).await;
+                text(200, "text/plain; version=0.0.4", edge.metrics.render())
+            }
             _ => text(404, "text/plain", b"not found: /healthz, /readyz, /metrics\n".to_vec()),
         }
     }

@@ -81,17 +81,32 @@ impl Channels {
     /// Picks the first eligible channel that maps `model`. A Filter-Off model that some channel
     /// lists but maps wrongly (or not at all) is 503 `model_mapping_required`, never a downgrade.
     pub fn pick(&self, tenant: &TenantRecord, model: PublicModel) -> Result<Route, ApiError> {
+        self.eligible(tenant, model)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| not_available(format!("no channel of this account serves {model}")))
+    }
+
+    /// Every eligible channel that maps `model`, in the tenant's preference order: a create
+    /// tries them in turn while one is full or refuses (never empty; errors as [`Self::pick`]).
+    pub fn eligible(&self, tenant: &TenantRecord, model: PublicModel) -> Result<Vec<Route>, ApiError> {
         Self::tenant_allows(tenant, model)?;
         let mut mapping_error = None;
+        let mut routes = Vec::new();
         for id in &tenant.channels {
             let Some(ch) = self.by_id.get(id).filter(|c| c.conf.enabled) else { continue };
             match check_mapping(model, ch.conf.models.get(&model).map(String::as_str)) {
-                Ok(Some(official)) => return Ok(Route { channel: ch.clone(), official_model: official }),
+                Ok(Some(official)) => routes.push(Route { channel: ch.clone(), official_model: official }),
                 Ok(None) => {}
                 Err(e) => mapping_error = mapping_error.or(Some(e)),
             }
         }
-        Err(mapping_error.unwrap_or_else(|| not_available(format!("no channel of this account serves {model}"))))
+        if routes.is_empty() {
+            return Err(
+                mapping_error.unwrap_or_else(|| not_available(format!("no channel of this account serves {model}")))
+            );
+        }
+        Ok(routes)
     }
 
     /// The route when the request is bound to one channel (it references that channel's assets).

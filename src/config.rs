@@ -125,6 +125,9 @@ pub struct Channel {
     pub project_name: String,
     pub ca_file: Option<PathBuf>,
     pub enabled: bool,
+    /// Tasks this channel may hold queued or running at once (BytePlus queues at most 120 per
+    /// account); `None` = not counted by the edge.
+    pub max_active_tasks: Option<u32>,
     /// Public model → official version id on this channel.
     pub models: BTreeMap<PublicModel, String>,
 }
@@ -418,6 +421,8 @@ struct RawChannel {
     #[serde(default = "yes")]
     enabled: bool,
     #[serde(default)]
+    max_active_tasks: Option<u32>,
+    #[serde(default)]
     models: BTreeMap<String, String>,
 }
 
@@ -683,6 +688,7 @@ impl RawConfig {
                 project_name: c.project_name,
                 ca_file: c.ca_file,
                 enabled: c.enabled,
+                max_active_tasks: positive(key("max_active_tasks"), c.max_active_tasks)?,
                 models,
             });
         }

@@ -14,6 +14,7 @@ pub mod ark;
 pub mod auth;
 pub mod billing;
 pub mod budget;
+pub mod capacity;
 pub mod channel;
 pub mod cli;
 pub mod clock;

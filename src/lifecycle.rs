@@ -102,6 +102,7 @@ fn swap(live: &LiveEdge, old: &Edge, path: &std::path::Path) -> Result<Arc<Edge>
         );
     }
     edge.metrics.init_channels(edge.config.channels.iter().map(|c| c.id.as_str()));
+    edge.metrics.set_channel_caps(&edge.config.channels);
     live.replace(edge.clone());
     Ok(edge)
 }

@@ -28,6 +28,14 @@ pub struct Metrics {
     pub channel_refusals: IntCounterVec,
     pub settlements_quarantined: IntCounterVec,
     pub orphan_tasks: IntCounterVec,
+    /// Creates moved off a channel, by `from`, `to` (the next channel tried, or `none`) and
+    /// [`FAILOVER_REASONS`].
+    pub channel_failovers: IntCounterVec,
+    /// Slots holding room on a capped channel, as the store last answered (admission, release,
+    /// and every scrape).
+    pub channel_active_tasks: IntGaugeVec,
+    /// `channels[].max_active_tasks` of capped channels, so alerts can divide by it.
+    pub channel_max_active_tasks: IntGaugeVec,
     pub dns_failures: IntCounter,
     pub billable_tokens: IntCounterVec,
     pub billed_usd: CounterVec,
@@ -63,6 +71,9 @@ pub const ROUTES: [(&str, &str); 5] = [
 pub const UPSTREAM_ROUTES: [&str; 5] = ["create", "get", "list", "delete", "action"];
 /// Upstream outcomes with no HTTP answer (`Edge::call`).
 pub const UPSTREAM_FAILURES: [&str; 3] = ["timeout", "connect_error", "io_error"];
+/// Why a create left a channel: no room under `max_active_tasks`, the upstream answered 429, or
+/// the channel could not be reached (nothing was sent).
+pub const FAILOVER_REASONS: [&str; 3] = ["full", "rate_limited", "connect"];
 /// Statuses a task is counted under in `seedance_tasks_settled_total`.
 pub const TERMINAL_STATUSES: [&str; 4] = ["succeeded", "failed", "expired", "cancelled"];
 
@@ -299,6 +310,34 @@ impl Metrics {
                 "Upstream tasks on a channel that no tenant owns (a crash mid-create, or the account used outside the edge)",
                 &["channel"],
             )?,
+            channel_failovers: counter(
+                &r,
+                "seedance_channel_failovers_total",
+                "Creates that skipped a channel (full, upstream 429, unreachable) for the next eligible one; to=none when none was left",
+                &["from", "to", "reason"],
+            )?,
+            channel_active_tasks: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "seedance_channel_active_tasks",
+                        "Tasks queued or running (and creates in flight) on a channel with max_active_tasks",
+                    ),
+                    &["channel"],
+                )?;
+                r.register(Box::new(g.clone()))?;
+                g
+            },
+            channel_max_active_tasks: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "seedance_channel_max_active_tasks",
+                        "A channel's configured max_active_tasks (only capped channels have a series)",
+                    ),
+                    &["channel"],
+                )?;
+                r.register(Box::new(g.clone()))?;
+                g
+            },
             billable_tokens: counter(
                 &r,
                 "seedance_billable_tokens_total",
@@ -370,6 +409,11 @@ impl Metrics {
     pub fn init_channels<'a>(&self, channels: impl IntoIterator<Item = &'a str>) {
         for channel in channels {
             self.orphan_tasks.with_label_values(&[channel]);
+            self.channel_active_tasks.with_label_values(&[channel]);
+            // `to` is open-ended over channel pairs; the exhausted case is the one alerts need.
+            for reason in FAILOVER_REASONS {
+                self.channel_failovers.with_label_values(&[channel, "none", reason]);
+            }
             for fault in ChannelFault::ALL {
                 self.channel_refusals.with_label_values(&[channel, fault.as_str()]);
             }
@@ -378,6 +422,15 @@ impl Metrics {
                 for failure in UPSTREAM_FAILURES {
                     self.upstream_requests.with_label_values(&[channel, route, failure]);
                 }
+            }
+        }
+    }
+
+    /// Publishes every capped channel's `max_active_tasks` (at start and on reload).
+    pub fn set_channel_caps(&self, channels: &[crate::config::Channel]) {
+        for c in channels {
+            if let Some(max) = c.max_active_tasks {
+                self.channel_max_active_tasks.with_label_values(&[c.id.as_str()]).set(i64::from(max));
             }
         }
     }
@@ -395,7 +448,7 @@ impl Metrics {
     /// `process_*` included where the platform has them.
     pub fn exported_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 22] = [
+        let collectors: [&dyn Collector; 25] = [
             &self.requests,
             &self.request_duration,
             &self.requests_in_flight,
@@ -406,6 +459,9 @@ impl Metrics {
             &self.channel_refusals,
             &self.settlements_quarantined,
             &self.orphan_tasks,
+            &self.channel_failovers,
+            &self.channel_active_tasks,
+            &self.channel_max_active_tasks,
             &self.store_duration,
             &self.dns_failures,
             &self.billable_tokens,
@@ -473,6 +529,8 @@ mod tests {
             "seedance_requests_in_flight",
             "seedance_store_duration_seconds",
             "seedance_channel_refusals_total",
+            "seedance_channel_failovers_total",
+            "seedance_channel_active_tasks",
         ] {
             assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
         }

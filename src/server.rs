@@ -64,6 +64,7 @@ pub fn build_edge(
     };
     let metrics = Arc::new(Metrics::new(config.metrics_tenant_label).map_err(|e| format!("metrics: {e}"))?);
     metrics.init_channels(config.channels.iter().map(|c| c.id.as_str()));
+    metrics.set_channel_caps(&config.channels);
     let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, metrics.store_duration.clone()));
     let journal = match &config.store.journal {
         Some(p) => Some(

@@ -344,9 +344,11 @@ async fn upstream_failures_are_502_and_record_nothing() {
 #[tokio::test]
 async fn upstream_4xx_passes_through_in_native_shape() {
     let h = Harness::start().await;
-    h.fault_next_create("429");
+    // Not 429: an upstream 429 moves the create to the next channel, or becomes the edge's own
+    // 429 rate_limit_exceeded (tests/failover.rs).
+    h.fault_next_create("400");
     let r = h.post("acme", TASKS, &minimal_task("dreamina-seedance-2-0")).await;
-    assert_eq!(r.status, 429, "{}", r.raw);
+    assert_eq!(r.status, 400, "{}", r.raw);
     assert!(r.body["error"]["code"].is_string());
     assert!(!r.raw.contains("260128"), "official id rewritten: {}", r.raw);
 }

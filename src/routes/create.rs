@@ -12,40 +12,176 @@ use seedance_filters::callback::{judge_addresses, unresolvable, CheckedUrl, UrlH
 use seedance_filters::task::{parse_create, rewrite_error_body, CreateTask, MediaUrl};
 use seedance_filters::{ApiError, ErrorCode};
 
+/// `Retry-After` when every eligible channel is full or rate limited: queued tasks take minutes
+/// to finish, but an upstream 429 often clears within seconds.
+const CHANNELS_BUSY_RETRY_SECS: u64 = 10;
+
+/// The channels a create may go to, in the order they are tried.
+struct Candidates {
+    routes: Vec<ChannelRoute>,
+    /// Bound to its assets' channel: no other channel can serve the request.
+    pinned: bool,
+}
+
+/// Why a channel was skipped; labels of `seedance_channel_failovers_total{reason}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SkipReason {
+    Full { active: u64, max: u32 },
+    RateLimited,
+    Connect,
+}
+
+impl SkipReason {
+    fn label(self) -> &'static str {
+        match self {
+            SkipReason::Full { .. } => "full",
+            SkipReason::RateLimited => "rate_limited",
+            SkipReason::Connect => "connect",
+        }
+    }
+}
+
+/// One channel's outcome: the create's answer, or a skip that certainly created nothing.
+enum Attempt {
+    Answered(Result<Reply, ApiError>),
+    Skipped { reason: SkipReason, error: Option<ApiError> },
+}
+
 pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result<Reply, ApiError> {
     let task = parse_create(&req.body)?;
     if let Some(cb) = &task.callback {
         check_public_host(edge, "callback_url", cb).await?;
     }
     check_media_hosts(edge, &task.content.media_urls).await?;
-    let route = choose_channel(edge, tenant, &task).await?;
+    let candidates = choose_channels(edge, tenant, &task).await?;
     // The admission slot is named like the intent: one id traces the create through both.
     let intent = Intent { tenant: tenant.id.clone(), id: format!("{:016x}", rand::random::<u64>()), at_ms: now_ms() };
     crate::limits::admit(edge, tenant, &task, &intent.id, intent.at_ms).await?;
+
+    // Failover moves only creates that certainly created nothing (full, 429, never sent), so a
+    // customer's request never becomes two upstream tasks.
+    let mut skipped: Option<(String, SkipReason)> = None;
+    let mut busy: Option<SkipReason> = None;
+    let mut unreachable: Option<ApiError> = None;
+    for route in &candidates.routes {
+        if let Some((from, reason)) = skipped.take() {
+            count_failover(edge, &from, &route.channel.conf.id, reason);
+        }
+        match attempt(edge, tenant, &task, &intent, route).await {
+            Attempt::Answered(answer) => return answer,
+            Attempt::Skipped { reason, error } => {
+                log::info!("tenant={} create skips channel {}: {}", tenant.id, route.channel.conf.id, reason.label());
+                if reason == SkipReason::Connect {
+                    unreachable = error;
+                } else {
+                    busy = Some(reason);
+                }
+                skipped = Some((route.channel.conf.id.clone(), reason));
+            }
+        }
+    }
+    if let Some((from, reason)) = skipped {
+        count_failover(edge, &from, "none", reason);
+    }
+    crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
+    Err(match (busy, unreachable) {
+        (Some(reason), _) => channels_busy(&candidates, reason),
+        // Every channel was unreachable: the same 502 a single channel gave before failover.
+        (None, Some(e)) => e,
+        (None, None) => crate::edge::upstream_failure("could not be reached"),
+    })
+}
+
+/// The 429 when no eligible channel has room or accepts creates right now.
+fn channels_busy(candidates: &Candidates, reason: SkipReason) -> ApiError {
+    let message = match (candidates.pinned, reason) {
+        (true, SkipReason::Full { active, max }) => format!(
+            "the channel holding the referenced assets is full ({active} of {max} tasks queued or running); nothing was created, retry in {CHANNELS_BUSY_RETRY_SECS} s"
+        ),
+        (true, _) => format!(
+            "the channel holding the referenced assets is rate limited upstream; nothing was created, retry in {CHANNELS_BUSY_RETRY_SECS} s"
+        ),
+        (false, _) => format!(
+            "every channel serving this account is full or rate limited; nothing was created, retry in {CHANNELS_BUSY_RETRY_SECS} s"
+        ),
+    };
+    ApiError::new(ErrorCode::RateLimitExceeded, message).retry_after(CHANNELS_BUSY_RETRY_SECS)
+}
+
+fn count_failover(edge: &Edge, from: &str, to: &str, reason: SkipReason) {
+    edge.metrics.channel_failovers.with_label_values(&[from, to, reason.label()]).inc();
+}
+
+/// Creates the task on one channel: room, write-ahead intent, upstream call, ownership. Every
+/// path that returns `Skipped` has given back the channel's room and intent; the tenant's slot
+/// stays with the caller, which tries the next channel.
+async fn attempt(
+    edge: &Edge,
+    tenant: &TenantRecord,
+    task: &CreateTask<'_>,
+    intent: &Intent,
+    route: &ChannelRoute,
+) -> Attempt {
+    let channel = &route.channel;
+    let channel_id = channel.conf.id.clone();
+    match crate::capacity::take(edge, channel, &intent.id, now_ms()).await {
+        Ok(crate::capacity::Room::Taken) => {}
+        Ok(crate::capacity::Room::Full { active, max }) => {
+            return Attempt::Skipped { reason: SkipReason::Full { active, max }, error: None }
+        }
+        Err(e) => {
+            crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
+            return Attempt::Answered(Err(e));
+        }
+    }
     // Write-ahead, and fail closed: if the store cannot take the intent, create nothing upstream;
     // if the process dies after the upstream answers, the intent is what the orphan scan finds.
-    let channel_id = route.channel.conf.id.clone();
-    if let Err(e) = edge.store.put_intent(&channel_id, &intent).await {
+    if let Err(e) = edge.store.put_intent(&channel_id, intent).await {
+        crate::capacity::give_back(edge, channel, &intent.id).await;
         crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
-        return Err(edge.store_failed(&e));
+        return Attempt::Answered(Err(edge.store_failed(&e)));
     }
 
     let body = Bytes::from(task.upstream_body(&route.official_model));
-    let sent =
-        edge.task_call_checked(&route.channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body)).await;
+    let sent = edge.task_call_checked(channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body)).await;
     // An answer other than 200 created nothing; so did a request that never left the edge. A 502
-    // after sending (a timeout, a 5xx, a dropped answer) may have: it keeps its intent and slot.
+    // after sending (a timeout, a 5xx, a dropped answer) may have: it keeps its intent and slots.
     let created_nothing = match &sent {
         Ok(r) => r.status != 200,
         Err(f) => f.unsent || f.error.code != ErrorCode::UpstreamError,
     };
     if created_nothing {
-        if let Err(e) = edge.store.drop_intent(&channel_id, &intent).await {
+        if let Err(e) = edge.store.drop_intent(&channel_id, intent).await {
             edge.store_failed(&e);
         }
+        crate::capacity::give_back(edge, channel, &intent.id).await;
+    }
+    // Only these two certainly created nothing *and* say another channel may do better.
+    let skip = match &sent {
+        Ok(r) if r.status == 429 => Some((SkipReason::RateLimited, None)),
+        Err(f) if f.unsent => Some((SkipReason::Connect, Some(f.error.clone()))),
+        _ => None,
+    };
+    if let Some((reason, error)) = skip {
+        return Attempt::Skipped { reason, error };
+    }
+    if created_nothing {
         crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
     }
-    let resp = sent.map_err(|f| f.error)?;
+    Attempt::Answered(finish(edge, tenant, task, intent, route, sent.map_err(|f| f.error)).await)
+}
+
+/// Turns the channel's answer into the customer's, recording ownership of a created task.
+async fn finish(
+    edge: &Edge,
+    tenant: &TenantRecord,
+    task: &CreateTask<'_>,
+    intent: &Intent,
+    route: &ChannelRoute,
+    sent: Result<crate::upstream::UpstreamResponse, ApiError>,
+) -> Result<Reply, ApiError> {
+    let channel_id = route.channel.conf.id.clone();
+    let resp = sent?;
     if resp.status != 200 {
         let body = rewrite_error_body(&resp.body, Some(&route.official_model), Some(task.model.name()))
             .map(Bytes::from)
@@ -62,7 +198,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
 
     let record = TaskRecord {
         id: id.clone(),
-        channel: route.channel.conf.id.clone(),
+        channel: channel_id.clone(),
         public_model: task.model.name().to_string(),
         official_model: route.official_model.clone(),
         has_video: task.content.has_video,
@@ -74,12 +210,13 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
         upstream_request: Some(task.audit_snapshot(&route.official_model).to_string()),
         settlement: None,
         quarantine: None,
+        // Ends the tenant's slot and the channel's room when the store records the task's end.
         slot: Some(intent.id.clone()),
         prepaid: tenant.limits.prepaid,
     };
     crate::scope::note_task(&id);
     record_ownership(edge, &tenant.id, &record).await?;
-    if let Err(e) = edge.store.claim(&channel_id, &id, &intent).await {
+    if let Err(e) = edge.store.claim(&channel_id, &id, intent).await {
         // Ownership is recorded (or journaled); the scan falls back to the tenant's records.
         edge.store_failed(&e);
     }
@@ -88,8 +225,9 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
     Ok(Reply::raw(200, resp.body).with_request_id(resp.request_id))
 }
 
-/// The task's channel: the one holding its assets, or the tenant's first that maps the model.
-async fn choose_channel(edge: &Edge, tenant: &TenantRecord, task: &CreateTask<'_>) -> Result<ChannelRoute, ApiError> {
+/// The task's channels: the one holding its assets, or the tenant's eligible ones that map the
+/// model, in preference order.
+async fn choose_channels(edge: &Edge, tenant: &TenantRecord, task: &CreateTask<'_>) -> Result<Candidates, ApiError> {
     let mut bound: Option<String> = None;
     for id in &task.content.asset_ids {
         let asset = edge.store.asset(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
@@ -110,10 +248,11 @@ async fn choose_channel(edge: &Edge, tenant: &TenantRecord, task: &CreateTask<'_
             _ => bound = Some(asset.channel),
         }
     }
-    match bound {
-        Some(channel) => edge.channels.pinned(tenant, task.model, &channel),
-        None => edge.channels.pick(tenant, task.model),
-    }
+    Ok(match bound {
+        // An asset lives in one account's library: no other channel can use it.
+        Some(channel) => Candidates { routes: vec![edge.channels.pinned(tenant, task.model, &channel)?], pinned: true },
+        None => Candidates { routes: edge.channels.eligible(tenant, task.model)?, pinned: false },
+    })
 }
 
 /// Every A/AAAA record of a URL's host must be public (IP literals were judged by the filter).

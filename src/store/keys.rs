@@ -89,6 +89,11 @@ impl Keys {
     pub fn orphans(&self, channel: &str) -> String {
         self.channel_key(channel, "orphans")
     }
+    /// ZSET: slots holding room on a capped channel (queued or running tasks, creates in
+    /// flight) by admission ms; `channels[].max_active_tasks` counts these.
+    pub fn channel_active(&self, channel: &str) -> String {
+        self.channel_key(channel, "active")
+    }
     /// SET: every tenant id (the reconciler's iteration; single-key commands only).
     pub fn tenants(&self) -> String {
         format!("{}:tenants", self.prefix)

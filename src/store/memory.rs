@@ -64,6 +64,8 @@ struct ChannelState {
     intents: Vec<Intent>,
     owned: HashMap<String, String>,
     orphans: BTreeMap<String, Orphan>,
+    /// Slots holding room on the channel → admitted ms (`max_active_tasks`).
+    active: HashMap<String, i64>,
 }
 
 #[derive(Default)]
@@ -90,6 +92,21 @@ fn now_ms() -> i64 {
 impl Inner {
     fn tenant(&mut self, id: &str) -> &mut Tenant {
         self.tenants.entry(id.to_string()).or_default()
+    }
+
+    /// A task ended (terminal, settled, quarantined, hidden): the room it held on its channel
+    /// goes back, as the Redis store's second call does.
+    fn end_channel_slot(&mut self, tenant: &str, id: &str) {
+        let held = self
+            .tenants
+            .get(tenant)
+            .and_then(|t| t.tasks.get(id))
+            .and_then(|t| t.slot.clone().map(|slot| (t.channel.clone(), slot)));
+        if let Some((channel, slot)) = held {
+            if let Some(c) = self.channels.get_mut(&channel) {
+                c.active.remove(&slot);
+            }
+        }
     }
 
     fn insert_task(&mut self, tenant: &str, task: &TaskRecord) {
@@ -181,6 +198,8 @@ impl Store for MemoryStore {
             if !charged_later {
                 t.end_task(id, now_ms());
             }
+            // The channel's room goes back at any end: the upstream no longer runs the task.
+            inner.end_channel_slot(tenant, id);
         }
         Ok(())
     }
@@ -193,6 +212,7 @@ impl Store for MemoryStore {
             t.order.retain(|_, v| v != id);
             // Never looked at again: a slot it still holds ends here.
             t.end_task(id, now_ms());
+            inner.end_channel_slot(tenant, id);
         }
         Ok(())
     }
@@ -254,6 +274,7 @@ impl Store for MemoryStore {
         }
         t.pending.remove(id);
         t.end_task(id, q.at_ms);
+        inner.end_channel_slot(tenant, id);
         Ok(first)
     }
 
@@ -303,6 +324,7 @@ impl Store for MemoryStore {
             t.wallet.spent_nanos += amount;
             t.log("charge", slot.as_deref().unwrap_or(""), &s.task_id, s.usd_nanos, s.settled_at_ms);
         }
+        inner.end_channel_slot(tenant, &s.task_id);
         Ok(SettleOutcome::Settled { entry_id })
     }
 
@@ -432,6 +454,29 @@ impl Store for MemoryStore {
 
     async fn release_slot(&self, tenant: &str, slot: &str, at_ms: i64) -> StoreResult<bool> {
         Ok(self.lock().tenant(tenant).release(slot, "", at_ms))
+    }
+
+    async fn channel_admit(&self, channel: &str, a: &ChannelAdmission) -> StoreResult<ChannelAdmit> {
+        let mut inner = self.lock();
+        let c = inner.channels.entry(channel.to_string()).or_default();
+        c.active.retain(|_, at| *at >= a.stale_before_ms);
+        let active = c.active.len() as u64;
+        if !c.active.contains_key(&a.slot) && active >= u64::from(a.max_active_tasks) {
+            return Ok(ChannelAdmit::Full { active });
+        }
+        c.active.insert(a.slot.clone(), a.now_ms);
+        Ok(ChannelAdmit::Admitted { active: c.active.len() as u64 })
+    }
+
+    async fn channel_release(&self, channel: &str, slot: &str) -> StoreResult<u64> {
+        let mut inner = self.lock();
+        let Some(c) = inner.channels.get_mut(channel) else { return Ok(0) };
+        c.active.remove(slot);
+        Ok(c.active.len() as u64)
+    }
+
+    async fn channel_active(&self, channel: &str) -> StoreResult<u64> {
+        Ok(self.lock().channels.get(channel).map(|c| c.active.len() as u64).unwrap_or(0))
     }
 
     async fn credit(&self, tenant: &str, usd_nanos: u64, at_ms: i64) -> StoreResult<Wallet> {

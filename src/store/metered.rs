@@ -4,9 +4,9 @@
 //! label is the trait method's name, the same name a [`super::StoreError`] carries.
 
 use super::{
-    Admission, Admit, AssetKind, AssetRecord, Intent, LedgerEntry, LedgerFrom, Orphan, PendingSettlement,
-    QuarantineRecord, SettleOutcome, Settlement, Store, StoreResult, TaskRecord, TenantRecord, TokenError, Wallet,
-    WalletMovement,
+    Admission, Admit, AssetKind, AssetRecord, ChannelAdmission, ChannelAdmit, Intent, LedgerEntry, LedgerFrom, Orphan,
+    PendingSettlement, QuarantineRecord, SettleOutcome, Settlement, Store, StoreResult, TaskRecord, TenantRecord,
+    TokenError, Wallet, WalletMovement,
 };
 use async_trait::async_trait;
 use prometheus::HistogramVec;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Every operation of the [`Store`] trait, as its metrics label.
-pub const STORE_OPS: [&str; 36] = [
+pub const STORE_OPS: [&str; 39] = [
     "ping",
     "put_tenant",
     "tenant",
@@ -52,6 +52,9 @@ pub const STORE_OPS: [&str; 36] = [
     "credit",
     "wallet",
     "wallet_movements",
+    "channel_admit",
+    "channel_release",
+    "channel_active",
 ];
 
 pub struct MeteredStore {
@@ -74,6 +77,15 @@ impl MeteredStore {
 
 #[async_trait]
 impl Store for MeteredStore {
+    async fn channel_admit(&self, channel: &str, a: &ChannelAdmission) -> StoreResult<ChannelAdmit> {
+        self.timed("channel_admit", self.inner.channel_admit(channel, a)).await
+    }
+    async fn channel_release(&self, channel: &str, slot: &str) -> StoreResult<u64> {
+        self.timed("channel_release", self.inner.channel_release(channel, slot)).await
+    }
+    async fn channel_active(&self, channel: &str) -> StoreResult<u64> {
+        self.timed("channel_active", self.inner.channel_active(channel)).await
+    }
     async fn admit(&self, tenant: &str, a: &Admission) -> StoreResult<Admit> {
         self.timed("admit", self.inner.admit(tenant, a)).await
     }

@@ -95,6 +95,25 @@ pub enum Admit {
     },
 }
 
+/// One create asking a capped channel for room (SPEC §3 `channels[].max_active_tasks`). Decided
+/// atomically under the channel's own hash tag, so every node counts the same tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelAdmission {
+    /// The create's admission slot id (the task record carries it until the task ends).
+    pub slot: String,
+    pub now_ms: i64,
+    pub max_active_tasks: u32,
+    /// Entries taken before this are dropped: like tenant slots, none can outlive a task.
+    pub stale_before_ms: i64,
+}
+
+/// A channel's answer to a [`ChannelAdmission`]; `active` is the count after the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelAdmit {
+    Admitted { active: u64 },
+    Full { active: u64 },
+}
+
 /// A tenant's money and load, as `tenant show` / `tenant balance` print it. Amounts in nano-USD:
 /// `balance` = credits − charges (can go below zero only if a task costs more than its
 /// reservation), `reserved` = held for tasks not yet ended, available = balance − reserved.
@@ -373,6 +392,15 @@ pub trait Store: Send + Sync + 'static {
     async fn wallet(&self, tenant: &str) -> StoreResult<Wallet>;
     /// The tenant's money movements, oldest first.
     async fn wallet_movements(&self, tenant: &str) -> StoreResult<Vec<WalletMovement>>;
+
+    // --- channel capacity ---------------------------------------------------------------
+    /// Takes room on a capped channel for a create's slot, or says it is full.
+    async fn channel_admit(&self, channel: &str, a: &ChannelAdmission) -> StoreResult<ChannelAdmit>;
+    /// Gives a create's room on a channel back (idempotent); answers the channel's active count.
+    /// Task ends (set_status terminal, settle, quarantine, hide) release it themselves.
+    async fn channel_release(&self, channel: &str, slot: &str) -> StoreResult<u64>;
+    /// Creates holding room on a channel right now.
+    async fn channel_active(&self, channel: &str) -> StoreResult<u64>;
 
     // --- assets -------------------------------------------------------------------------
     async fn put_asset(&self, tenant: &str, asset: &AssetRecord) -> StoreResult<()>;

@@ -25,6 +25,7 @@ const DEFER_SETTLEMENT: &str = include_str!("lua/defer_settlement.lua");
 const ADMIT: &str = include_str!("lua/admit.lua");
 const RELEASE_SLOT: &str = include_str!("lua/release_slot.lua");
 const CREDIT: &str = include_str!("lua/credit.lua");
+const CHANNEL_ADMIT: &str = include_str!("lua/channel_admit.lua");
 
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
@@ -231,6 +232,7 @@ pub struct RedisStore {
     defer_settlement: Script,
     admit: Script,
     release_slot: Script,
+    channel_admit: Script,
     credit: Script,
 }
 
@@ -317,6 +319,7 @@ impl RedisStore {
             defer_settlement: Script::new(DEFER_SETTLEMENT),
             admit: Script::new(ADMIT),
             release_slot: Script::new(RELEASE_SLOT),
+            channel_admit: Script::new(CHANNEL_ADMIT),
             credit: Script::new(CREDIT),
         })
     }
@@ -420,6 +423,29 @@ impl RedisStore {
     fn slot_keys<'a>(&self, inv: &mut ::redis::ScriptInvocation<'a>, tenant: &str) {
         let k = &self.keys;
         inv.key(k.active(tenant)).key(k.holds(tenant)).key(k.wallet(tenant)).key(k.wallet_log(tenant));
+    }
+
+    /// A task ended: the room its slot held on its channel goes back. A second call after the
+    /// tenant's script, since the channel's keys are another cluster slot; it reads the task's
+    /// channel and slot from its record, and ZREM makes a repeat harmless. A failure is `op`'s
+    /// failure, so the caller retries the whole (idempotent) end.
+    async fn end_channel_slot(&self, op: &'static str, tenant: &str, id: &str) -> StoreResult<()> {
+        let key = self.keys.task(tenant, id);
+        let (channel, slot): (Option<String>, Option<String>) = self
+            .run(op, |mut c| {
+                let key = key.clone();
+                async move { ::redis::cmd("HMGET").arg(&key).arg("channel").arg("slot").query_async(&mut c).await }
+            })
+            .await?;
+        let (Some(channel), Some(slot)) = (channel, slot) else { return Ok(()) };
+        let active = self.keys.channel_active(&channel);
+        let _: i64 = self
+            .run(op, |mut c| {
+                let (active, slot) = (active.clone(), slot.clone());
+                async move { ::redis::cmd("ZREM").arg(&active).arg(&slot).query_async(&mut c).await }
+            })
+            .await?;
+        Ok(())
     }
 
     fn ttl_secs(&self) -> u64 {
@@ -758,6 +784,9 @@ impl Store for RedisStore {
         self.slot_keys(&mut inv, tenant);
         inv.arg(id).arg(status).arg(if is_terminal(status) { "1" } else { "0" }).arg(now_ms());
         let _: i64 = self.run("set_status", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        if is_terminal(status) {
+            self.end_channel_slot("set_status", tenant, id).await?;
+        }
         Ok(())
     }
 
@@ -767,7 +796,7 @@ impl Store for RedisStore {
         self.slot_keys(&mut inv, tenant);
         inv.arg(id).arg(now_ms());
         let _: i64 = self.run("hide_task", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
-        Ok(())
+        self.end_channel_slot("hide_task", tenant, id).await
     }
 
     async fn settle(&self, tenant: &str, s: &Settlement) -> StoreResult<SettleOutcome> {
@@ -786,6 +815,9 @@ impl Store for RedisStore {
             .arg(s.unit_price_micros);
         let (code, detail): (i64, String) =
             self.run("settle", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        if code == 1 {
+            self.end_channel_slot("settle", tenant, &s.task_id).await?;
+        }
         Ok(match (code, detail.as_str()) {
             (1, "replay") => SettleOutcome::Replay,
             (1, _) => SettleOutcome::Settled { entry_id: detail },
@@ -800,6 +832,7 @@ impl Store for RedisStore {
         self.slot_keys(&mut inv, tenant);
         inv.arg(id).arg(&q.reason).arg(&q.usage).arg(q.at_ms);
         let first: i64 = self.run("quarantine", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        self.end_channel_slot("quarantine", tenant, id).await?;
         Ok(first == 1)
     }
 
@@ -1085,6 +1118,39 @@ impl Store for RedisStore {
             .arg(at_ms);
         let n: i64 = self.run("release_slot", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         Ok(n == 1)
+    }
+
+    async fn channel_admit(&self, channel: &str, a: &ChannelAdmission) -> StoreResult<ChannelAdmit> {
+        let mut inv = self.channel_admit.prepare_invoke();
+        inv.key(self.keys.channel_active(channel))
+            .arg(&a.slot)
+            .arg(a.now_ms)
+            .arg(a.max_active_tasks)
+            .arg(a.stale_before_ms);
+        let (ok, n): (i64, i64) =
+            self.run("channel_admit", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        let active = u64::try_from(n).unwrap_or(0);
+        Ok(if ok == 1 { ChannelAdmit::Admitted { active } } else { ChannelAdmit::Full { active } })
+    }
+
+    async fn channel_release(&self, channel: &str, slot: &str) -> StoreResult<u64> {
+        let (key, slot) = (self.keys.channel_active(channel), slot.to_string());
+        let (_, n): (i64, u64) = self
+            .run("channel_release", |mut c| {
+                let (key, slot) = (key.clone(), slot.clone());
+                async move { ::redis::pipe().atomic().zrem(&key, &slot).zcard(&key).query_async(&mut c).await }
+            })
+            .await?;
+        Ok(n)
+    }
+
+    async fn channel_active(&self, channel: &str) -> StoreResult<u64> {
+        let key = self.keys.channel_active(channel);
+        self.run("channel_active", |mut c| {
+            let key = key.clone();
+            async move { ::redis::cmd("ZCARD").arg(&key).query_async(&mut c).await }
+        })
+        .await
     }
 
     async fn credit(&self, tenant: &str, usd_nanos: u64, at_ms: i64) -> StoreResult<Wallet> {

@@ -38,6 +38,8 @@ pub struct Options {
     pub fake: FakeArkConfig,
     /// Extra YAML appended under `tenants:` (already indented), for special tenants.
     pub extra_tenants: String,
+    /// Extra YAML appended under `channels:` (already indented), for special channels.
+    pub extra_channels: String,
     pub journal: Option<std::path::PathBuf>,
     pub max_body_bytes: u64,
     /// `limits.max_inflight_body_bytes`; `None` = 8 × `max_body_bytes`.
@@ -50,6 +52,7 @@ impl Default for Options {
         Options {
             fake: FakeArkConfig::held(),
             extra_tenants: String::new(),
+            extra_channels: String::new(),
             journal: None,
             max_body_bytes: 33_554_432,
             max_inflight_body_bytes: None,
@@ -220,7 +223,7 @@ channels:
     api_key: "${{KEY}}"
     models:
       dreamina-seedance-2-0: dreamina-seedance-2-0-260128
-tenants:
+{extra_channels}tenants:
   - id: acme
     token_sha256: ["{acme}"]
     channels: [main]
@@ -255,6 +258,7 @@ tenants:
         locked = sha("locked"),
         unopened = sha("unopened"),
         extra = opts.extra_tenants,
+        extra_channels = opts.extra_channels,
     );
     let env = |name: &str| match name {
         "KEY" => Some(CHANNEL_KEY.to_string()),

@@ -59,6 +59,7 @@ channels:
     task_base_url: "{upstream}"
     region: ap-southeast-1
     api_key: "${{NODE_TEST_KEY}}"
+    max_active_tasks: 120
     models: {{ dreamina-seedance-2-0: dreamina-seedance-2-0-260128, dreamina-seedance-2-0-fast: dreamina-seedance-2-0-fast-260128 }}
 tenants:
   - id: {TENANT}
