@@ -15,6 +15,18 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// `ready`, and the channels whose creates are being skipped (still ready: other channels, and
+/// every other route, serve), so an operator sees a tripped breaker where a probe already looks.
+fn ready_detail(edge: &crate::edge::Edge) -> String {
+    let open: Vec<&str> =
+        edge.channels.all().into_iter().filter(|c| c.breaker.is_open()).map(|c| c.conf.id.as_str()).collect();
+    if open.is_empty() {
+        "ready\n".to_string()
+    } else {
+        format!("ready\ncircuit open (creates skip these channels): {}\n", open.join(", "))
+    }
+}
+
 pub struct AdminApp {
     live: Arc<LiveEdge>,
     metrics_token: Option<Secret>,
@@ -91,7 +103,7 @@ impl ServeHttp for AdminApp {
                     return text(503, "text/plain", b"starting: tenants not loaded yet\n".to_vec());
                 }
                 match edge.store.ping().await {
-                    Ok(()) => text(200, "text/plain", b"ready\n".to_vec()),
+                    Ok(()) => text(200, "text/plain", ready_detail(&edge).into_bytes()),
                     Err(e) => {
                         edge.store_failed(&e);
                         text(503, "text/plain", b"store unreachable\n".to_vec())

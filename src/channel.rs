@@ -15,6 +15,8 @@ pub struct ChannelRuntime {
     pub conf: Channel,
     pub tasks: Endpoint,
     pub assets: Option<Endpoint>,
+    /// Skips the channel for creates while it keeps refusing them (per node).
+    pub breaker: crate::circuit::Breaker,
 }
 
 impl ChannelRuntime {
@@ -53,7 +55,10 @@ impl Channels {
         for c in channels {
             let tasks = Endpoint::parse(&c.task_base_url, c.ca_file.as_deref())?;
             let assets = c.asset_base_url.as_deref().map(|u| Endpoint::parse(u, c.ca_file.as_deref())).transpose()?;
-            by_id.insert(c.id.clone(), Arc::new(ChannelRuntime { conf: c.clone(), tasks, assets }));
+            by_id.insert(
+                c.id.clone(),
+                Arc::new(ChannelRuntime { conf: c.clone(), tasks, assets, breaker: Default::default() }),
+            );
         }
         Ok(Channels { by_id })
     }

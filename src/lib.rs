@@ -16,6 +16,7 @@ pub mod billing;
 pub mod budget;
 pub mod capacity;
 pub mod channel;
+pub mod circuit;
 pub mod cli;
 pub mod clock;
 pub mod config;

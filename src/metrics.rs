@@ -34,6 +34,7 @@ pub struct Metrics {
     /// Slots holding room on a capped channel, as the store last answered (admission, release,
     /// and every scrape).
     pub channel_active_tasks: IntGaugeVec,
+    pub channel_circuit_open: IntGaugeVec,
     /// `channels[].max_active_tasks` of capped channels, so alerts can divide by it.
     pub channel_max_active_tasks: IntGaugeVec,
     pub dns_failures: IntCounter,
@@ -73,7 +74,7 @@ pub const UPSTREAM_ROUTES: [&str; 5] = ["create", "get", "list", "delete", "acti
 pub const UPSTREAM_FAILURES: [&str; 3] = ["timeout", "connect_error", "io_error"];
 /// Why a create left a channel: no room under `max_active_tasks`, the upstream answered 429, or
 /// the channel could not be reached (nothing was sent).
-pub const FAILOVER_REASONS: [&str; 3] = ["full", "rate_limited", "connect"];
+pub const FAILOVER_REASONS: [&str; 4] = ["full", "rate_limited", "connect", "circuit_open"];
 /// Statuses a task is counted under in `seedance_tasks_settled_total`.
 pub const TERMINAL_STATUSES: [&str; 4] = ["succeeded", "failed", "expired", "cancelled"];
 
@@ -316,6 +317,17 @@ impl Metrics {
                 "Creates that skipped a channel (full, upstream 429, unreachable) for the next eligible one; to=none when none was left",
                 &["from", "to", "reason"],
             )?,
+            channel_circuit_open: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "seedance_channel_circuit_open",
+                        "1 while a channel is skipped for creates after repeated 429s or refused connections (per node)",
+                    ),
+                    &["channel"],
+                )?;
+                r.register(Box::new(g.clone()))?;
+                g
+            },
             channel_active_tasks: {
                 let g = IntGaugeVec::new(
                     Opts::new(
@@ -410,6 +422,7 @@ impl Metrics {
         for channel in channels {
             self.orphan_tasks.with_label_values(&[channel]);
             self.channel_active_tasks.with_label_values(&[channel]);
+            self.channel_circuit_open.with_label_values(&[channel]);
             // `to` is open-ended over channel pairs; the exhausted case is the one alerts need.
             for reason in FAILOVER_REASONS {
                 self.channel_failovers.with_label_values(&[channel, "none", reason]);
@@ -448,7 +461,7 @@ impl Metrics {
     /// `process_*` included where the platform has them.
     pub fn exported_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 25] = [
+        let collectors: [&dyn Collector; 26] = [
             &self.requests,
             &self.request_duration,
             &self.requests_in_flight,
@@ -460,6 +473,7 @@ impl Metrics {
             &self.settlements_quarantined,
             &self.orphan_tasks,
             &self.channel_failovers,
+            &self.channel_circuit_open,
             &self.channel_active_tasks,
             &self.channel_max_active_tasks,
             &self.store_duration,

@@ -48,9 +48,14 @@ async fn setup() -> Setup {
         channel("c", &one.base_url(), None),
     ]
     .concat();
-    let extra_tenants =
-        [tenant("spill", "a, b"), tenant("flaky", "c, b"), tenant("refused", "dead, b"), tenant("pinned", "a, b")]
-            .concat();
+    let extra_tenants = [
+        tenant("spill", "a, b"),
+        tenant("flaky", "c, b"),
+        tenant("refused", "dead, b"),
+        tenant("pinned", "a, b"),
+        tenant("tripped", "dead, c"),
+    ]
+    .concat();
     let h = Harness::start_with(Options { extra_channels, extra_tenants, ..Options::default() }).await;
     Setup { h, one, two }
 }
@@ -166,6 +171,23 @@ async fn a_refused_connection_moves_the_create_to_the_next_channel() {
     assert_eq!(create_on(h, "refused").await, "b");
     assert_eq!(s.two.creates(), 1);
     assert_eq!(failovers(h, "dead", "b", "connect"), 1.0);
+}
+
+/// A channel that keeps refusing is skipped untried for its cool-down (circuit breaker): the
+/// creates after the third refusal go straight to the next channel.
+#[tokio::test]
+async fn a_channel_that_keeps_refusing_is_skipped_for_a_cool_down() {
+    let s = setup().await;
+    let h = &s.h;
+    for _ in 0..seedance_edge::circuit::OPEN_AFTER {
+        assert_eq!(create_on(h, "tripped").await, "c");
+    }
+    assert_eq!(failovers(h, "dead", "c", "connect"), f64::from(seedance_edge::circuit::OPEN_AFTER));
+    assert!(h.edge.channels.get("dead").expect("configured").breaker.is_open());
+    assert_eq!(sample(&h.metrics(), "seedance_channel_circuit_open", &[("channel", "dead")]), Some(1.0));
+    assert_eq!(create_on(h, "tripped").await, "c");
+    assert_eq!(failovers(h, "dead", "c", "circuit_open"), 1.0, "skipped without an attempt");
+    assert_eq!(failovers(h, "dead", "c", "connect"), f64::from(seedance_edge::circuit::OPEN_AFTER));
 }
 
 #[tokio::test]

@@ -26,9 +26,14 @@ struct Candidates {
 /// Why a channel was skipped; labels of `seedance_channel_failovers_total{reason}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SkipReason {
-    Full { active: u64, max: u32 },
+    Full {
+        active: u64,
+        max: u32,
+    },
     RateLimited,
     Connect,
+    /// The channel kept failing creates: skipped untried until its cool-down ends.
+    CircuitOpen,
 }
 
 impl SkipReason {
@@ -37,6 +42,7 @@ impl SkipReason {
             SkipReason::Full { .. } => "full",
             SkipReason::RateLimited => "rate_limited",
             SkipReason::Connect => "connect",
+            SkipReason::CircuitOpen => "circuit_open",
         }
     }
 }
@@ -67,12 +73,20 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
         if let Some((from, reason)) = skipped.take() {
             count_failover(edge, &from, &route.channel.conf.id, reason);
         }
-        match attempt(edge, tenant, &task, &intent, route).await {
+        let breaker = &route.channel.breaker;
+        let outcome = if breaker.skip(std::time::Instant::now()) {
+            Attempt::Skipped { reason: SkipReason::CircuitOpen, error: None }
+        } else {
+            let outcome = attempt(edge, tenant, &task, &intent, route).await;
+            track_circuit(edge, route, &outcome);
+            outcome
+        };
+        match outcome {
             Attempt::Answered(answer) => return answer,
             Attempt::Skipped { reason, error } => {
                 log::info!("tenant={} create skips channel {}: {}", tenant.id, route.channel.conf.id, reason.label());
-                if reason == SkipReason::Connect {
-                    unreachable = error;
+                if matches!(reason, SkipReason::Connect | SkipReason::CircuitOpen) {
+                    unreachable = error.or(unreachable);
                 } else {
                     busy = Some(reason);
                 }
@@ -106,6 +120,32 @@ fn channels_busy(candidates: &Candidates, reason: SkipReason) -> ApiError {
         ),
     };
     ApiError::new(ErrorCode::RateLimitExceeded, message).retry_after(CHANNELS_BUSY_RETRY_SECS)
+}
+
+/// Feeds one attempt's outcome to the channel's circuit breaker: a 429 or a connection that was
+/// never made counts against it, any answer closes it.
+fn track_circuit(edge: &Edge, route: &ChannelRoute, outcome: &Attempt) {
+    let channel = &route.channel;
+    let changed = match outcome {
+        Attempt::Skipped { reason: SkipReason::RateLimited | SkipReason::Connect, .. } => {
+            channel.breaker.failure(std::time::Instant::now())
+        }
+        Attempt::Skipped { .. } => false,
+        Attempt::Answered(_) => channel.breaker.success(),
+    };
+    if changed {
+        let open = channel.breaker.is_open();
+        edge.metrics.channel_circuit_open.with_label_values(&[channel.conf.id.as_str()]).set(i64::from(open));
+        if open {
+            log::warn!(
+                "channel {}: creates keep failing; skipped for {:?} (circuit open)",
+                channel.conf.id,
+                crate::circuit::COOL_DOWN
+            );
+        } else {
+            log::info!("channel {}: answering again (circuit closed)", channel.conf.id);
+        }
+    }
 }
 
 fn count_failover(edge: &Edge, from: &str, to: &str, reason: SkipReason) {
