@@ -54,6 +54,20 @@ pub async fn give_back(edge: &Edge, channel: &ChannelRuntime, slot: &str) {
 /// Reads every capped channel's count into `seedance_channel_active_tasks`: task ends release
 /// room inside the store, where no metric is at hand, so a scrape asks the store itself.
 pub async fn refresh_gauges(edge: &Edge) {
+    if edge.metrics.tenant_label() {
+        for t in &edge.config.tenants {
+            match edge.store.wallet(&t.id).await {
+                Ok(w) => edge
+                    .metrics
+                    .tenant_active_tasks
+                    .with_label_values(&[t.id.as_str()])
+                    .set(i64::try_from(w.active_tasks).unwrap_or(i64::MAX)),
+                Err(e) => {
+                    edge.store_failed(&e);
+                }
+            }
+        }
+    }
     for ch in edge.channels.all() {
         if ch.conf.max_active_tasks.is_none() {
             continue;

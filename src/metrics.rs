@@ -35,6 +35,7 @@ pub struct Metrics {
     /// and every scrape).
     pub channel_active_tasks: IntGaugeVec,
     pub channel_circuit_open: IntGaugeVec,
+    pub tenant_active_tasks: IntGaugeVec,
     /// `channels[].max_active_tasks` of capped channels, so alerts can divide by it.
     pub channel_max_active_tasks: IntGaugeVec,
     pub dns_failures: IntCounter,
@@ -317,6 +318,17 @@ impl Metrics {
                 "Creates that skipped a channel (full, upstream 429, unreachable) for the next eligible one; to=none when none was left",
                 &["from", "to", "reason"],
             )?,
+            tenant_active_tasks: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "seedance_tenant_active_tasks",
+                        "A configured tenant's tasks queued or running, read at scrape (only with metrics.tenant_label)",
+                    ),
+                    &["tenant"],
+                )?;
+                r.register(Box::new(g.clone()))?;
+                g
+            },
             channel_circuit_open: {
                 let g = IntGaugeVec::new(
                     Opts::new(
@@ -448,6 +460,11 @@ impl Metrics {
         }
     }
 
+    /// Whether per-tenant series are exported (`metrics.tenant_label`).
+    pub fn tenant_label(&self) -> bool {
+        self.tenant_label
+    }
+
     /// Label values for the billing series, honouring the tenant-label switch.
     pub fn billing_labels<'a>(&self, tenant: &'a str, model: &'a str, sku: &'a str) -> Vec<&'a str> {
         if self.tenant_label {
@@ -461,7 +478,7 @@ impl Metrics {
     /// `process_*` included where the platform has them.
     pub fn exported_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 26] = [
+        let collectors: [&dyn Collector; 27] = [
             &self.requests,
             &self.request_duration,
             &self.requests_in_flight,
@@ -474,6 +491,7 @@ impl Metrics {
             &self.orphan_tasks,
             &self.channel_failovers,
             &self.channel_circuit_open,
+            &self.tenant_active_tasks,
             &self.channel_active_tasks,
             &self.channel_max_active_tasks,
             &self.store_duration,

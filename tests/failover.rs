@@ -188,6 +188,10 @@ async fn a_channel_that_keeps_refusing_is_skipped_for_a_cool_down() {
     assert_eq!(create_on(h, "tripped").await, "c");
     assert_eq!(failovers(h, "dead", "c", "circuit_open"), 1.0, "skipped without an attempt");
     assert_eq!(failovers(h, "dead", "c", "connect"), f64::from(seedance_edge::circuit::OPEN_AFTER));
+    // The scrape reads each tenant's active tasks (four queued creates).
+    seedance_edge::capacity::refresh_gauges(&h.edge).await;
+    let active = f64::from(seedance_edge::circuit::OPEN_AFTER + 1);
+    assert_eq!(sample(&h.metrics(), "seedance_tenant_active_tasks", &[("tenant", "tripped")]), Some(active));
 }
 
 #[tokio::test]
