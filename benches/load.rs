@@ -1,21 +1,37 @@
 //! The load harness: fake-ark, a bare Pingora passthrough in front of it, and seedance-edge in
-//! front of it, all in one process on loopback, driven by the same closed-loop client. It prints
-//! ratios (edge vs passthrough vs direct), not absolute numbers: these machines are shared and
-//! noisy, and what matters is what the module adds on top of Pingora itself.
+//! front of it (once on the memory store, once on a real redis-server it starts), all in one
+//! process on loopback, driven by the same closed-loop client. It prints ratios to the
+//! passthrough, not absolute numbers: these machines are shared and noisy, and what matters is what
+//! the module adds on top of Pingora itself.
 //!
-//! `cargo bench --bench load` (env `LOAD_SECS`, `LOAD_CONCURRENCY` to change the run,
-//! `LOAD_STORE` for a Redis URL instead of the memory store).
+//! Scenarios, each run against the passthrough and the edge(s) back to back:
+//! - GET of one task (memory and Redis store), closed loop, then paced at half the passthrough's
+//!   saturation rate to read the latency the edge adds when it is not the bottleneck;
+//! - create with a small body (Redis store);
+//! - a list page of 10 over the tenant's whole history (Redis store) against the upstream list
+//!   call scoped to ten ids.
+//!
+//! For the Redis edge it also reports Redis commands per request (`INFO commandstats` deltas on
+//! its own redis-server), and at the end the process's peak RSS.
+//!
+//! `cargo bench --bench load` (env `LOAD_SECS` per target, `LOAD_CONCURRENCY`, `LOAD_ONLY=get`
+//! to run only the GET phase; `LOAD_IDLE=N`
+//! adds the idle keep-alive check: N client connections held open, RSS sampled for
+//! `LOAD_IDLE_SECS`).
 
 use async_trait::async_trait;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_proxy::{ProxyHttp, Session};
 use seedance_edge::config::Config;
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "bench-channel-key";
 const TOKEN: &str = "oh-bench-token";
+const MODEL: &str = "dreamina-seedance-2-0-fast";
+const OFFICIAL: &str = "dreamina-seedance-2-0-fast-260128";
 
 /// The baseline: Pingora forwarding every request to fake-ark untouched.
 struct Passthrough {
@@ -37,120 +53,353 @@ fn serve_passthrough(upstream: SocketAddr, listener: tokio::net::TcpListener) ->
     seedance_edge::server::serve_app(Arc::new(pingora_proxy::http_proxy(&conf, Passthrough { upstream })), listener)
 }
 
+/// A redis-server of the bench's own (its command counters are the bench's alone).
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (scripts/test installs it)");
+        let redis = Redis { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while redis.conn().is_none() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::yield_now();
+        }
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn conn(&self) -> Option<redis::Connection> {
+        let mut c = redis::Client::open(self.url()).ok()?.get_connection().ok()?;
+        redis::cmd("PING").query::<String>(&mut c).ok()?;
+        Some(c)
+    }
+
+    /// Commands served since the last reset, leaving out the bench's own INFO/CONFIG calls.
+    fn commands(&self) -> u64 {
+        let mut c = self.conn().expect("redis");
+        let info: String = redis::cmd("INFO").arg("commandstats").query(&mut c).expect("info");
+        info.lines()
+            .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info") && !l.starts_with("cmdstat_config"))
+            .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    fn reset(&self) {
+        let mut c = self.conn().expect("redis");
+        let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).expect("resetstat");
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone)]
+struct Target {
+    url: String,
+    auth: String,
+    /// A POST body; GET when absent.
+    body: Option<bytes::Bytes>,
+}
+
 struct Stats {
     requests: u64,
+    /// Answers that were not 2xx (counted, not measured: a bench reports, it does not stop).
+    errors: u64,
     p50: Duration,
     p99: Duration,
     rps: f64,
 }
 
-async fn drive(url: String, auth: String, secs: u64, concurrency: usize) -> Stats {
+/// Closed loop (`rate` None) or paced at `rate` requests/s across all connections.
+async fn drive(t: &Target, secs: u64, concurrency: usize, rate: Option<f64>) -> Stats {
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
-    let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
+    let deadline = started + Duration::from_secs(secs);
+    let interval = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r));
     let mut handles = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, auth) = (client.clone(), url.clone(), auth.clone());
+    for worker in 0..concurrency {
+        let (client, t) = (client.clone(), t.clone());
         handles.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
+            let (mut lat, mut errors) = (Vec::new(), 0u64);
+            // Paced workers start staggered so the load is spread over the interval.
+            let mut next = interval.map(|i| started + i.mul_f64(worker as f64 / concurrency as f64));
             while Instant::now() < deadline {
-                let t = Instant::now();
-                let r = client.get(&url).header("authorization", &auth).send().await.expect("send");
-                assert!(r.status().is_success(), "{url}: {}", r.status());
+                if let (Some(at), Some(i)) = (next.as_mut(), interval) {
+                    tokio::time::sleep_until((*at).into()).await;
+                    *at += i;
+                }
+                let req = match &t.body {
+                    Some(b) => client.post(&t.url).header("content-type", "application/json").body(b.clone()),
+                    None => client.get(&t.url),
+                };
+                let sent = Instant::now();
+                let r = req.header("authorization", &t.auth).send().await.expect("send");
+                if !r.status().is_success() {
+                    errors += 1;
+                }
                 let _ = r.bytes().await;
-                lat.push(t.elapsed());
+                lat.push(sent.elapsed());
             }
-            lat
+            (lat, errors)
         }));
     }
-    let mut all = Vec::new();
+    let (mut all, mut errors) = (Vec::new(), 0);
     for h in handles {
-        all.extend(h.await.expect("worker"));
+        let (lat, e) = h.await.expect("worker");
+        all.extend(lat);
+        errors += e;
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
     let pick = |q: f64| {
         all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default()
     };
-    Stats { requests: all.len() as u64, p50: pick(0.5), p99: pick(0.99), rps: all.len() as f64 / elapsed }
+    Stats { requests: all.len() as u64, errors, p50: pick(0.5), p99: pick(0.99), rps: all.len() as f64 / elapsed }
 }
 
-fn main() {
-    let secs: u64 = std::env::var("LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
-    let concurrency: usize = std::env::var("LOAD_CONCURRENCY").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    rt.block_on(async move {
-        let cfg = fake_ark::FakeArkConfig { api_keys: vec![KEY.into()], ..fake_ark::FakeArkConfig::held() };
-        let fake = fake_ark::FakeArk::start(cfg).await.expect("fake-ark");
+fn print(name: &str, s: &Stats) {
+    println!(
+        "  {name:<28} {:>8} req {:>9.0} rps  p50 {:>9.3?}  p99 {:>9.3?}{}",
+        s.requests,
+        s.rps,
+        s.p50,
+        s.p99,
+        if s.errors > 0 { format!("  ({} not 2xx)", s.errors) } else { String::new() }
+    );
+}
 
-        let pt_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let pt_addr = pt_listener.local_addr().expect("addr");
-        let _passthrough = serve_passthrough(fake.addr(), pt_listener);
+fn ratio(name: &str, edge: &Stats, base: &Stats) {
+    println!(
+        "  ratio {name:<22} throughput {:.2}  p50 {:.2}  p99 {:.2}",
+        edge.rps / base.rps,
+        edge.p50.as_secs_f64() / base.p50.as_secs_f64().max(1e-9),
+        edge.p99.as_secs_f64() / base.p99.as_secs_f64().max(1e-9)
+    );
+}
 
-        // LOAD_STORE=redis://127.0.0.1:6379/0 measures with the ownership lookup on Redis.
-        let store_url = std::env::var("LOAD_STORE").unwrap_or_else(|_| "memory://".into());
-        let yaml = format!(
-            r#"
+/// From /proc/self/status: (current, peak) resident set in MiB.
+fn rss_mib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            / 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn start_edge(upstream: &str, store_url: &str) -> SocketAddr {
+    let yaml = format!(
+        r#"
 listen: []
-store: {{ url: "{store}" }}
+store: {{ url: "{store_url}" }}
 auth: {{ cache_ttl_ms: 60000 }}
 channels:
   - id: bench
-    task_base_url: "{}"
+    task_base_url: "{upstream}"
     region: ap-southeast-1
     api_key: "{KEY}"
-    models: {{ dreamina-seedance-2-0-fast: dreamina-seedance-2-0-fast-260128 }}
+    models: {{ {MODEL}: {OFFICIAL} }}
 tenants:
   - id: bench
     token_sha256: ["{}"]
     channels: [bench]
 "#,
-            fake.base_url(),
-            seedance_edge::auth::token_sha256(TOKEN),
-            store = store_url,
-        );
-        let config = Config::from_yaml(&yaml, &|_| None).expect("config");
-        let store = seedance_edge::server::open_store(&config.store).expect("store");
-        let edge = seedance_edge::server::build_edge(config, store, None).expect("edge");
-        seedance_edge::billing::reconcile::sync_tenants(&edge).await.expect("tenants");
-        let edge_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let edge_addr = edge_listener.local_addr().expect("addr");
-        let _stop = seedance_edge::server::serve_in_process(edge, edge_listener);
+        seedance_edge::auth::token_sha256(TOKEN),
+    );
+    let config = Config::from_yaml(&yaml, &|_| None).expect("config");
+    let store = seedance_edge::server::open_store(&config.store).expect("store");
+    let edge = seedance_edge::server::build_edge(config, store, None).expect("edge");
+    seedance_edge::billing::reconcile::sync_tenants(&edge).await.expect("tenants");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    // The stop handle is leaked on purpose: the edge serves until the bench exits.
+    std::mem::forget(seedance_edge::server::serve_in_process(edge, listener));
+    addr
+}
 
-        // One task to poll, created through the edge so the edge owns it.
-        let client = reqwest::Client::new();
-        let created: serde_json::Value = client
-            .post(format!("http://{edge_addr}/volcark/api/v3/contents/generations/tasks"))
-            .bearer_auth(TOKEN)
-            .json(&serde_json::json!({"model":"dreamina-seedance-2-0-fast","content":[{"type":"text","text":"bench"}]}))
-            .send()
-            .await
-            .expect("create")
-            .json()
-            .await
-            .expect("json");
-        let id = created["id"].as_str().expect("id").to_string();
-        let path = format!("/api/v3/contents/generations/tasks/{id}");
+async fn create(edge: SocketAddr) -> String {
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{edge}/volcark/api/v3/contents/generations/tasks"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"model": MODEL, "content": [{"type": "text", "text": "bench"}]}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    created["id"].as_str().expect("id").to_string()
+}
 
-        println!("load: GET task, {concurrency} connections, {secs}s per target, store {store_url}");
-        let direct = drive(format!("{}{path}", fake.base_url()), format!("Bearer {KEY}"), secs, concurrency).await;
-        let passthrough = drive(format!("http://{pt_addr}{path}"), format!("Bearer {KEY}"), secs, concurrency).await;
-        let edge =
-            drive(format!("http://{edge_addr}/volcark{path}"), format!("Bearer {TOKEN}"), secs, concurrency).await;
-        for (name, s) in [("fake-ark direct", &direct), ("pingora passthrough", &passthrough), ("seedance-edge", &edge)]
-        {
-            println!("  {name:<20} {:>8} requests  p50 {:>9.3?}  p99 {:>9.3?}", s.requests, s.p50, s.p99);
+fn main() {
+    let secs: u64 = std::env::var("LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let concurrency: usize = std::env::var("LOAD_CONCURRENCY").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
+    let idle: usize = std::env::var("LOAD_IDLE").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    // LOAD_ONLY=get skips the paced, create and list phases (e.g. under a profiler).
+    let only = std::env::var("LOAD_ONLY").ok();
+    let run = move |phase: &str| only.as_deref().is_none_or(|o| o.split(',').any(|p| p == phase));
+    let idle_secs: u64 = std::env::var("LOAD_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
+    let redis = Redis::start();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let cfg = fake_ark::FakeArkConfig { api_keys: vec![KEY.into()], ..fake_ark::FakeArkConfig::held() };
+        let fake = fake_ark::FakeArk::start(cfg).await.expect("fake-ark");
+        let pt_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let pt = pt_listener.local_addr().expect("addr");
+        let _passthrough = serve_passthrough(fake.addr(), pt_listener);
+        let mem_edge = start_edge(&fake.base_url(), "memory://").await;
+        let redis_edge = start_edge(&fake.base_url(), &redis.url()).await;
+
+        println!("load: {concurrency} connections, {secs}s per target; ratios are edge / bare pingora passthrough");
+        let mem_id = create(mem_edge).await;
+        let redis_id = create(redis_edge).await;
+        let upstream = |id: &str| format!("/api/v3/contents/generations/tasks/{id}");
+        let bearer = |t: &str| format!("Bearer {t}");
+        let get = |addr: SocketAddr, path: String, auth: String| Target { url: format!("http://{addr}{path}"), auth, body: None };
+
+        println!("GET one task");
+        let pt_get = drive(&get(pt, upstream(&redis_id), bearer(KEY)), secs, concurrency, None).await;
+        let mem_get =
+            drive(&get(mem_edge, format!("/volcark{}", upstream(&mem_id)), bearer(TOKEN)), secs, concurrency, None).await;
+        let edge_get_target = get(redis_edge, format!("/volcark{}", upstream(&redis_id)), bearer(TOKEN));
+        // One request first so the measured ones are warm (token, tenant and ownership cached).
+        drive(&edge_get_target, 0, 1, None).await;
+        redis.reset();
+        let redis_get = drive(&edge_get_target, secs, concurrency, None).await;
+        let get_cmds = redis.commands() as f64 / redis_get.requests as f64;
+        print("passthrough", &pt_get);
+        print("edge, memory store", &mem_get);
+        print("edge, redis store", &redis_get);
+        ratio("GET memory", &mem_get, &pt_get);
+        ratio("GET redis", &redis_get, &pt_get);
+        println!("  redis commands per warm GET: {get_cmds:.3}");
+
+        if run("paced") {
+            let half = pt_get.rps / 2.0;
+            println!("GET one task paced at half the passthrough's saturation ({half:.0} rps)");
+            let pt_paced = drive(&get(pt, upstream(&redis_id), bearer(KEY)), secs, concurrency, Some(half)).await;
+            let edge_paced = drive(&edge_get_target, secs, concurrency, Some(half)).await;
+            print("passthrough", &pt_paced);
+            print("edge, redis store", &edge_paced);
+            println!(
+                "  added latency: p50 {:+.3} ms  p99 {:+.3} ms",
+                (edge_paced.p50.as_secs_f64() - pt_paced.p50.as_secs_f64()) * 1e3,
+                (edge_paced.p99.as_secs_f64() - pt_paced.p99.as_secs_f64()) * 1e3
+            );
+
         }
-        println!(
-            "ratios (edge / passthrough): throughput {:.2}, p50 {:.2}, p99 {:.2}",
-            edge.rps / passthrough.rps,
-            edge.p50.as_secs_f64() / passthrough.p50.as_secs_f64().max(1e-9),
-            edge.p99.as_secs_f64() / passthrough.p99.as_secs_f64().max(1e-9)
-        );
-        println!(
-            "ratios (passthrough / direct): throughput {:.2}, p50 {:.2}",
-            passthrough.rps / direct.rps,
-            passthrough.p50.as_secs_f64() / direct.p50.as_secs_f64().max(1e-9)
-        );
+        if run("create") {
+            println!("create, small body");
+            let body = |model: &str| {
+                bytes::Bytes::from(
+                    serde_json::json!({"model": model, "content": [{"type": "text", "text": "a paper boat"}], "duration": 4})
+                        .to_string(),
+                )
+            };
+            let tasks = "/api/v3/contents/generations/tasks";
+            let pt_create = Target { url: format!("http://{pt}{tasks}"), auth: bearer(KEY), body: Some(body(OFFICIAL)) };
+            let edge_create =
+                Target { url: format!("http://{redis_edge}/volcark{tasks}"), auth: bearer(TOKEN), body: Some(body(MODEL)) };
+            let pt_c = drive(&pt_create, secs, concurrency, None).await;
+            redis.reset();
+            let edge_c = drive(&edge_create, secs, concurrency, None).await;
+            let create_cmds = redis.commands() as f64 / edge_c.requests as f64;
+            print("passthrough", &pt_c);
+            print("edge, redis store", &edge_c);
+            ratio("create redis", &edge_c, &pt_c);
+            println!("  redis commands per create: {create_cmds:.2}");
+
+            println!("list, page of 10 over {} tasks of history", edge_c.requests + 1);
+            let page: serde_json::Value = reqwest::Client::new()
+                .get(format!("http://{redis_edge}/volcark{tasks}?page_size=10"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            let ids: Vec<String> = page["items"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            let scoped: String = ids.iter().map(|id| format!("&filter.task_ids={id}")).collect();
+            let pt_l = drive(&get(pt, format!("{tasks}?page_size=10{scoped}"), bearer(KEY)), secs, concurrency, None).await;
+            let edge_list = get(redis_edge, format!("/volcark{tasks}?page_size=10"), bearer(TOKEN));
+            redis.reset();
+            let edge_l = drive(&edge_list, secs, concurrency, None).await;
+            let list_cmds = redis.commands() as f64 / edge_l.requests as f64;
+            print("passthrough (10 scoped ids)", &pt_l);
+            print("edge, redis store", &edge_l);
+            ratio("list redis", &edge_l, &pt_l);
+            println!("  redis commands per list page: {list_cmds:.2}");
+
+        }
+        let (rss, peak) = rss_mib();
+        println!("process RSS {rss} MiB, peak {peak} MiB (fake-ark, passthrough, both edges and the client)");
+
+        if idle > 0 {
+            idle_connections(redis_edge, idle, idle_secs).await;
+        }
     });
+}
+
+/// Holds `n` keep-alive connections open on the edge, each having made one request, and samples
+/// the edge process's RSS while they idle: a connection costs its buffers, and that must stay flat.
+/// The clients live in a separate process (python3) so each side of the sockets has its own
+/// file-descriptor limit.
+async fn idle_connections(edge: SocketAddr, n: usize, secs: u64) {
+    let (before, _) = rss_mib();
+    let script = r#"
+import socket, sys, time
+port, n, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+conns = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /volcark/api/v3/contents/generations/tasks/cgt-00000000000000-idle HTTP/1.1\r\nHost: bench\r\n\r\n")
+    s.recv(4096)
+    conns.append(s)
+print("open", flush=True)
+time.sleep(secs)
+"#;
+    let mut child = tokio::process::Command::new("python3")
+        .args(["-c", script, &edge.port().to_string(), &n.to_string(), &secs.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let opened = lines.next_line().await.expect("read").is_some_and(|l| l == "open");
+    assert!(opened, "the idle clients could not open {n} connections");
+    let (open_rss, _) = rss_mib();
+    println!("idle: {n} keep-alive connections: RSS {before} MiB before, {open_rss} MiB once open");
+    let mut samples = vec![open_rss];
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(secs) {
+        tokio::time::sleep(Duration::from_secs((secs / 10).max(1))).await;
+        samples.push(rss_mib().0);
+    }
+    println!("idle: RSS over {secs}s (MiB): {samples:?}");
+    let _ = child.wait().await;
 }
