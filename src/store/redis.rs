@@ -497,6 +497,7 @@ impl RedisStore {
         for key in k.task_indexes(tenant, &task.public_model) {
             inv.key(key);
         }
+        inv.key(k.task_indexes_built(tenant));
         inv.arg(&task.id)
             .arg(if only_if_absent { "1" } else { "0" })
             .arg(page::order_ms(task.created_at, now_ms()))

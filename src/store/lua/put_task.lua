@@ -1,5 +1,6 @@
 -- Records a task's ownership in one step: the hash, the list indexes, the pending set, TTLs.
 -- KEYS[1] task hash  KEYS[2] pending zset  KEYS[3] seq counter  KEYS[4..14] list indexes
+-- KEYS[15] the "indexes complete" marker
 -- ARGV[1] task id  ARGV[2] '1' = only if absent  ARGV[3] created ms  ARGV[4] ttl seconds
 -- ARGV[5] '1' = pending (not terminal)  ARGV[6] '1' = hidden  ARGV[7] status
 -- ARGV[8] retention floor score  ARGV[9..] field, value, ...
@@ -13,6 +14,8 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 local seq = redis.call('INCR', KEYS[3]) % 1000
 redis.call('EXPIRE', KEYS[3], ARGV[4])
 local ix = ix_keys(4)
+-- A tenant's first listed task: nothing older exists that the filter indexes could miss.
+if redis.call('EXISTS', ix.all) == 0 then redis.call('SET', KEYS[15], '1') end
 -- A rewrite may change the status or the visibility: place it afresh.
 if existed then ix_remove(ix, ARGV[1]) end
 if ARGV[6] ~= '1' then

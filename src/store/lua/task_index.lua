@@ -34,8 +34,10 @@ local function ix_remove(ix, id)
   end
 end
 
--- A visible task with this recorded status.
+-- A visible task with this recorded status; one created before the retention floor has
+-- nothing left to list.
 local function ix_place(ix, id, score, status, floor, ttl)
+  if tonumber(score) < tonumber(floor) then return end
   ix_add(ix.all, score, id, floor, ttl)
   ix_add(ix.model, score, id, floor, ttl)
   if ix.status[status] then
