@@ -124,8 +124,8 @@ async fn a_full_channel_spills_to_the_next_and_takes_creates_again_when_a_task_e
     assert_eq!(h.edge.store.wallet("spill").await.expect("wallet").active_tasks, 3);
 
     // A task on `a` ends (seen terminal on GET): `a` has room again.
-    let on_a =
-        h.edge.store.task_page("spill", &TaskPageQuery::page(1, 500)).await.expect("tasks").records.into_iter().find(|t| t.channel == "a").expect("a task on a");
+    let page = h.edge.store.task_page("spill", &TaskPageQuery::page(1, 500)).await.expect("tasks");
+    let on_a = page.records.into_iter().find(|t| t.channel == "a").expect("a task on a");
     s.one.finish(&on_a.id, "failed", None, None);
     let r = h.get("spill", &task_path(&on_a.id)).await;
     assert_eq!((r.status, r.body["status"].as_str()), (200, Some("failed")), "{}", r.raw);

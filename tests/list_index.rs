@@ -43,7 +43,7 @@ fn history(n: usize) -> Vec<Written> {
             status: match i % 7 {
                 0 => "queued",
                 1 => "running",
-                2 | 3 | 4 => "succeeded",
+                2..=4 => "succeeded",
                 5 => "failed",
                 _ => "cancelled",
             },
@@ -146,10 +146,11 @@ async fn paging_and_filters(s: &dyn Store) {
     assert_eq!((ids(&got), got.total), want);
 
     // filter.task_ids: just those, hidden and foreign ones silently absent.
-    let named: Vec<String> = ["cgt-00003", "cgt-00015", "cgt-00004", "cgt-globex", "cgt-ancient", "cgt-nope", "cgt-00039"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let named: Vec<String> =
+        ["cgt-00003", "cgt-00015", "cgt-00004", "cgt-globex", "cgt-ancient", "cgt-nope", "cgt-00039"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     for page_num in [1, 2] {
         let q = TaskPageQuery { task_ids: Some(named.clone()), ..query(page_num, 2) };
         let got = s.task_page("acme", &q).await.unwrap();
@@ -183,7 +184,8 @@ async fn paging_and_filters(s: &dyn Store) {
         }
     }
     for status in ["failed", "succeeded"] {
-        let q = TaskPageQuery { status: Some(StatusMatch { status: status.into(), open_ids: vec![] }), ..query(1, 500) };
+        let q =
+            TaskPageQuery { status: Some(StatusMatch { status: status.into(), open_ids: vec![] }), ..query(1, 500) };
         let got = s.task_page("acme", &q).await.unwrap();
         assert_eq!((ids(&got), got.total), expect(&all, 0, 500, |w| w.status == status), "{status} after changes");
     }
@@ -353,7 +355,8 @@ async fn tasks_recorded_before_the_indexes_are_indexed_once_then_listed_by_filte
     seed(&s, "acme", &all, now_secs()).await;
     // What an older version left: the hashes and the `tasks` index only, and an index entry
     // whose record has expired.
-    let stray: Vec<String> = redis.cli(&["--scan", "--pattern", "sde:{t:acme}:tasks:*"]).lines().map(str::to_string).collect();
+    let stray: Vec<String> =
+        redis.cli(&["--scan", "--pattern", "sde:{t:acme}:tasks:*"]).lines().map(str::to_string).collect();
     assert!(stray.len() > 5, "{stray:?}");
     for key in &stray {
         redis.cli(&["DEL", key]);
@@ -371,7 +374,11 @@ async fn tasks_recorded_before_the_indexes_are_indexed_once_then_listed_by_filte
     };
     let got = s.task_page("acme", &q).await.unwrap();
     assert_eq!((ids(&got), got.total), expect(&all, 0, 500, |w| w.model == FAST && w.status == "succeeded"));
-    assert_eq!(redis.cli(&["ZSCORE", "sde:{t:acme}:tasks", "cgt-gone"]).trim(), "", "an expired record's entry is dropped");
+    assert_eq!(
+        redis.cli(&["ZSCORE", "sde:{t:acme}:tasks", "cgt-gone"]).trim(),
+        "",
+        "an expired record's entry is dropped"
+    );
     let open: Vec<String> = s.open_tasks("acme").await.unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(open, expect(&all, 0, 500, |w| matches!(w.status, "queued" | "running")).0);
 

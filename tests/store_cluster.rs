@@ -108,7 +108,8 @@ async fn scripts_and_pipelines_run_on_a_cluster() {
         s.put_task(t, &task("cgt-1", now)).await.unwrap();
         s.put_task(t, &task("cgt-2", now)).await.unwrap();
         s.hide_task(t, "cgt-1").await.unwrap();
-        let ids: Vec<String> = s.task_page(t, &TaskPageQuery::page(1, 500)).await.unwrap().records.into_iter().map(|r| r.id).collect();
+        let ids: Vec<String> =
+            s.task_page(t, &TaskPageQuery::page(1, 500)).await.unwrap().records.into_iter().map(|r| r.id).collect();
         assert_eq!(ids, ["cgt-2"], "{t}");
         let group = AssetRecord {
             id: "group-1".into(),

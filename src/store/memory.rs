@@ -53,11 +53,11 @@ impl Tenant {
 
 impl Tenant {
     /// Visible tasks still within the retention, newest first (the Redis store's index order).
-    fn listed(&self, floor: i64) -> impl Iterator<Item = (i64, &TaskRecord)> {
+    fn listed(&self, floor: i64) -> impl Iterator<Item = &TaskRecord> {
         let mut ids: Vec<(String, i64)> =
             self.order.iter().filter(|(_, s)| **s >= floor).map(|(id, s)| (id.clone(), *s)).collect();
         ids.sort_by(page::newest_first);
-        ids.into_iter().filter_map(|(id, s)| self.tasks.get(&id).filter(|r| !r.hidden).map(|r| (s, r)))
+        ids.into_iter().filter_map(|(id, _)| self.tasks.get(&id).filter(|r| !r.hidden))
     }
 }
 
@@ -65,9 +65,10 @@ impl Tenant {
 fn matches(q: &TaskPageQuery, r: &TaskRecord) -> bool {
     let ids_ok = q.task_ids.as_ref().is_none_or(|ids| ids.contains(&r.id));
     let model_ok = q.model.as_ref().is_none_or(|m| *m == r.public_model);
-    let status_ok = q.status.as_ref().is_none_or(|s| {
-        (is_terminal(&s.status) && r.status == s.status) || s.open_ids.contains(&r.id)
-    });
+    let status_ok = q
+        .status
+        .as_ref()
+        .is_none_or(|s| (is_terminal(&s.status) && r.status == s.status) || s.open_ids.contains(&r.id));
     ids_ok && model_ok && status_ok
 }
 
@@ -214,15 +215,14 @@ impl Store for MemoryStore {
         let floor = page::retention_floor(now_ms(), self.retention);
         let inner = self.lock();
         let Some(t) = inner.tenants.get(tenant) else { return Ok(Vec::new()) };
-        let open = t.listed(floor).filter(|(_, r)| !is_terminal(&r.status));
-        Ok(open.map(|(_, r)| r.clone()).collect())
+        Ok(t.listed(floor).filter(|r| !is_terminal(&r.status)).cloned().collect())
     }
 
     async fn task_page(&self, tenant: &str, q: &TaskPageQuery) -> StoreResult<TaskPage> {
         let floor = page::retention_floor(now_ms(), self.retention);
         let inner = self.lock();
         let Some(t) = inner.tenants.get(tenant) else { return Ok(TaskPage::default()) };
-        let matching: Vec<&TaskRecord> = t.listed(floor).filter(|(_, r)| matches(q, r)).map(|(_, r)| r).collect();
+        let matching: Vec<&TaskRecord> = t.listed(floor).filter(|r| matches(q, r)).collect();
         let (skip, take) = (usize::try_from(q.offset).unwrap_or(usize::MAX), usize::try_from(q.limit).unwrap_or(0));
         let records = matching.iter().skip(skip).take(take).map(|r| (*r).clone()).collect();
         Ok(TaskPage { records, total: matching.len() as u64 })

@@ -89,7 +89,13 @@ pub fn newest_first(a: &(String, i64), b: &(String, i64)) -> std::cmp::Ordering 
 /// merge: at most `extras.len()` extras rank above the window, and an index entry before the
 /// window ranks below `offset` even with every extra before it. An extra above the window's top
 /// or below its bottom gets a position that is off the page, as its true rank is.
-pub fn merge_window(window: Vec<(String, i64)>, window_start: u64, extras: Vec<(String, i64)>, offset: u64, limit: u64) -> Vec<String> {
+pub fn merge_window(
+    window: Vec<(String, i64)>,
+    window_start: u64,
+    extras: Vec<(String, i64)>,
+    offset: u64,
+    limit: u64,
+) -> Vec<String> {
     let mut merged = window;
     merged.extend(extras);
     merged.sort_by(newest_first);
@@ -125,11 +131,8 @@ mod tests {
                         let mut by_rank = index.clone();
                         by_rank.sort_by(newest_first);
                         let start = offset.saturating_sub(extras.len() as u64);
-                        let window: Vec<(String, i64)> = by_rank
-                            .into_iter()
-                            .skip(start as usize)
-                            .take((offset + limit - start) as usize)
-                            .collect();
+                        let window: Vec<(String, i64)> =
+                            by_rank.into_iter().skip(start as usize).take((offset + limit - start) as usize).collect();
                         let got = merge_window(window, start, extras.clone(), offset, limit);
                         assert_eq!(got, want, "n={n} extras={extras_at:?} offset={offset} limit={limit}");
                     }

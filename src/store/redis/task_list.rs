@@ -29,8 +29,8 @@ impl RedisStore {
     /// The list indexes a task can be in: its model (fixed once recorded) names some of them.
     pub(super) async fn indexes_of_task(&self, op: &'static str, tenant: &str, id: &str) -> StoreResult<Vec<String>> {
         let key = self.keys.task(tenant, id);
-        let model: Option<String> = self
-            .run(op, |mut c| async move {
+        let model: Option<String> =
+            self.run(op, |mut c| async move {
                 ::redis::cmd("HGET").arg(&key).arg("public_model").query_async(&mut c).await
             })
             .await?;
@@ -170,7 +170,12 @@ impl RedisStore {
 
     /// One pipeline of index reads, after checking that the tenant's indexes are complete; a
     /// tenant whose tasks predate them is indexed first (once), then the reads are repeated.
-    async fn read_indexes(&self, op: &'static str, tenant: &str, add: impl Fn(&mut Pipeline)) -> StoreResult<Vec<Value>> {
+    async fn read_indexes(
+        &self,
+        op: &'static str,
+        tenant: &str,
+        add: impl Fn(&mut Pipeline),
+    ) -> StoreResult<Vec<Value>> {
         let marker = self.keys.task_indexes_built(tenant);
         let mut indexed_now = false;
         loop {
@@ -215,7 +220,8 @@ impl RedisStore {
             for id in batch {
                 pipe.cmd("HGET").arg(self.keys.task(tenant, id)).arg("public_model");
             }
-            let models: Vec<Option<String>> = self.run(op, |mut c| async move { pipe.query_async(&mut c).await }).await?;
+            let models: Vec<Option<String>> =
+                self.run(op, |mut c| async move { pipe.query_async(&mut c).await }).await?;
             let mut by_model: HashMap<String, Vec<&String>> = HashMap::new();
             for (id, model) in batch.iter().zip(models) {
                 by_model.entry(model.unwrap_or_default()).or_default().push(id);
