@@ -327,7 +327,7 @@ pub trait Store: Send + Sync + 'static {
     async fn token_tenant(&self, token_sha256: &str) -> StoreResult<Option<String>>;
 
     // --- tasks --------------------------------------------------------------------------
-    /// Records ownership: the task hash, the tenant's index, and (if not terminal) the pending
+    /// Records ownership: the task hash, the tenant's list indexes, and (if not terminal) the pending
     /// set — in one atomic step, with the retention TTL.
     async fn put_task(&self, tenant: &str, task: &TaskRecord) -> StoreResult<()>;
     /// Like `put_task` but never overwrites an existing record (journal replay).
