@@ -7,7 +7,7 @@
 mod support;
 
 use fake_ark::{FakeArk, FakeArkConfig};
-use seedance_edge::store::{AssetKind, AssetRecord};
+use seedance_edge::store::{AssetKind, AssetRecord, TaskPageQuery};
 use serde_json::json;
 use support::harness::{minimal_task, task_path, token, Harness, Options, CHANNEL_KEY, TASKS};
 
@@ -124,8 +124,8 @@ async fn a_full_channel_spills_to_the_next_and_takes_creates_again_when_a_task_e
     assert_eq!(h.edge.store.wallet("spill").await.expect("wallet").active_tasks, 3);
 
     // A task on `a` ends (seen terminal on GET): `a` has room again.
-    let on_a =
-        h.edge.store.tasks("spill").await.expect("tasks").into_iter().find(|t| t.channel == "a").expect("a task on a");
+    let page = h.edge.store.task_page("spill", &TaskPageQuery::page(1, 500)).await.expect("tasks");
+    let on_a = page.records.into_iter().find(|t| t.channel == "a").expect("a task on a");
     s.one.finish(&on_a.id, "failed", None, None);
     let r = h.get("spill", &task_path(&on_a.id)).await;
     assert_eq!((r.status, r.body["status"].as_str()), (200, Some("failed")), "{}", r.raw);
@@ -141,7 +141,7 @@ async fn an_upstream_429_moves_the_create_to_the_next_channel_without_a_second_t
     assert_eq!(create_on(h, "flaky").await, "b");
     // One refused create on the first fake, one created task on the second: no duplicate.
     assert_eq!((s.one.creates(), s.two.creates()), (1, 1));
-    assert_eq!(h.edge.store.tasks("flaky").await.expect("tasks").len(), 1);
+    assert_eq!(h.edge.store.task_page("flaky", &TaskPageQuery::page(1, 500)).await.expect("tasks").total, 1);
     assert_eq!(failovers(h, "c", "b", "rate_limited"), 1.0);
     // The skipped channel's intent was dropped; b's stays claimed by its task.
     assert!(h.edge.store.intents("c", 0).await.expect("intents").is_empty());

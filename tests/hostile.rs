@@ -147,8 +147,8 @@ async fn a_30_mib_create_costs_a_small_multiple_of_its_body() {
     // The audit record is bounded, whatever the body carried.
     let store = seedance_edge::store::redis::RedisStore::connect(&redis.url(), "sde", Default::default()).unwrap();
     use seedance_edge::store::Store;
-    let ids: Vec<String> = store.tasks("acme").await.unwrap().into_iter().map(|t| t.id).collect();
-    let rec = store.task("acme", &ids[0]).await.unwrap().unwrap();
+    let page = store.task_page("acme", &seedance_edge::store::TaskPageQuery::page(1, 500)).await.unwrap();
+    let rec = store.task("acme", &page.records[0].id).await.unwrap().unwrap();
     let snap = rec.upstream_request.unwrap_or_default();
     assert!(snap.len() <= 16 * 1024, "audit snapshot of {} bytes", snap.len());
     assert!(snap.contains("x_junk"), "{snap}");

@@ -119,7 +119,7 @@ async fn a_fresh_node_exports_build_process_in_flight_store_latency_and_zeros() 
     assert_eq!(sample(&page, "seedance_requests_in_flight"), Some(0.0), "{page}");
     let auth_lookups = sample(&page, r#"seedance_store_duration_seconds_count{op="token_tenant"}"#).unwrap_or(0.0);
     assert!(auth_lookups >= 1.0, "the request's token lookup was timed: {page}");
-    assert!(sample(&page, r#"seedance_store_duration_seconds_count{op="tasks"}"#).unwrap_or(0.0) >= 1.0);
+    assert!(sample(&page, r#"seedance_store_duration_seconds_count{op="task_page"}"#).unwrap_or(0.0) >= 1.0);
 
     // Series that alerts divide by exist before anything went wrong.
     for code in seedance_filters::ErrorCode::ALL {

@@ -103,10 +103,13 @@ async fn scripts_and_pipelines_run_on_a_cluster() {
         })
         .await
         .unwrap();
-        s.put_task(t, &task("cgt-1", 1_700_000_000)).await.unwrap();
-        s.put_task(t, &task("cgt-2", 1_700_000_000)).await.unwrap();
+        // Listed: created within the retention.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        s.put_task(t, &task("cgt-1", now)).await.unwrap();
+        s.put_task(t, &task("cgt-2", now)).await.unwrap();
         s.hide_task(t, "cgt-1").await.unwrap();
-        let ids: Vec<String> = s.tasks(t).await.unwrap().into_iter().map(|r| r.id).collect();
+        let ids: Vec<String> =
+            s.task_page(t, &TaskPageQuery::page(1, 500)).await.unwrap().records.into_iter().map(|r| r.id).collect();
         assert_eq!(ids, ["cgt-2"], "{t}");
         let group = AssetRecord {
             id: "group-1".into(),

@@ -76,10 +76,12 @@ async fn listing_is_newest_first_and_hiding_keeps_the_record() {
     for i in 0..5 {
         s.put_task("acme", &task(&format!("cgt-{i}"), now)).await.unwrap();
     }
-    let ids: Vec<String> = s.tasks("acme").await.unwrap().into_iter().map(|t| t.id).collect();
+    let ids: Vec<String> =
+        s.task_page("acme", &TaskPageQuery::page(1, 500)).await.unwrap().records.into_iter().map(|t| t.id).collect();
     assert_eq!(ids, ["cgt-4", "cgt-3", "cgt-2", "cgt-1", "cgt-0"], "same second, still in creation order");
     s.hide_task("acme", "cgt-3").await.unwrap();
-    let ids: Vec<String> = s.tasks("acme").await.unwrap().into_iter().map(|t| t.id).collect();
+    let ids: Vec<String> =
+        s.task_page("acme", &TaskPageQuery::page(1, 500)).await.unwrap().records.into_iter().map(|t| t.id).collect();
     assert_eq!(ids, ["cgt-4", "cgt-2", "cgt-1", "cgt-0"]);
     assert!(s.task("acme", "cgt-3").await.unwrap().unwrap().hidden, "audit record kept");
 }

@@ -25,6 +25,39 @@ impl Keys {
     pub fn tasks(&self, tenant: &str) -> String {
         self.tenant_key(tenant, "tasks")
     }
+    /// ZSET: visible task ids whose recorded status is not terminal, by creation order.
+    pub fn open_tasks(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "tasks:open")
+    }
+    /// ZSET: visible task ids of one public model, by creation order.
+    pub fn tasks_of_model(&self, tenant: &str, model: &str) -> String {
+        self.tenant_key(tenant, &format!("tasks:m:{model}"))
+    }
+    /// ZSET: visible task ids with one recorded terminal status (and, if given, one model), by
+    /// creation order. Statuses are a fixed set without `:`, so no two keys can collide.
+    pub fn tasks_with_status(&self, tenant: &str, status: &str, model: Option<&str>) -> String {
+        match model {
+            Some(m) => self.tenant_key(tenant, &format!("tasks:s:{status}:m:{m}")),
+            None => self.tenant_key(tenant, &format!("tasks:s:{status}")),
+        }
+    }
+    /// The eleven list indexes a task of `model` can be in, in the order the Lua scripts'
+    /// `ix_keys` reads them: all, open, model, each terminal status, each status with the model.
+    pub fn task_indexes(&self, tenant: &str, model: &str) -> Vec<String> {
+        let mut keys = vec![self.tasks(tenant), self.open_tasks(tenant), self.tasks_of_model(tenant, model)];
+        for s in super::page::TERMINAL_STATUSES {
+            keys.push(self.tasks_with_status(tenant, s, None));
+        }
+        for s in super::page::TERMINAL_STATUSES {
+            keys.push(self.tasks_with_status(tenant, s, Some(model)));
+        }
+        keys
+    }
+    /// STRING: present once the tenant's filter indexes cover every listed task (records
+    /// written before those indexes existed are indexed once, on first use).
+    pub fn task_indexes_built(&self, tenant: &str) -> String {
+        self.tenant_key(tenant, "tasks:indexed")
+    }
     /// ZSET: non-terminal task ids by next check time (ms), for the reconciler.
     pub fn pending(&self, tenant: &str) -> String {
         self.tenant_key(tenant, "pending")
@@ -116,6 +149,12 @@ mod tests {
         assert_eq!(k.ledger("acme"), "sde:{t:acme}:ledger");
         assert_eq!(k.pending("acme"), "sde:{t:acme}:pending");
         assert_eq!(k.tasks("acme"), "sde:{t:acme}:tasks");
+        let ix = k.task_indexes("acme", "m1");
+        assert_eq!(ix.len(), 11);
+        assert!(ix.iter().all(|key| key.starts_with("sde:{t:acme}:tasks")), "{ix:?}");
+        assert_eq!(ix[2], "sde:{t:acme}:tasks:m:m1");
+        assert_eq!(ix[3], "sde:{t:acme}:tasks:s:succeeded");
+        assert_eq!(ix[10], "sde:{t:acme}:tasks:s:cancelled:m:m1");
         assert_eq!(k.tenants(), "sde:tenants");
     }
 }

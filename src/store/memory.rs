@@ -5,13 +5,14 @@
 use super::*;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 #[derive(Default)]
 struct Tenant {
     record: Option<TenantRecord>,
     tasks: HashMap<String, TaskRecord>,
-    /// Visible task ids with their creation sequence.
-    order: BTreeMap<u64, String>,
+    /// Visible task ids with their index score (creation order, as the Redis store scores it).
+    order: HashMap<String, i64>,
     pending: HashMap<String, i64>,
     ledger: Vec<LedgerEntry>,
     deferred: HashMap<String, PendingSettlement>,
@@ -50,6 +51,27 @@ impl Tenant {
     }
 }
 
+impl Tenant {
+    /// Visible tasks still within the retention, newest first (the Redis store's index order).
+    fn listed(&self, floor: i64) -> impl Iterator<Item = &TaskRecord> {
+        let mut ids: Vec<(String, i64)> =
+            self.order.iter().filter(|(_, s)| **s >= floor).map(|(id, s)| (id.clone(), *s)).collect();
+        ids.sort_by(page::newest_first);
+        ids.into_iter().filter_map(|(id, _)| self.tasks.get(&id).filter(|r| !r.hidden))
+    }
+}
+
+/// Whether a visible task matches a list query (the Redis store's indexes, evaluated directly).
+fn matches(q: &TaskPageQuery, r: &TaskRecord) -> bool {
+    let ids_ok = q.task_ids.as_ref().is_none_or(|ids| ids.contains(&r.id));
+    let model_ok = q.model.as_ref().is_none_or(|m| *m == r.public_model);
+    let status_ok = q
+        .status
+        .as_ref()
+        .is_none_or(|s| (is_terminal(&s.status) && r.status == s.status) || s.open_ids.contains(&r.id));
+    ids_ok && model_ok && status_ok
+}
+
 #[derive(Default)]
 struct Inner {
     tenants: BTreeMap<String, Tenant>,
@@ -68,14 +90,25 @@ struct ChannelState {
     active: HashMap<String, i64>,
 }
 
-#[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// Tasks created longer ago are no longer listed (the Redis store's records expire then).
+    retention: Duration,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::with_retention(Duration::from_secs(90 * 86_400))
+    }
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_retention(retention: Duration) -> Self {
+        MemoryStore { inner: Mutex::default(), retention }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -111,11 +144,11 @@ impl Inner {
 
     fn insert_task(&mut self, tenant: &str, task: &TaskRecord) {
         self.seq += 1;
-        let seq = self.seq;
+        let score = page::order_score(task.created_at, now_ms(), self.seq as i64);
         let t = self.tenant(tenant);
-        t.order.retain(|_, id| *id != task.id);
+        t.order.remove(&task.id);
         if !task.hidden {
-            t.order.insert(seq, task.id.clone());
+            t.order.insert(task.id.clone(), score);
         }
         if !is_terminal(&task.status) {
             t.pending.insert(task.id.clone(), task.created_at.saturating_mul(1000));
@@ -178,10 +211,21 @@ impl Store for MemoryStore {
         Ok(self.lock().tenants.get(tenant).and_then(|t| t.tasks.get(id).cloned()))
     }
 
-    async fn tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {
+    async fn open_tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {
+        let floor = page::retention_floor(now_ms(), self.retention);
         let inner = self.lock();
         let Some(t) = inner.tenants.get(tenant) else { return Ok(Vec::new()) };
-        Ok(t.order.values().rev().filter_map(|id| t.tasks.get(id)).filter(|r| !r.hidden).cloned().collect())
+        Ok(t.listed(floor).filter(|r| !is_terminal(&r.status)).cloned().collect())
+    }
+
+    async fn task_page(&self, tenant: &str, q: &TaskPageQuery) -> StoreResult<TaskPage> {
+        let floor = page::retention_floor(now_ms(), self.retention);
+        let inner = self.lock();
+        let Some(t) = inner.tenants.get(tenant) else { return Ok(TaskPage::default()) };
+        let matching: Vec<&TaskRecord> = t.listed(floor).filter(|r| matches(q, r)).collect();
+        let (skip, take) = (usize::try_from(q.offset).unwrap_or(usize::MAX), usize::try_from(q.limit).unwrap_or(0));
+        let records = matching.iter().skip(skip).take(take).map(|r| (*r).clone()).collect();
+        Ok(TaskPage { records, total: matching.len() as u64 })
     }
 
     async fn set_status(&self, tenant: &str, id: &str, status: &str) -> StoreResult<()> {
@@ -209,7 +253,7 @@ impl Store for MemoryStore {
         let t = inner.tenant(tenant);
         if let Some(task) = t.tasks.get_mut(id) {
             task.hidden = true;
-            t.order.retain(|_, v| v != id);
+            t.order.remove(id);
             // Never looked at again: a slot it still holds ends here.
             t.end_task(id, now_ms());
             inner.end_channel_slot(tenant, id);
@@ -560,14 +604,16 @@ mod tests {
 
     #[tokio::test]
     async fn namespaces_and_order() {
-        let s = MemoryStore::new();
+        // The fixture's tasks are from 2023: listed only under a retention reaching that far.
+        let s = MemoryStore::with_retention(Duration::from_secs(100 * 365 * 86_400));
         s.put_task("acme", &task("cgt-1")).await.unwrap();
         s.put_task("acme", &task("cgt-2")).await.unwrap();
         assert!(s.task("globex", "cgt-1").await.unwrap().is_none());
-        let ids: Vec<String> = s.tasks("acme").await.unwrap().into_iter().map(|t| t.id).collect();
+        let all = TaskPageQuery::page(1, 500);
+        let ids: Vec<String> = s.task_page("acme", &all).await.unwrap().records.into_iter().map(|t| t.id).collect();
         assert_eq!(ids, ["cgt-2", "cgt-1"]);
         s.hide_task("acme", "cgt-2").await.unwrap();
-        assert_eq!(s.tasks("acme").await.unwrap().len(), 1);
+        assert_eq!(s.task_page("acme", &all).await.unwrap().total, 1);
         assert!(s.task("acme", "cgt-2").await.unwrap().unwrap().hidden);
         assert!(!s.put_task_if_absent("acme", &task("cgt-1")).await.unwrap());
     }

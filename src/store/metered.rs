@@ -5,8 +5,8 @@
 
 use super::{
     Admission, Admit, AssetKind, AssetRecord, ChannelAdmission, ChannelAdmit, Intent, LedgerEntry, LedgerFrom, Orphan,
-    PendingSettlement, QuarantineRecord, SettleOutcome, Settlement, Store, StoreResult, TaskRecord, TenantRecord,
-    TokenError, Wallet, WalletMovement,
+    PendingSettlement, QuarantineRecord, SettleOutcome, Settlement, Store, StoreResult, TaskPage, TaskPageQuery,
+    TaskRecord, TenantRecord, TokenError, Wallet, WalletMovement,
 };
 use async_trait::async_trait;
 use prometheus::HistogramVec;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Every operation of the [`Store`] trait, as its metrics label.
-pub const STORE_OPS: [&str; 39] = [
+pub const STORE_OPS: [&str; 40] = [
     "ping",
     "put_tenant",
     "tenant",
@@ -26,7 +26,8 @@ pub const STORE_OPS: [&str; 39] = [
     "put_task",
     "put_task_if_absent",
     "task",
-    "tasks",
+    "open_tasks",
+    "task_page",
     "set_status",
     "hide_task",
     "settle",
@@ -161,8 +162,11 @@ impl Store for MeteredStore {
     async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>> {
         self.timed("task", self.inner.task(tenant, id)).await
     }
-    async fn tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {
-        self.timed("tasks", self.inner.tasks(tenant)).await
+    async fn open_tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {
+        self.timed("open_tasks", self.inner.open_tasks(tenant)).await
+    }
+    async fn task_page(&self, tenant: &str, q: &TaskPageQuery) -> StoreResult<TaskPage> {
+        self.timed("task_page", self.inner.task_page(tenant, q)).await
     }
     async fn set_status(&self, tenant: &str, id: &str, status: &str) -> StoreResult<()> {
         self.timed("set_status", self.inner.set_status(tenant, id, status)).await

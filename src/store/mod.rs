@@ -6,7 +6,10 @@
 pub mod keys;
 pub mod memory;
 pub mod metered;
+pub mod page;
 pub mod redis;
+
+pub use page::{StatusMatch, TaskPage, TaskPageQuery};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -324,14 +327,19 @@ pub trait Store: Send + Sync + 'static {
     async fn token_tenant(&self, token_sha256: &str) -> StoreResult<Option<String>>;
 
     // --- tasks --------------------------------------------------------------------------
-    /// Records ownership: the task hash, the tenant's index, and (if not terminal) the pending
+    /// Records ownership: the task hash, the tenant's list indexes, and (if not terminal) the pending
     /// set — in one atomic step, with the retention TTL.
     async fn put_task(&self, tenant: &str, task: &TaskRecord) -> StoreResult<()>;
     /// Like `put_task` but never overwrites an existing record (journal replay).
     async fn put_task_if_absent(&self, tenant: &str, task: &TaskRecord) -> StoreResult<bool>;
     async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>>;
-    /// The tenant's visible tasks, newest first.
-    async fn tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>>;
+    /// The tenant's visible tasks whose recorded status is not terminal (queued, running),
+    /// newest first: the tasks whose current status only the upstream knows. Bounded by the
+    /// tenant's unfinished tasks within the retention, not by its history.
+    async fn open_tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>>;
+    /// One page of the tenant's visible tasks matching `q`, newest first, and how many match.
+    /// Costs the page (plus the ids and open tasks the query names), never the history.
+    async fn task_page(&self, tenant: &str, q: &TaskPageQuery) -> StoreResult<TaskPage>;
     /// Records a status the edge observed; terminal statuses leave the pending set and release
     /// the task's slot and reservation (once).
     async fn set_status(&self, tenant: &str, id: &str, status: &str) -> StoreResult<()>;

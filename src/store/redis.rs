@@ -15,11 +15,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
-const PUT_TASK: &str = include_str!("lua/put_task.lua");
-const SET_STATUS: &str = include_str!("lua/set_status.lua");
-const HIDE_TASK: &str = include_str!("lua/hide_task.lua");
-const SETTLE: &str = include_str!("lua/settle.lua");
-const QUARANTINE: &str = include_str!("lua/quarantine.lua");
+mod task_list;
+
+// Scripts that move a task in or out of the list indexes start with the index functions.
+const PUT_TASK: &str = concat!(include_str!("lua/task_index.lua"), include_str!("lua/put_task.lua"));
+const SET_STATUS: &str = concat!(include_str!("lua/task_index.lua"), include_str!("lua/set_status.lua"));
+const HIDE_TASK: &str = concat!(include_str!("lua/task_index.lua"), include_str!("lua/hide_task.lua"));
+const SETTLE: &str = concat!(include_str!("lua/task_index.lua"), include_str!("lua/settle.lua"));
+const QUARANTINE: &str = concat!(include_str!("lua/task_index.lua"), include_str!("lua/quarantine.lua"));
+const INDEX_TASKS: &str = concat!(include_str!("lua/task_index.lua"), include_str!("lua/index_tasks.lua"));
 const ADD_TOKEN: &str = include_str!("lua/add_token.lua");
 const DEFER_SETTLEMENT: &str = include_str!("lua/defer_settlement.lua");
 const ADMIT: &str = include_str!("lua/admit.lua");
@@ -234,6 +238,7 @@ pub struct RedisStore {
     release_slot: Script,
     channel_admit: Script,
     credit: Script,
+    index_tasks: Script,
 }
 
 impl RedisStore {
@@ -321,6 +326,7 @@ impl RedisStore {
             release_slot: Script::new(RELEASE_SLOT),
             channel_admit: Script::new(CHANNEL_ADMIT),
             credit: Script::new(CREDIT),
+            index_tasks: Script::new(INDEX_TASKS),
         })
     }
 
@@ -487,32 +493,24 @@ impl RedisStore {
     ) -> StoreResult<bool> {
         let k = &self.keys;
         let mut inv = self.put_task.prepare_invoke();
-        inv.key(k.task(tenant, &task.id))
-            .key(k.tasks(tenant))
-            .key(k.pending(tenant))
-            .key(k.seq(tenant))
-            .arg(&task.id)
+        inv.key(k.task(tenant, &task.id)).key(k.pending(tenant)).key(k.seq(tenant));
+        for key in k.task_indexes(tenant, &task.public_model) {
+            inv.key(key);
+        }
+        inv.key(k.task_indexes_built(tenant));
+        inv.arg(&task.id)
             .arg(if only_if_absent { "1" } else { "0" })
-            .arg(task.created_at.saturating_mul(1000).max(now_ms_for_order(task.created_at)))
+            .arg(page::order_ms(task.created_at, now_ms()))
             .arg(self.ttl_secs())
             .arg(if is_terminal(&task.status) { "0" } else { "1" })
-            .arg(if task.hidden { "1" } else { "0" });
+            .arg(if task.hidden { "1" } else { "0" })
+            .arg(&task.status)
+            .arg(self.retention_floor());
         for (f, v) in task_fields(task) {
             inv.arg(f).arg(v);
         }
         let n: i64 = self.run(op, |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         Ok(n == 1)
-    }
-}
-
-/// Orders tasks created "now" by the current millisecond; replays keep their creation second.
-fn now_ms_for_order(created_at_secs: i64) -> i64 {
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-    if now / 1000 == created_at_secs {
-        now
-    } else {
-        0
     }
 }
 
@@ -766,23 +764,28 @@ impl Store for RedisStore {
         parse_task("task", id, h).map(Some)
     }
 
-    async fn tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {
-        let records = self.indexed("tasks", &self.keys.tasks(tenant), |id| self.keys.task(tenant, id)).await?;
-        let mut out = Vec::with_capacity(records.len());
-        for (id, h) in records {
-            let t = parse_task("tasks", &id, h)?;
-            if !t.hidden {
-                out.push(t);
-            }
-        }
-        Ok(out)
+    async fn open_tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {
+        self.open_task_records(tenant).await
+    }
+
+    async fn task_page(&self, tenant: &str, q: &TaskPageQuery) -> StoreResult<TaskPage> {
+        self.page_of_tasks(tenant, q).await
     }
 
     async fn set_status(&self, tenant: &str, id: &str, status: &str) -> StoreResult<()> {
+        let indexes = self.indexes_of_task("set_status", tenant, id).await?;
         let mut inv = self.set_status.prepare_invoke();
         inv.key(self.keys.task(tenant, id)).key(self.keys.pending(tenant));
         self.slot_keys(&mut inv, tenant);
-        inv.arg(id).arg(status).arg(if is_terminal(status) { "1" } else { "0" }).arg(now_ms());
+        for key in indexes {
+            inv.key(key);
+        }
+        inv.arg(id)
+            .arg(status)
+            .arg(if is_terminal(status) { "1" } else { "0" })
+            .arg(now_ms())
+            .arg(self.retention_floor())
+            .arg(self.ttl_secs());
         let _: i64 = self.run("set_status", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         if is_terminal(status) {
             self.end_channel_slot("set_status", tenant, id).await?;
@@ -791,18 +794,26 @@ impl Store for RedisStore {
     }
 
     async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()> {
+        let indexes = self.indexes_of_task("hide_task", tenant, id).await?;
         let mut inv = self.hide_task.prepare_invoke();
-        inv.key(self.keys.task(tenant, id)).key(self.keys.tasks(tenant));
+        inv.key(self.keys.task(tenant, id));
         self.slot_keys(&mut inv, tenant);
+        for key in indexes {
+            inv.key(key);
+        }
         inv.arg(id).arg(now_ms());
         let _: i64 = self.run("hide_task", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         self.end_channel_slot("hide_task", tenant, id).await
     }
 
     async fn settle(&self, tenant: &str, s: &Settlement) -> StoreResult<SettleOutcome> {
+        let indexes = self.indexes_of_task("settle", tenant, &s.task_id).await?;
         let mut inv = self.settle.prepare_invoke();
         inv.key(self.keys.task(tenant, &s.task_id)).key(self.keys.ledger(tenant)).key(self.keys.pending(tenant));
         self.slot_keys(&mut inv, tenant);
+        for key in indexes {
+            inv.key(key);
+        }
         inv.arg(&s.settlement_id)
             .arg(&s.task_id)
             .arg(&s.sku)
@@ -812,7 +823,9 @@ impl Store for RedisStore {
             .arg(&s.public_model)
             .arg(&s.final_resolution)
             .arg(&s.channel)
-            .arg(s.unit_price_micros);
+            .arg(s.unit_price_micros)
+            .arg(self.retention_floor())
+            .arg(self.ttl_secs());
         let (code, detail): (i64, String) =
             self.run("settle", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         if code == 1 {
@@ -827,10 +840,14 @@ impl Store for RedisStore {
     }
 
     async fn quarantine(&self, tenant: &str, id: &str, q: &QuarantineRecord) -> StoreResult<bool> {
+        let indexes = self.indexes_of_task("quarantine", tenant, id).await?;
         let mut inv = self.quarantine.prepare_invoke();
         inv.key(self.keys.task(tenant, id)).key(self.keys.pending(tenant));
         self.slot_keys(&mut inv, tenant);
-        inv.arg(id).arg(&q.reason).arg(&q.usage).arg(q.at_ms);
+        for key in indexes {
+            inv.key(key);
+        }
+        inv.arg(id).arg(&q.reason).arg(&q.usage).arg(q.at_ms).arg(self.retention_floor()).arg(self.ttl_secs());
         let first: i64 = self.run("quarantine", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
         self.end_channel_slot("quarantine", tenant, id).await?;
         Ok(first == 1)

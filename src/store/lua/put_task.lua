@@ -1,21 +1,28 @@
--- Records a task's ownership in one step: the hash, the tenant's index, the pending set, TTLs.
--- KEYS[1] task hash  KEYS[2] tasks zset  KEYS[3] pending zset  KEYS[4] seq counter
+-- Records a task's ownership in one step: the hash, the list indexes, the pending set, TTLs.
+-- KEYS[1] task hash  KEYS[2] pending zset  KEYS[3] seq counter  KEYS[4..14] list indexes
+-- KEYS[15] the "indexes complete" marker
 -- ARGV[1] task id  ARGV[2] '1' = only if absent  ARGV[3] created ms  ARGV[4] ttl seconds
--- ARGV[5] '1' = pending (not terminal)  ARGV[6] '1' = hidden  ARGV[7..] field, value, ...
-if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+-- ARGV[5] '1' = pending (not terminal)  ARGV[6] '1' = hidden  ARGV[7] status
+-- ARGV[8] retention floor score  ARGV[9..] field, value, ...
+local existed = redis.call('EXISTS', KEYS[1]) == 1
+if ARGV[2] == '1' and existed then return 0 end
 local fields = {}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 -- The counter breaks ties between tasks recorded in the same millisecond (newest first).
-local seq = redis.call('INCR', KEYS[4]) % 1000
-redis.call('EXPIRE', KEYS[4], ARGV[4])
+local seq = redis.call('INCR', KEYS[3]) % 1000
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+local ix = ix_keys(4)
+-- A tenant's first listed task: nothing older exists that the filter indexes could miss.
+if redis.call('EXISTS', ix.all) == 0 then redis.call('SET', KEYS[15], '1') end
+-- A rewrite may change the status or the visibility: place it afresh.
+if existed then ix_remove(ix, ARGV[1]) end
 if ARGV[6] ~= '1' then
-  redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) * 1000 + seq, ARGV[1])
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  ix_place(ix, ARGV[1], tonumber(ARGV[3]) * 1000 + seq, ARGV[7], ARGV[8], ARGV[4])
 end
 if ARGV[5] == '1' then
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-  redis.call('EXPIRE', KEYS[3], ARGV[4])
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
 end
 return 1

@@ -2,12 +2,16 @@
 -- status also ends the task's admission slot and gives its reservation back (a succeeded prepaid
 -- task is left to settle.lua, which charges it); the hold's removal makes that happen once.
 -- KEYS[1] task hash  KEYS[2] pending zset  KEYS[3] active zset  KEYS[4] holds hash
--- KEYS[5] wallet hash  KEYS[6] wallet-log stream
+-- KEYS[5] wallet hash  KEYS[6] wallet-log stream  KEYS[7..17] list indexes
 -- ARGV[1] task id  ARGV[2] status  ARGV[3] '1' = terminal  ARGV[4] at ms
+-- ARGV[5] retention floor score  ARGV[6] ttl seconds
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local cur = redis.call('HGET', KEYS[1], 'status')
 local final = cur == 'succeeded' or cur == 'failed' or cur == 'expired' or cur == 'cancelled'
-if not final then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
+if not final then
+  redis.call('HSET', KEYS[1], 'status', ARGV[2])
+  if ARGV[3] == '1' then ix_finish(ix_keys(7), ARGV[1], cur, ARGV[2], ARGV[5], ARGV[6]) end
+end
 if ARGV[3] == '1' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   local slot = redis.call('HGET', KEYS[1], 'slot')

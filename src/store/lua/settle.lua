@@ -2,16 +2,19 @@
 -- In the same step the task's admission slot ends, its reservation is released, and a prepaid
 -- task's price is charged to the balance: money moves exactly when the ledger entry is written.
 -- KEYS[1] task hash  KEYS[2] ledger stream  KEYS[3] pending zset  KEYS[4] active zset
--- KEYS[5] holds hash  KEYS[6] wallet hash  KEYS[7] wallet-log stream
+-- KEYS[5] holds hash  KEYS[6] wallet hash  KEYS[7] wallet-log stream  KEYS[8..18] list indexes
 -- ARGV[1] settlement id  ARGV[2] task id  ARGV[3] sku  ARGV[4] total tokens  ARGV[5] usd nanos
 -- ARGV[6] settled at ms  ARGV[7] public model  ARGV[8] final resolution  ARGV[9] channel
--- ARGV[10] unit price (micro-USD per million tokens)
+-- ARGV[10] unit price (micro-USD per million tokens)  ARGV[11] retention floor score
+-- ARGV[12] ttl seconds
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 'no-task'} end
 local prev = redis.call('HGET', KEYS[1], 'settled_by')
 if prev then
   if prev == ARGV[1] then return {1, 'replay'} end
   return {0, prev}
 end
+local was = redis.call('HGET', KEYS[1], 'status') or 'queued'
+ix_finish(ix_keys(8), ARGV[2], was, 'succeeded', ARGV[11], ARGV[12])
 redis.call('HSET', KEYS[1], 'settled_by', ARGV[1], 'status', 'succeeded', 'settled_at', ARGV[6],
   'billed_tokens', ARGV[4], 'sku', ARGV[3], 'usd_nanos', ARGV[5], 'resolution', ARGV[8])
 redis.call('HDEL', KEYS[1], 'defer_reason', 'defer_since', 'defer_attempts')
