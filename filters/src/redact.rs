@@ -66,14 +66,46 @@ impl ChannelFault {
 /// The error code of an upstream answer in either native shape: `error.code` (task API) or
 /// `ResponseMetadata.Error.Code` (Actions).
 pub fn upstream_error_code(body: &Value) -> Option<&str> {
-    body.pointer("/error/code").or_else(|| body.pointer("/ResponseMetadata/Error/Code")).and_then(Value::as_str)
+    let code = |pointer: &str| body.pointer(pointer).and_then(Value::as_str);
+    code("/error/code").or_else(|| code("/ResponseMetadata/Error/Code"))
+}
+
+/// The error code of a raw upstream body (`error.code` or `ResponseMetadata.Error.Code`), read
+/// without building a JSON tree: the other members are skipped, not allocated.
+fn error_code_of(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Code {
+        #[serde(alias = "Code")]
+        code: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        #[serde(rename = "Error")]
+        error: Option<Code>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        error: Option<Code>,
+        #[serde(rename = "ResponseMetadata")]
+        metadata: Option<Metadata>,
+    }
+    let shape: Shape = match serde_json::from_slice(body) {
+        Ok(shape) => shape,
+        // An odd shape (a string `error`, a numeric code): the general reading decides.
+        Err(_) => {
+            let v: Value = serde_json::from_slice(body).ok()?;
+            return upstream_error_code(&v).map(str::to_string);
+        }
+    };
+    shape.error.and_then(|e| e.code).or_else(|| shape.metadata.and_then(|m| m.error).and_then(|e| e.code))
 }
 
 /// Whether an upstream answer refuses the channel rather than the tenant's request.
 pub fn channel_fault(status: u16, body: &[u8]) -> Option<ChannelFault> {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let code = parsed.as_ref().and_then(upstream_error_code).unwrap_or("");
-    let by_code = match code {
+    // Every answer passes here, so the common one costs a byte scan: a success body that never
+    // spells "rror" names no error, and any other body is read for its code alone.
+    let named = (!(200..300).contains(&status) || body.windows(4).any(|w| w == b"rror")).then(|| error_code_of(body));
+    let by_code = match named.flatten().as_deref().unwrap_or("") {
         "AuthenticationError"
         | "InvalidAccessKey"
         | "SignatureDoesNotMatch"
@@ -141,6 +173,22 @@ mod tests {
         ] {
             assert_eq!(channel_fault(status, body.as_bytes()), None, "{body}");
         }
+    }
+
+    #[test]
+    fn a_success_answer_is_scanned_not_parsed_and_odd_shapes_still_read() {
+        // A 200 Action answer can still carry the error in its metadata.
+        let action = json!({"ResponseMetadata": {"Error": {"Code": "AccessDenied"}}}).to_string();
+        assert_eq!(channel_fault(200, action.as_bytes()), Some(ChannelFault::Account));
+        assert_eq!(channel_fault(200, br#"{"id":"cgt-1","status":"running","model":"m"}"#), None);
+        assert_eq!(channel_fault(200, b"not json at all"), None);
+        // Shapes the typed reading refuses fall back to the general one.
+        let numeric = json!({"error": {"code": 7}, "ResponseMetadata": {"Error": {"Code": "InvalidAccessKey"}}});
+        assert_eq!(channel_fault(400, numeric.to_string().as_bytes()), Some(ChannelFault::Credentials));
+        assert_eq!(channel_fault(400, br#"{"error": "AccessDenied"}"#), None);
+        // A failed task's own error is the task's, not the channel's.
+        let failed = json!({"id": "cgt-1", "status": "failed", "error": {"code": "OutputVideoSensitiveContentDetected"}});
+        assert_eq!(channel_fault(200, failed.to_string().as_bytes()), None);
     }
 
     #[test]
