@@ -3,7 +3,7 @@
 //! `requirepass` server needs the password in the URL, and `run` starts and becomes ready on a
 //! `rediss://` store (it used to exit 2: the redis crate had no TLS).
 
-mod support;
+use crate::support;
 
 use seedance_edge::store::redis::{RedisOptions, RedisStore};
 use seedance_edge::store::Store;

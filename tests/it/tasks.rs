@@ -2,7 +2,7 @@
 //! and the loopback DNS stub: every task-route row of the error table, the model table, tenant
 //! isolation, list paging and filters, delete, upstream failures, and that no secret leaks.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::harness::{minimal_task, token, Harness, CHANNEL_KEY, CHANNEL_SK, TASKS};
@@ -345,7 +345,7 @@ async fn upstream_failures_are_502_and_record_nothing() {
 async fn upstream_4xx_passes_through_in_native_shape() {
     let h = Harness::start().await;
     // Not 429: an upstream 429 moves the create to the next channel, or becomes the edge's own
-    // 429 rate_limit_exceeded (tests/failover.rs).
+    // 429 rate_limit_exceeded (tests/it/failover.rs).
     h.fault_next_create("400");
     let r = h.post("acme", TASKS, &minimal_task("dreamina-seedance-2-0")).await;
     assert_eq!(r.status, 400, "{}", r.raw);

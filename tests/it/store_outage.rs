@@ -3,7 +3,7 @@
 //! again without a restart. A create whose ownership write fails after the upstream answered is
 //! journaled and replayed, never orphaned.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 use support::harness::{minimal_task, Harness, Options, TASKS};

@@ -6,7 +6,7 @@
 //! `scripts/test` installs the SDK into `target/sdk-venv`; `SEEDANCE_SDK_PYTHON` names another
 //! interpreter that has it.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -63,7 +63,7 @@ async fn the_official_python_sdk_works_unchanged() {
 /// The Python block under "Works with the official SDKs" in the README.
 #[cfg(feature = "demo")]
 fn readme_sdk_lines() -> String {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let section = readme.split("## Works with the official SDKs").nth(1).expect("the README has the SDK section");
     let block = section.split("```python\n").nth(1).expect("a python block");
     block.split("```").next().expect("closed block").to_string()

@@ -1,7 +1,7 @@
 //! `seedance-edge demo` starts on a fresh machine and the curl lines it prints work: create →
 //! get round trip against the embedded default (memory store, in-process fake BytePlus).
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use support::demo::Demo;
@@ -44,6 +44,6 @@ fn the_printed_curl_lines_complete_a_round_trip() {
 
 #[test]
 fn the_readme_quotes_the_demo_lines_verbatim() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     assert!(readme.contains(seedance_edge::demo::ASSET_LINES), "README's asset lines differ from the demo's");
 }

@@ -2,7 +2,7 @@
 //! rewritten (past pingora's 64 KiB retry buffer), `Expect: 100-continue` costs no stall, and a
 //! body over `limits.max_body_bytes` is 413 without reaching the upstream.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 //! one hash tag, so the ownership and settlement scripts and the listing pipeline run on one slot
 //! and the exactly-once guarantee holds as on a standalone server.
 
-mod support;
+use crate::support;
 
 use seedance_edge::store::redis::{RedisOptions, RedisStore};
 use seedance_edge::store::*;

@@ -2,7 +2,7 @@
 //! 200, `/readyz` and every task route answer 503 (`store_unavailable`, nothing guessed), and
 //! when Redis appears on its port the node becomes ready and serves without a restart.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! whole edge: real DNS answers from the loopback stub, and for every rejection the upstream's
 //! create count is unchanged — nothing reaches BytePlus before the URL is judged.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! exactly-once guarantee under concurrency, typed errors for foreign data, fail-fast while Redis
 //! is down and recovery without a restart.
 
-mod support;
+use crate::support;
 
 use seedance_edge::store::redis::{RedisOptions, RedisStore};
 use seedance_edge::store::*;

@@ -1,7 +1,7 @@
 //! The TLS listener: a real `seedance-edge run` process serving HTTPS with a certificate made
 //! for the test, spoken to by curl (HTTP/1.1 and HTTP/2), next to a plaintext listener.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

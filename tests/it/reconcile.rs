@@ -2,7 +2,7 @@
 //! records never stop it settling another tenant's tasks, and a settlement it cannot make is
 //! counted (`seedance_settlements_deferred_total{reason}`) and shown on the task by `task show`.
 
-mod support;
+use crate::support;
 
 use seedance_edge::billing::reconcile::Reconciler;
 use seedance_edge::billing::{observe, Observed};

@@ -3,7 +3,7 @@
 //! ready on such a URL, and after `SENTINEL FAILOVER` the store writes to the promoted replica
 //! without a restart (the broken connection is dropped and the sentinels are asked again).
 
-mod support;
+use crate::support;
 
 use seedance_edge::store::redis::{RedisOptions, RedisStore};
 use seedance_edge::store::Store;

@@ -3,7 +3,7 @@
 //! cursor resumes with no duplicate and no gap, CSV has its header and one row per entry, and
 //! entries written before the ledger carried `channel`/`unit_price` still read (fields empty).
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use support::redis::RedisServer;

@@ -3,7 +3,7 @@
 //! are never the tenant's, Seedance 2.0's real field set and content rules, and a 413 that a
 //! client writing its whole body can still read.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::harness::{task_path, Harness, Options, REVOKED_AK, REVOKED_KEY, TASKS};

@@ -4,7 +4,7 @@
 //! Prometheus counters that add up to the task's tokens once. A task nobody polls is settled by
 //! the reconciler; `billing export` lists exactly the settlements made.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! `ResponseMetadata.RequestId`. With `log.format: json`, every access line of a real process
 //! is one JSON object carrying it.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::time::Duration;

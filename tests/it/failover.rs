@@ -4,7 +4,7 @@
 //! connection moves the create without a second upstream task, a timeout after sending never
 //! moves it, and a create bound to an asset's channel stays there.
 
-mod support;
+use crate::support;
 
 use fake_ark::{FakeArk, FakeArkConfig};
 use seedance_edge::store::{AssetKind, AssetRecord};

@@ -3,7 +3,7 @@
 //! request still finishes), SIGQUIT + `run --upgrade` hands the sockets over with no refused
 //! connection. Client loops are bounded in count and time.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! crate's native-tls cluster client takes no extra CA). The real binary becomes ready and
 //! upserts its tenants across the cluster's slots.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

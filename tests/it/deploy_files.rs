@@ -8,7 +8,7 @@
 //! - the systemd unit carries its hardening and passes `systemd-analyze verify`;
 //! - the container is a lean, multi-stage build that runs as a numeric non-root user.
 
-mod support;
+use crate::support;
 
 use serde_yaml_ng::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,7 +1,7 @@
 //! The edge speaks HTTPS to a channel: the channel's `ca_file` is trusted for that channel
 //! only, and a channel whose certificate nobody vouches for is a 502, never a silent downgrade.
 
-mod support;
+use crate::support;
 
 use fake_ark::{FakeArk, FakeArkConfig};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! configured tenants are upserted again, and one token hash belongs to one tenant — in the
 //! file (`check` and `run` refuse), on `token add`, and when configured tenants are loaded.
 
-mod support;
+use crate::support;
 
 use seedance_edge::store::redis::{RedisOptions, RedisStore};
 use seedance_edge::store::Store;

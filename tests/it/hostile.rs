@@ -2,7 +2,7 @@
 //! (usage that is negative, fractional or absurd is held for review, never billed, and never
 //! makes a task unreadable), bounded audit records, and bounded memory.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! ownership per tenant (404 without calling the upstream), scoped lists, and `asset://` binding
 //! in task creation.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::harness::{token, Harness, Options, CHANNEL_AK, CHANNEL_SK, TASKS};

@@ -3,7 +3,7 @@
 //! escaped in the access log, the build, process, in-flight and store-latency metrics, every
 //! known series present at zero, and `/metrics` behind the admin token while the probes stay open.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -3,7 +3,7 @@
 //! that end with their task (terminal GET, cancel, settlement, quarantine) or with a create that
 //! created nothing, and the exact nano-dollar arithmetic of reserve, charge and release.
 
-mod support;
+use crate::support;
 
 use fake_ark::{FakeArk, FakeArkConfig};
 use seedance_edge::store::redis::{RedisOptions, RedisStore};
