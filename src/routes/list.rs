@@ -5,8 +5,8 @@
 use super::{Reply, Request};
 use crate::ark::fetch_scoped;
 use crate::edge::Edge;
-use crate::store::{is_terminal, TaskRecord, TenantRecord};
-use seedance_filters::task::{parse_list_query, rewrite_task};
+use crate::store::{TaskRecord, TenantRecord};
+use seedance_filters::task::{is_terminal, parse_list_query, rewrite_task};
 use seedance_filters::ApiError;
 use serde_json::{json, Value};
 use std::collections::HashMap;

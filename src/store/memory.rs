@@ -3,6 +3,7 @@
 //! the process and nothing is shared between nodes, so production configs must use Redis.
 
 use super::*;
+use seedance_filters::task::is_terminal;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 

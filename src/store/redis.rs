@@ -11,6 +11,7 @@ use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use ::redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
+use seedance_filters::task::is_terminal;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::OnceCell;
