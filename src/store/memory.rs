@@ -3,6 +3,7 @@
 //! the process and nothing is shared between nodes, so production configs must use Redis.
 
 use super::*;
+use crate::clock::now_ms;
 use seedance_filters::task::is_terminal;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -84,10 +85,6 @@ impl MemoryStore {
         // a single insert/remove), so recovering the guard is safe.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Inner {

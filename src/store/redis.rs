@@ -6,6 +6,7 @@
 
 use super::keys::Keys;
 use super::*;
+use crate::clock::now_ms;
 use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
@@ -508,8 +509,7 @@ impl RedisStore {
 
 /// Orders tasks created "now" by the current millisecond; replays keep their creation second.
 fn now_ms_for_order(created_at_secs: i64) -> i64 {
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let now = now_ms();
     if now / 1000 == created_at_secs {
         now
     } else {
@@ -628,10 +628,6 @@ fn parse_task(op: &'static str, id: &str, mut h: HashMap<String, String>) -> Sto
         slot: take("slot"),
         prepaid: take("prepaid").as_deref() == Some("1"),
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// An optional limit as the admission script reads it: `''` = unlimited.

@@ -304,7 +304,7 @@ async fn fake_ark_refuses_bad_signatures() {
         "application/json",
         body.as_bytes(),
         &creds,
-        std::time::SystemTime::now(),
+        seedance_edge::clock::now(),
     );
     let mut rb = h.client.post(&url).header("content-type", "application/json").body(body.clone());
     for (k, v) in &signed {
@@ -321,7 +321,7 @@ async fn fake_ark_refuses_bad_signatures() {
         "application/json",
         body.as_bytes(),
         &creds,
-        std::time::SystemTime::now(),
+        seedance_edge::clock::now(),
     );
     let mut rb = h.client.post(&url).header("content-type", "application/json").body(body);
     for (k, v) in &signed {

@@ -216,7 +216,7 @@ async fn orphans_are_found_recorded_and_counted_once() {
     let h = Harness::start().await;
     let owned = h.create("acme", "dreamina-seedance-2-0").await;
     // The crash: an intent was written, the upstream created the task, nothing else happened.
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now_ms = seedance_edge::clock::now_ms();
     let intent = Intent { tenant: "globex".into(), id: "crashed".into(), at_ms: now_ms };
     h.edge.store.put_intent("main", &intent).await.unwrap();
     let direct: Value = h

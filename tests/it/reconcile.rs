@@ -53,7 +53,7 @@ async fn unreadable_state_of_one_tenant_does_not_stop_another_tenants_settlement
     assert_eq!(h.edge.store.ledger("globex", 0).await.unwrap().len(), 1);
     assert_eq!(sample(&h, "seedance_reconcile_skipped_total{reason=\"record_unreadable\"}"), Some(3.0));
     // The unreadable records are looked at again later, not at the head of every batch.
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    let now_ms = seedance_edge::clock::now_ms() as f64;
     for id in ["cgt-garbage", "cgt-broken"] {
         let next: f64 = h.redis.cli(&["ZSCORE", "sde:{t:globex}:pending", id]).trim().parse().unwrap();
         assert!(next > now_ms, "{id} backed off: {next}");

@@ -72,7 +72,7 @@ async fn records_round_trip_in_the_tenants_namespace_only() {
 async fn listing_is_newest_first_and_hiding_keeps_the_record() {
     let redis = RedisServer::start();
     let s = store(&redis);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = seedance_edge::clock::now_secs();
     for i in 0..5 {
         s.put_task("acme", &task(&format!("cgt-{i}"), now)).await.unwrap();
     }
