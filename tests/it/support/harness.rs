@@ -162,114 +162,70 @@ pub fn minimal_task(model: &str) -> Value {
     serde_json::json!({"model": model, "content": [{"type": "text", "text": "a paper boat"}], "duration": 4, "resolution": "480p"})
 }
 
+/// The edge of `fixtures/edge.yaml`: its `${VAR}`s filled through the edge's own expansion,
+/// `opts`' numbers set on the parsed tree and its extra channels and tenants appended.
 fn build_edge(redis_url: &str, upstream: &str, nameserver: &str, opts: &Options) -> Arc<Edge> {
-    let sha = |t: &str| seedance_edge::auth::token_sha256(&token(t));
-    let journal = opts.journal.as_ref().map(|p| format!("\n  journal: \"{}\"", p.display())).unwrap_or_default();
-    let yaml = format!(
-        r#"
-listen: []
-limits: {{ max_body_bytes: {max_body}, max_inflight_body_bytes: {max_inflight} }}
-store:
-  url: "{redis_url}"
-  prefix: sde
-  op_timeout_ms: 1000{journal}
-dns: {{ nameservers: ["{nameserver}"], timeout_ms: 500 }}
-upstream: {{ connect_timeout_ms: 1000, read_timeout_ms: 3000 }}
-reconcile: {{ interval_ms: {reconcile} }}
-auth: {{ cache_ttl_ms: 0 }}
-channels:
-  - id: main
-    task_base_url: "{upstream}"
-    asset_base_url: "{upstream}"
-    region: ap-southeast-1
-    api_key: "${{KEY}}"
-    access_key_id: "${{AK}}"
-    secret_access_key: "${{SK}}"
-    project_name: proj-main
-    models:
-      dreamina-seedance-2-0: dreamina-seedance-2-0-260128
-      dreamina-seedance-2-0-fast: dreamina-seedance-2-0-fast-260128
-  - id: fo
-    task_base_url: "{upstream}"
-    asset_base_url: "{upstream}"
-    region: ap-southeast-1
-    api_key: "${{KEY}}"
-    access_key_id: "${{AK}}"
-    secret_access_key: "${{SK}}"
-    project_name: proj-fo
-    models:
-      dreamina-seedance-2-0: dreamina-seedance-2-0-260128
-      dreamina-seedance-2-0-filter-off: {FILTER_OFF_ID}
-      dreamina-seedance-2-0-fast-filter-off: dreamina-seedance-2-0-fast-260128
-  - id: revoked
-    task_base_url: "{upstream}"
-    asset_base_url: "{upstream}"
-    region: ap-southeast-1
-    api_key: "${{REVOKED_KEY}}"
-    access_key_id: "${{REVOKED_AK}}"
-    secret_access_key: "${{REVOKED_SK}}"
-    project_name: proj-revoked
-    models:
-      dreamina-seedance-2-0: dreamina-seedance-2-0-260128
-  - id: unopened
-    task_base_url: "{upstream}"
-    region: ap-southeast-1
-    api_key: "${{KEY}}"
-    models:
-      dreamina-seedance-2-0: {UNOPENED_MODEL}
-  - id: dead
-    task_base_url: "http://127.0.0.1:1"
-    region: ap-southeast-1
-    api_key: "${{KEY}}"
-    models:
-      dreamina-seedance-2-0: dreamina-seedance-2-0-260128
-{extra_channels}tenants:
-  - id: acme
-    token_sha256: ["{acme}"]
-    channels: [main]
-    assets: true
-  - id: globex
-    token_sha256: ["{globex}"]
-    channels: [main]
-    assets: true
-  - id: fomo
-    token_sha256: ["{fomo}"]
-    channels: [fo]
-    assets: true
-  - id: noassets
-    token_sha256: ["{noassets}"]
-    channels: [main]
-    assets: false
-  - id: locked
-    token_sha256: ["{locked}"]
-    channels: [revoked]
-    assets: true
-  - id: unopened
-    token_sha256: ["{unopened}"]
-    channels: [unopened]
-{extra}"#,
-        max_body = opts.max_body_bytes,
-        max_inflight = opts.max_inflight_body_bytes.unwrap_or(opts.max_body_bytes * 8),
-        reconcile = opts.reconcile_interval_ms,
-        acme = sha("acme"),
-        globex = sha("globex"),
-        fomo = sha("fomo"),
-        noassets = sha("noassets"),
-        locked = sha("locked"),
-        unopened = sha("unopened"),
-        extra = opts.extra_tenants,
-        extra_channels = opts.extra_channels,
-    );
+    let mut tree = fixture("edge.yaml");
+    let max_inflight = opts.max_inflight_body_bytes.unwrap_or(opts.max_body_bytes * 8);
+    set(&mut tree, &["limits", "max_body_bytes"], opts.max_body_bytes.into());
+    set(&mut tree, &["limits", "max_inflight_body_bytes"], max_inflight.into());
+    set(&mut tree, &["reconcile", "interval_ms"], opts.reconcile_interval_ms.into());
+    if let Some(journal) = &opts.journal {
+        set(&mut tree, &["store", "journal"], journal.display().to_string().into());
+    }
+    append(&mut tree, "channels", &opts.extra_channels);
+    append(&mut tree, "tenants", &opts.extra_tenants);
+    let yaml = serde_yaml_ng::to_string(&tree).expect("the fixture serializes");
     let env = |name: &str| match name {
+        "REDIS_URL" => Some(redis_url.to_string()),
+        "UPSTREAM" => Some(upstream.to_string()),
+        "NAMESERVER" => Some(nameserver.to_string()),
         "KEY" => Some(CHANNEL_KEY.to_string()),
         "AK" => Some(CHANNEL_AK.to_string()),
         "SK" => Some(CHANNEL_SK.to_string()),
         "REVOKED_KEY" => Some(REVOKED_KEY.to_string()),
         "REVOKED_AK" => Some(REVOKED_AK.to_string()),
         "REVOKED_SK" => Some("SKREVOKED-secret".to_string()),
-        _ => None,
+        "FILTER_OFF_ID" => Some(FILTER_OFF_ID.to_string()),
+        "UNOPENED_MODEL" => Some(UNOPENED_MODEL.to_string()),
+        other => token_sha256_var(other),
     };
     let config = Config::from_yaml(&yaml, &env).expect("test config is valid");
     let store = seedance_edge::server::open_store(&config.store).expect("store");
     seedance_edge::server::build_edge(config, store, None).expect("edge")
+}
+
+/// `<TENANT>_TOKEN_SHA256`: the hash of that tenant's test token (`token("<tenant>")`).
+pub fn token_sha256_var(name: &str) -> Option<String> {
+    let tenant = name.strip_suffix("_TOKEN_SHA256")?.to_ascii_lowercase();
+    Some(seedance_edge::auth::token_sha256(&token(&tenant)))
+}
+
+/// A file of `tests/it/fixtures`, parsed (its `${VAR}`s still unexpanded).
+pub fn fixture(name: &str) -> serde_yaml_ng::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Sets the value at `path` (mappings only), creating the mappings on the way.
+fn set(tree: &mut serde_yaml_ng::Value, path: &[&str], value: serde_yaml_ng::Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut at = tree;
+    for key in parents {
+        let map = at.as_mapping_mut().expect("a mapping on the way");
+        at = map.entry((*key).into()).or_insert_with(|| serde_yaml_ng::Mapping::new().into());
+    }
+    at.as_mapping_mut().expect("a mapping").insert((*last).into(), value);
+}
+
+/// Appends the items of `extra` (a YAML sequence, as written under the key) to the list `key`.
+fn append(tree: &mut serde_yaml_ng::Value, key: &str, extra: &str) {
+    if extra.trim().is_empty() {
+        return;
+    }
+    let items: Vec<serde_yaml_ng::Value> =
+        serde_yaml_ng::from_str(extra).unwrap_or_else(|e| panic!("extra {key} are not a YAML list: {e}\n{extra}"));
+    let list = tree.get_mut(key).and_then(serde_yaml_ng::Value::as_sequence_mut).expect("the fixture has the list");
+    list.extend(items);
 }

@@ -4,7 +4,7 @@
 //! killed on drop.
 #![allow(dead_code)]
 
-use super::harness::{token, CHANNEL_KEY, TASKS};
+use super::harness::{token, token_sha256_var, CHANNEL_KEY, TASKS};
 use super::wait;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -47,30 +47,19 @@ impl Default for NodeConf<'_> {
 }
 
 impl Node {
-    /// Starts a [`NodeConf`] node in `dir`.
+    /// Starts a [`NodeConf`] node in `dir`: `fixtures/node.yaml`, whose `${VAR}`s the process
+    /// expands from the environment given here.
     pub async fn start(dir: &Path, name: &str, conf: NodeConf<'_>) -> Node {
-        let body = format!(
-            r#"
-store: {{ url: "{store}", prefix: sde }}
-reconcile: {{ interval_ms: 200 }}
-server: {{ threads: 2, grace_period_seconds: 0 }}
-channels:
-  - id: main
-    task_base_url: "{upstream}"
-    region: ap-southeast-1
-    api_key: "${{NODE_TEST_KEY}}"
-    max_active_tasks: 120
-    models: {{ dreamina-seedance-2-0: dreamina-seedance-2-0-260128, dreamina-seedance-2-0-fast: dreamina-seedance-2-0-fast-260128 }}
-tenants:
-  - id: {TENANT}
-    token_sha256: ["{sha}"]
-    channels: [main]
-"#,
-            store = conf.store_url,
-            upstream = conf.upstream,
-            sha = seedance_edge::auth::token_sha256(&token(TENANT))
-        );
-        Node::launch(dir, name, &body, conf.admin_extra, &[("NODE_TEST_KEY", CHANNEL_KEY)], "").await
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/node.yaml");
+        let body = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let sha = token_sha256_var("ACME_TOKEN_SHA256").expect("a token variable");
+        let env = [
+            ("NODE_TEST_KEY", CHANNEL_KEY),
+            ("STORE_URL", conf.store_url),
+            ("UPSTREAM", conf.upstream),
+            ("ACME_TOKEN_SHA256", sha.as_str()),
+        ];
+        Node::launch(dir, name, &body, conf.admin_extra, &env, "").await
     }
 
     /// Starts a node on `body`, a configuration without `listen` and `admin` (added here);
