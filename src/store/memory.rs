@@ -12,8 +12,8 @@ use std::sync::{Mutex, MutexGuard};
 struct Tenant {
     record: Option<TenantRecord>,
     tasks: HashMap<String, TaskRecord>,
-    /// Visible task ids with their creation sequence.
-    order: BTreeMap<u64, String>,
+    /// Visible task ids by (creation ms, write sequence): the Redis index's order.
+    order: BTreeMap<(i64, u64), String>,
     pending: HashMap<String, i64>,
     ledger: Vec<LedgerEntry>,
     deferred: HashMap<String, PendingSettlement>,
@@ -113,13 +113,26 @@ impl Inner {
         let t = self.tenant(tenant);
         t.order.retain(|_, id| *id != task.id);
         if !task.hidden {
-            t.order.insert(seq, task.id.clone());
+            t.order.insert((list_order_ms(task.created_at), seq), task.id.clone());
         }
         if !is_terminal(&task.status) {
             t.pending.insert(task.id.clone(), task.created_at.saturating_mul(1000));
         }
         t.tasks.insert(task.id.clone(), task.clone());
     }
+}
+
+/// The Redis store's list score: tasks created this second by the current millisecond (so a
+/// burst lists in creation order), replayed ones by their creation second.
+fn list_order_ms(created_at_secs: i64) -> i64 {
+    let now = now_ms();
+    let this_second = if now / 1000 == created_at_secs { now } else { 0 };
+    created_at_secs.saturating_mul(1000).max(this_second)
+}
+
+/// The append millisecond of a ledger entry id (`<ms>-<seq>`).
+fn entry_ms(entry_id: &str) -> i64 {
+    entry_id.split('-').next().and_then(|ms| ms.parse().ok()).unwrap_or(0)
 }
 
 #[async_trait]
@@ -298,7 +311,10 @@ impl Store for MemoryStore {
         });
         t.pending.remove(&s.task_id);
         t.deferred.remove(&s.task_id);
-        let entry_id = format!("{}-{}", s.settled_at_ms, t.ledger.len());
+        // Like a stream id: the store's own clock at the append (never going back), then a
+        // sequence. `since`/`until` read this time, as they do in Redis, not `settled_at_ms`.
+        let appended_ms = now_ms().max(t.ledger.last().map_or(0, |e| entry_ms(&e.entry_id)));
+        let entry_id = format!("{appended_ms}-{}", t.ledger.len());
         t.ledger.push(LedgerEntry {
             entry_id: entry_id.clone(),
             tenant: tenant.to_string(),
@@ -388,7 +404,7 @@ impl Store for MemoryStore {
     async fn ledger(&self, tenant: &str, since_ms: i64) -> StoreResult<Vec<LedgerEntry>> {
         let inner = self.lock();
         let Some(t) = inner.tenants.get(tenant) else { return Ok(Vec::new()) };
-        Ok(t.ledger.iter().filter(|e| e.at_ms >= since_ms).cloned().collect())
+        Ok(t.ledger.iter().filter(|e| entry_ms(&e.entry_id) >= since_ms).cloned().collect())
     }
 
     async fn ledger_page(
@@ -402,13 +418,15 @@ impl Store for MemoryStore {
         let Some(t) = inner.tenants.get(tenant) else { return Ok(Vec::new()) };
         // Entries are appended in order; a cursor is the position after the named entry.
         let start = match from {
-            LedgerFrom::Since(ms) => t.ledger.iter().position(|e| e.at_ms >= *ms).unwrap_or(t.ledger.len()),
+            LedgerFrom::Since(ms) => {
+                t.ledger.iter().position(|e| entry_ms(&e.entry_id) >= *ms).unwrap_or(t.ledger.len())
+            }
             LedgerFrom::After(id) => t.ledger.iter().position(|e| &e.entry_id == id).map_or(0, |i| i + 1),
         };
         Ok(t.ledger
             .iter()
             .skip(start)
-            .take_while(|e| until_ms.is_none_or(|u| e.at_ms < u))
+            .take_while(|e| until_ms.is_none_or(|u| entry_ms(&e.entry_id) < u))
             .take(count)
             .cloned()
             .collect())

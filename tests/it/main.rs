@@ -25,6 +25,7 @@ mod request_ids;
 mod sdk;
 mod startup;
 mod store_cluster;
+mod store_contract;
 mod store_outage;
 mod store_redis;
 mod store_sentinel;

@@ -1,6 +1,7 @@
-//! The Redis store on a real redis-server: namespaces, ordering, the settlement script's
-//! exactly-once guarantee under concurrency, typed errors for foreign data, fail-fast while Redis
-//! is down and recovery without a restart.
+//! What only the Redis store has, on a real redis-server: retention TTLs, the settlement
+//! script's exactly-once guarantee across connections, typed errors for foreign data, fail-fast
+//! while Redis is down and recovery without a restart. The behaviour both stores share is
+//! `store_contract`.
 
 use crate::support;
 
@@ -66,39 +67,6 @@ async fn records_round_trip_in_the_tenants_namespace_only() {
     assert_eq!(s.asset("globex", "asset-1").await.unwrap(), None);
     assert_eq!(s.assets("acme", AssetKind::Group).await.unwrap(), vec![group]);
     assert_eq!(s.assets("acme", AssetKind::Asset).await.unwrap(), vec![asset]);
-}
-
-#[tokio::test]
-async fn listing_is_newest_first_and_hiding_keeps_the_record() {
-    let redis = RedisServer::start();
-    let s = store(&redis);
-    let now = seedance_edge::clock::now_secs();
-    for i in 0..5 {
-        s.put_task("acme", &task(&format!("cgt-{i}"), now)).await.unwrap();
-    }
-    let ids: Vec<String> = s.tasks("acme").await.unwrap().into_iter().map(|t| t.id).collect();
-    assert_eq!(ids, ["cgt-4", "cgt-3", "cgt-2", "cgt-1", "cgt-0"], "same second, still in creation order");
-    s.hide_task("acme", "cgt-3").await.unwrap();
-    let ids: Vec<String> = s.tasks("acme").await.unwrap().into_iter().map(|t| t.id).collect();
-    assert_eq!(ids, ["cgt-4", "cgt-2", "cgt-1", "cgt-0"]);
-    assert!(s.task("acme", "cgt-3").await.unwrap().unwrap().hidden, "audit record kept");
-}
-
-#[tokio::test]
-async fn terminal_statuses_are_final_and_leave_the_pending_set() {
-    let redis = RedisServer::start();
-    let s = store(&redis);
-    s.put_task("acme", &task("cgt-1", 1_700_000_000)).await.unwrap();
-    assert_eq!(s.due_tasks("acme", i64::MAX, 10).await.unwrap(), vec![("cgt-1".to_string(), 1_700_000_000_000)]);
-    s.reschedule("acme", "cgt-1", Some(2_000_000_000_000)).await.unwrap();
-    assert!(s.due_tasks("acme", 1_999_999_999_999, 10).await.unwrap().is_empty(), "backed off");
-    s.set_status("acme", "cgt-1", "running").await.unwrap();
-    s.set_status("acme", "cgt-1", "failed").await.unwrap();
-    s.set_status("acme", "cgt-1", "running").await.unwrap();
-    assert_eq!(s.task("acme", "cgt-1").await.unwrap().unwrap().status, "failed");
-    assert!(s.due_tasks("acme", i64::MAX, 10).await.unwrap().is_empty());
-    assert!(s.try_lease("acme", "node-a", 10_000).await.unwrap());
-    assert!(!s.try_lease("acme", "node-b", 10_000).await.unwrap());
 }
 
 #[tokio::test]
@@ -221,22 +189,4 @@ async fn one_token_hash_binds_one_tenant_even_when_raced() {
         assert_eq!(winners.len(), 1, "{hash}: {winners:?}");
         assert_eq!(s.token_tenant(&hash).await.unwrap(), Some(winners[0].clone()));
     }
-}
-
-#[tokio::test]
-async fn a_deferred_settlement_is_noted_on_the_task_until_it_settles() {
-    let redis = RedisServer::start();
-    let s = store(&redis);
-    s.put_task("acme", &task("cgt-1", 1_700_000_000)).await.unwrap();
-    s.defer_settlement("acme", "cgt-1", "missing_usage", 10).await.unwrap();
-    s.defer_settlement("acme", "cgt-1", "no_price", 20).await.unwrap();
-    let noted = PendingSettlement { reason: "no_price".into(), since_ms: 10, attempts: 2 };
-    assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), Some(noted), "first time kept, attempts counted");
-    s.defer_settlement("acme", "cgt-2", "no_price", 20).await.unwrap();
-    assert_eq!(redis.cli(&["EXISTS", "sde:{t:acme}:task:cgt-2"]).trim(), "0", "no record conjured for an unknown task");
-
-    assert!(matches!(s.settle("acme", &settlement("cgt-1", "a")).await.unwrap(), SettleOutcome::Settled { .. }));
-    assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), None, "settling clears the note");
-    s.defer_settlement("acme", "cgt-1", "no_price", 30).await.unwrap();
-    assert_eq!(s.pending_settlement("acme", "cgt-1").await.unwrap(), None, "a settled task is never pending");
 }
