@@ -11,6 +11,7 @@ mod bodies;
 mod callback_url;
 mod cli;
 mod compat;
+mod conf_files;
 // The demo walk-through links the simulator into the binary only with the `demo` feature.
 #[cfg(feature = "demo")]
 mod demo;
