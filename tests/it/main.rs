@@ -20,6 +20,7 @@ mod failover;
 mod hostile;
 mod lifecycle;
 mod limits;
+mod module_cycles;
 mod observability;
 mod reconcile;
 mod request_ids;
