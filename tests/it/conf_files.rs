@@ -96,10 +96,22 @@ fn the_example_sets_every_key_the_configuration_knows() {
     assert!(missing.is_empty(), "conf/example.yaml does not set: {missing:?}");
     for key in COMMENTED_ONLY {
         assert!(known.contains(key), "{key} is no longer a configuration key");
-        let leaf = key.rsplit('.').next().unwrap_or(key);
-        let commented = text.lines().any(|l| l.trim_start().starts_with('#') && l.contains(&format!("{leaf}:")));
-        assert!(commented, "conf/example.yaml does not show {key} in a comment");
+        let (section, leaf) = (key.split(['.', '[']).next().unwrap_or(key), key.rsplit('.').next().unwrap_or(key));
+        let commented = top_level_section(&text, section)
+            .any(|l| l.trim_start().starts_with('#') && l.contains(&format!("{leaf}:")));
+        assert!(commented, "conf/example.yaml does not show {key} in a comment under {section}:");
     }
+}
+
+/// The lines of a top-level key's section: from `key:` to the next line that starts a key at
+/// column 0 (comments and indented lines belong to the section).
+fn top_level_section<'a>(text: &'a str, key: &str) -> impl Iterator<Item = &'a str> {
+    let header = format!("{key}:");
+    text.lines()
+        .skip_while(move |l| !l.starts_with(&header))
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || l.is_empty() || l.starts_with([' ', '#']))
+        .map(|(_, l)| l)
 }
 
 #[test]
