@@ -364,23 +364,14 @@ pub fn parse_since(s: &str) -> Result<i64, String> {
         return Ok(if n > 100_000_000_000 { n } else { n * 1000 });
     }
     let bad = || format!("--since {s:?}: use unix seconds, unix ms, or YYYY-MM-DD[THH:MM:SS[Z]]");
-    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00"));
-    let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
-    let t: Vec<i64> =
-        time.trim_end_matches('Z').split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
-    let (&[y, m, day], &[hh, mm, ss]) = (d.as_slice(), t.as_slice()) else { return Err(bad()) };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return Err(bad());
+    // A date alone is its midnight; a trailing `Z` only confirms the UTC the value is read in.
+    let civil = match s.strip_suffix('Z').unwrap_or(s) {
+        d if d.contains('T') => d.parse::<jiff::civil::DateTime>(),
+        d => d.parse::<jiff::civil::Date>().map(|d| d.to_datetime(jiff::civil::Time::midnight())),
     }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Ok(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000)
+    .map_err(|_| bad())?;
+    let at = civil.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| bad())?;
+    Ok(at.timestamp().as_millisecond())
 }
 
 /// Balance, reserved, spent and what is available, as exact decimal USD strings.
@@ -406,5 +397,7 @@ mod tests {
         assert_eq!(super::parse_since("1970-01-02").unwrap(), 86_400_000);
         assert_eq!(super::parse_since("2026-11-24T10:00:00Z").unwrap(), 1_795_514_400_000);
         assert!(super::parse_since("yesterday").is_err());
+        assert!(super::parse_since("2026-02-30").is_err(), "a day the month does not have");
+        assert!(super::parse_since("2026-11-24T25:00:00Z").is_err());
     }
 }

@@ -56,9 +56,7 @@ impl AccessLine<'_> {
     }
 
     fn json(&self) -> String {
-        let ts_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let ts_ms = crate::clock::now_ms();
         serde_json::json!({
             "ts_ms": ts_ms,
             "request_id": self.request_id,

@@ -12,6 +12,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 use seedance_filters::redact::ChannelFault;
+use seedance_filters::task::TaskStatus;
 use seedance_filters::{ErrorCode, PublicModel};
 
 pub struct Metrics {
@@ -76,8 +77,6 @@ pub const UPSTREAM_FAILURES: [&str; 3] = ["timeout", "connect_error", "io_error"
 /// Why a create left a channel: no room under `max_active_tasks`, the upstream answered 429, or
 /// the channel could not be reached (nothing was sent).
 pub const FAILOVER_REASONS: [&str; 4] = ["full", "rate_limited", "connect", "circuit_open"];
-/// Statuses a task is counted under in `seedance_tasks_settled_total`.
-pub const TERMINAL_STATUSES: [&str; 4] = ["succeeded", "failed", "expired", "cancelled"];
 
 /// The method label: the method itself when it is a standard one, else `other`.
 pub fn method_label(method: &str) -> &'static str {
@@ -419,8 +418,8 @@ impl Metrics {
             self.store_duration.with_label_values(&[op]);
         }
         for model in PublicModel::ALL {
-            for status in TERMINAL_STATUSES {
-                self.tasks_settled.with_label_values(&[model.name(), status]);
+            for status in TaskStatus::terminal() {
+                self.tasks_settled.with_label_values(&[model.name(), status.as_str()]);
             }
         }
         for p in seedance_filters::tokens::UsageProblem::ALL {

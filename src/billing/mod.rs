@@ -10,8 +10,9 @@ pub mod reconcile;
 
 use crate::clock::now_ms;
 use crate::edge::Edge;
-use crate::store::{is_terminal, QuarantineRecord, SettleOutcome, Settlement, TaskRecord};
+use crate::store::{QuarantineRecord, SettleOutcome, Settlement, TaskRecord};
 use seedance_filters::sku::{cost_usd_nanos, nanos_to_usd, sku_for, Sku};
+use seedance_filters::task::is_terminal;
 use seedance_filters::tokens::{billable_usage, TaskShape, Usage, UsageProblem};
 use seedance_filters::PublicModel;
 use serde_json::Value;

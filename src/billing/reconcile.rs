@@ -14,10 +14,11 @@ use crate::billing::{defer, observe, DeferReason, Observed};
 use crate::clock::now_ms;
 use crate::config::TenantConf;
 use crate::edge::Edge;
-use crate::store::{is_terminal, StoreError, TaskRecord, TokenError};
+use crate::store::{StoreError, TaskRecord, TokenError};
 use async_trait::async_trait;
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
+use seedance_filters::task::is_terminal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 

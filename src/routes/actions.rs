@@ -196,7 +196,7 @@ async fn signed_call(
         "application/json",
         &body,
         &creds,
-        std::time::SystemTime::now(),
+        crate::clock::now(),
     );
     let mut headers: Vec<(&str, String)> = vec![("Content-Type", "application/json".into())];
     headers.extend(signed);

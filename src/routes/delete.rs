@@ -9,9 +9,9 @@ use super::get::owned_task;
 use super::{Reply, UPSTREAM_TASKS_PATH};
 use crate::billing::Observed;
 use crate::edge::{Edge, UpstreamRoute};
-use crate::store::{is_terminal, TaskRecord, TenantRecord};
+use crate::store::{TaskRecord, TenantRecord};
 use bytes::Bytes;
-use seedance_filters::task::rewrite_error_body;
+use seedance_filters::task::{is_terminal, rewrite_error_body};
 use seedance_filters::{ApiError, ErrorCode};
 use serde_json::{json, Value};
 

@@ -2,6 +2,8 @@
 //! so a tenant's scripts touch one cluster slot; lookups are only ever built in the caller's
 //! namespace, which is what makes another tenant's id indistinguishable from a missing one.
 
+use seedance_filters::task::TaskStatus;
+
 /// Key builder for one configured prefix.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -45,11 +47,11 @@ impl Keys {
     /// `ix_keys` reads them: all, open, model, each terminal status, each status with the model.
     pub fn task_indexes(&self, tenant: &str, model: &str) -> Vec<String> {
         let mut keys = vec![self.tasks(tenant), self.open_tasks(tenant), self.tasks_of_model(tenant, model)];
-        for s in super::page::TERMINAL_STATUSES {
-            keys.push(self.tasks_with_status(tenant, s, None));
+        for s in TaskStatus::terminal() {
+            keys.push(self.tasks_with_status(tenant, s.as_str(), None));
         }
-        for s in super::page::TERMINAL_STATUSES {
-            keys.push(self.tasks_with_status(tenant, s, Some(model)));
+        for s in TaskStatus::terminal() {
+            keys.push(self.tasks_with_status(tenant, s.as_str(), Some(model)));
         }
         keys
     }

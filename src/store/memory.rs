@@ -3,6 +3,8 @@
 //! the process and nothing is shared between nodes, so production configs must use Redis.
 
 use super::*;
+use crate::clock::now_ms;
+use seedance_filters::task::is_terminal;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -118,10 +120,6 @@ impl MemoryStore {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 impl Inner {
     fn tenant(&mut self, id: &str) -> &mut Tenant {
         self.tenants.entry(id.to_string()).or_default()
@@ -155,6 +153,11 @@ impl Inner {
         }
         t.tasks.insert(task.id.clone(), task.clone());
     }
+}
+
+/// The append millisecond of a ledger entry id (`<ms>-<seq>`).
+fn entry_ms(entry_id: &str) -> i64 {
+    entry_id.split('-').next().and_then(|ms| ms.parse().ok()).unwrap_or(0)
 }
 
 #[async_trait]
@@ -344,7 +347,10 @@ impl Store for MemoryStore {
         });
         t.pending.remove(&s.task_id);
         t.deferred.remove(&s.task_id);
-        let entry_id = format!("{}-{}", s.settled_at_ms, t.ledger.len());
+        // Like a stream id: the store's own clock at the append (never going back), then a
+        // sequence. `since`/`until` read this time, as they do in Redis, not `settled_at_ms`.
+        let appended_ms = now_ms().max(t.ledger.last().map_or(0, |e| entry_ms(&e.entry_id)));
+        let entry_id = format!("{appended_ms}-{}", t.ledger.len());
         t.ledger.push(LedgerEntry {
             entry_id: entry_id.clone(),
             tenant: tenant.to_string(),
@@ -434,7 +440,7 @@ impl Store for MemoryStore {
     async fn ledger(&self, tenant: &str, since_ms: i64) -> StoreResult<Vec<LedgerEntry>> {
         let inner = self.lock();
         let Some(t) = inner.tenants.get(tenant) else { return Ok(Vec::new()) };
-        Ok(t.ledger.iter().filter(|e| e.at_ms >= since_ms).cloned().collect())
+        Ok(t.ledger.iter().filter(|e| entry_ms(&e.entry_id) >= since_ms).cloned().collect())
     }
 
     async fn ledger_page(
@@ -448,13 +454,15 @@ impl Store for MemoryStore {
         let Some(t) = inner.tenants.get(tenant) else { return Ok(Vec::new()) };
         // Entries are appended in order; a cursor is the position after the named entry.
         let start = match from {
-            LedgerFrom::Since(ms) => t.ledger.iter().position(|e| e.at_ms >= *ms).unwrap_or(t.ledger.len()),
+            LedgerFrom::Since(ms) => {
+                t.ledger.iter().position(|e| entry_ms(&e.entry_id) >= *ms).unwrap_or(t.ledger.len())
+            }
             LedgerFrom::After(id) => t.ledger.iter().position(|e| &e.entry_id == id).map_or(0, |i| i + 1),
         };
         Ok(t.ledger
             .iter()
             .skip(start)
-            .take_while(|e| until_ms.is_none_or(|u| e.at_ms < u))
+            .take_while(|e| until_ms.is_none_or(|u| entry_ms(&e.entry_id) < u))
             .take(count)
             .cloned()
             .collect())

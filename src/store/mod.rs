@@ -416,8 +416,3 @@ pub trait Store: Send + Sync + 'static {
     /// The tenant's groups or assets, newest first.
     async fn assets(&self, tenant: &str, kind: AssetKind) -> StoreResult<Vec<AssetRecord>>;
 }
-
-/// Terminal task statuses never change again and leave the pending set.
-pub fn is_terminal(status: &str) -> bool {
-    matches!(status, "succeeded" | "failed" | "expired" | "cancelled")
-}

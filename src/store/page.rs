@@ -6,9 +6,6 @@
 use super::TaskRecord;
 use std::time::Duration;
 
-/// Terminal statuses: each has its own index, since a recorded terminal status never changes.
-pub const TERMINAL_STATUSES: [&str; 4] = ["succeeded", "failed", "expired", "cancelled"];
-
 /// What one list page asks for. Filters combine: a task is listed only if it matches all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskPageQuery {

@@ -6,11 +6,13 @@
 
 use super::keys::Keys;
 use super::*;
+use crate::clock::now_ms;
 use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use ::redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
+use seedance_filters::task::is_terminal;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -625,10 +627,6 @@ fn parse_task(op: &'static str, id: &str, mut h: HashMap<String, String>) -> Sto
         slot: take("slot"),
         prepaid: take("prepaid").as_deref() == Some("1"),
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// An optional limit as the admission script reads it: `''` = unlimited.

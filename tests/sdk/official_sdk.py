@@ -1,7 +1,7 @@
 """The official BytePlus Python SDK (byteplus-python-sdk-v2, module byteplussdkarkruntime) against
 the edge, unchanged: only the base URL and the token differ from calling BytePlus itself.
 
-Driven by tests/sdk.rs, which starts the edge on a real redis-server and fake-ark and passes
+Driven by tests/it/sdk.rs, which starts the edge on a real redis-server and fake-ark and passes
 BASE_URL, TOKEN, OTHER_TOKEN (a second tenant) and FAKE_ARK (its control API, to finish a task).
 Every step asserts; the last line printed is a JSON summary the Rust test checks too.
 """

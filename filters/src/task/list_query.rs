@@ -4,6 +4,7 @@
 use crate::error::ApiError;
 use crate::model::PublicModel;
 use crate::query::decode;
+use crate::task::TaskStatus;
 
 const PARAMS: &str = "page_num, page_size, filter.status, filter.model, filter.task_ids, filter.service_tier";
 /// The upstream's paging bounds (both 1..=500).
@@ -11,46 +12,6 @@ const MAX_PAGE_NUM: u32 = 500;
 const MAX_PAGE_SIZE: u32 = 500;
 /// More ids than a page can hold is a mistake, not a query.
 const MAX_TASK_IDS: usize = 1000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskStatus {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Expired,
-    Cancelled,
-}
-
-impl TaskStatus {
-    pub const ALL: [TaskStatus; 6] = [
-        TaskStatus::Queued,
-        TaskStatus::Running,
-        TaskStatus::Succeeded,
-        TaskStatus::Failed,
-        TaskStatus::Expired,
-        TaskStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Queued => "queued",
-            TaskStatus::Running => "running",
-            TaskStatus::Succeeded => "succeeded",
-            TaskStatus::Failed => "failed",
-            TaskStatus::Expired => "expired",
-            TaskStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TaskStatus> {
-        TaskStatus::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, TaskStatus::Queued | TaskStatus::Running)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {

@@ -1,15 +1,17 @@
 //! The task routes' pure halves (SPEC §4.2–§4.5): create-task validation and rewrite, the
-//! response rewrite, and the list query.
+//! response rewrite, the list query, task statuses and the id rule.
 
 mod content;
 mod create;
 mod list_query;
 mod response;
+mod status;
 
 pub use content::{ContentFacts, MediaUrl};
 pub use create::{parse_create, CreateTask};
-pub use list_query::{parse_list_query, ListQuery, ServiceTier, TaskStatus};
+pub use list_query::{parse_list_query, ListQuery, ServiceTier};
 pub use response::{rewrite_error_body, rewrite_task};
+pub use status::{is_terminal, TaskStatus};
 
 /// Task, asset and group ids as the upstream mints them (`cgt-…`, `asset-…`, `group-…`): short,
 /// ASCII, no separators. Anything else is refused before it can become a path segment or a
