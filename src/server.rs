@@ -16,7 +16,6 @@ use crate::store::memory::MemoryStore;
 use crate::store::metered::MeteredStore;
 use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::Store;
-use crate::upstream::UpstreamClient;
 use pingora_core::apps::http_app::HttpServer;
 use pingora_core::apps::HttpServerApp;
 use pingora_core::listeners::tls::TlsSettings;
@@ -57,7 +56,7 @@ pub fn build_edge(
     store: Arc<dyn Store>,
     dns: Option<Arc<dyn AddrSource>>,
 ) -> Result<Arc<Edge>, String> {
-    let channels = Channels::from_config(&config.channels)?;
+    let channels = Channels::from_config(&config.channels).map_err(|e| e.to_string())?;
     let dns = match dns {
         Some(d) => d,
         None => Arc::new(HickorySource::new(&config.dns.nameservers, config.dns.timeout)?),
@@ -78,7 +77,7 @@ pub fn build_edge(
     }
     Ok(Arc::new(Edge {
         auth: Arc::new(Authenticator::new(store.clone(), config.auth_cache_ttl)),
-        upstream: Arc::new(UpstreamClient::new(config.upstream.connect_timeout, config.upstream.read_timeout)),
+        ark: Arc::new(crate::ark::Client::new(config.upstream.connect_timeout, config.upstream.read_timeout, &metrics)),
         channels,
         dns,
         metrics,

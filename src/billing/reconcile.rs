@@ -197,10 +197,10 @@ impl Reconciler {
         }
         let records = self.readable_records(tenant, &due, now).await?;
         let refs: Vec<&TaskRecord> = records.iter().collect();
-        let fetched = match fetch_scoped(edge, &refs).await {
+        let fetched = match fetch_scoped(&edge.ark, &edge.channels, &refs).await {
             Ok(f) => f,
             Err(e) => {
-                log::warn!("reconcile: tenant={tenant}: {}", e.message);
+                log::warn!("reconcile: tenant={tenant}: {e}");
                 Default::default()
             }
         };

@@ -49,7 +49,7 @@ impl SeedanceModule {
     }
 
     /// The request phase: answers every `/volcark/` request locally (the module re-originates
-    /// the upstream exchange itself; see `crate::upstream` for why) and returns `Ok(true)`.
+    /// the upstream exchange itself; see `crate::ark` for why) and returns `Ok(true)`.
     pub async fn request_filter(&self, session: &mut Session, ctx: &mut EdgeCtx) -> pingora_core::Result<bool> {
         ctx.started = Some(Instant::now());
         // One snapshot for the whole request: a reload meanwhile does not change its rules.

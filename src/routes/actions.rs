@@ -4,9 +4,9 @@
 //! rewrite the answer, record what was created. Errors use the OpenAPI `ResponseMetadata` shape.
 
 use super::{Reply, Request};
+use crate::ark::{upstream_failure, UpstreamRequest};
 use crate::channel::ChannelRuntime;
-use crate::edge::{upstream_failure, Edge, UpstreamRoute};
-use crate::sign::{sign_request, Credentials};
+use crate::edge::Edge;
 use crate::store::{AssetKind, AssetRecord, TenantRecord};
 use bytes::Bytes;
 use seedance_filters::asset::action::{parse_action, Action};
@@ -92,7 +92,8 @@ async fn run(edge: &Edge, tenant: &TenantRecord, action: Action, req: &Request) 
     }
 
     let body = ar.upstream_body(&target_channel.conf.project_name, scope.as_deref());
-    let resp = signed_call(edge, &target_channel, action, body).await.map_err(&fail)?;
+    let request = UpstreamRequest::action(action.name(), ACTION_VERSION, Bytes::from(body));
+    let resp = edge.ark.call(&target_channel.account, &request).await.map_err(|e| fail(e.into()))?;
     let mut v: Value = serde_json::from_slice(&resp.body)
         .map_err(|_| fail(upstream_failure("answered something that is not JSON")))?;
     if v.pointer("/ResponseMetadata/Error").is_some() || resp.status != 200 {
@@ -166,41 +167,4 @@ fn empty_list(action: Action, ar: &AssetRequest, region: &str) -> Reply {
             "Result": {"Items": [], "TotalCount": 0, "PageNumber": page("PageNumber"), "PageSize": page("PageSize")}
         }),
     )
-}
-
-/// Signs and sends one Action with the channel's AK/SK.
-async fn signed_call(
-    edge: &Edge,
-    channel: &ChannelRuntime,
-    action: Action,
-    body: Vec<u8>,
-) -> Result<crate::upstream::UpstreamResponse, ApiError> {
-    let (Some(endpoint), Some(ak), Some(sk)) =
-        (&channel.assets, &channel.conf.access_key_id, &channel.conf.secret_access_key)
-    else {
-        return Err(ApiError::new(ErrorCode::ChannelNotAvailable, "this channel has no asset library"));
-    };
-    let query = [("Action", action.name()), ("Version", ACTION_VERSION)];
-    let creds = Credentials {
-        access_key_id: ak.expose(),
-        secret_access_key: sk.expose(),
-        region: &channel.conf.region,
-        service: "ark",
-    };
-    let path = endpoint.path("/");
-    let signed = sign_request(
-        "POST",
-        &endpoint.authority(),
-        &path,
-        &query,
-        "application/json",
-        &body,
-        &creds,
-        std::time::SystemTime::now(),
-    );
-    let mut headers: Vec<(&str, String)> = vec![("Content-Type", "application/json".into())];
-    headers.extend(signed);
-    let path_and_query = format!("{path}?Action={}&Version={ACTION_VERSION}", action.name());
-    edge.call(channel, UpstreamRoute::Action, "POST", endpoint, &path_and_query, &headers, Some(Bytes::from(body)))
-        .await
 }

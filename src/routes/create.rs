@@ -3,9 +3,10 @@
 //! record ownership before the id is released to the customer.
 
 use super::{parse_json, Reply, Request, UPSTREAM_TASKS_PATH};
+use crate::ark::{Method, UpstreamRequest, UpstreamResponse, UpstreamRoute};
 use crate::channel::Route as ChannelRoute;
 use crate::clock::{now_ms, now_secs};
-use crate::edge::{Edge, UpstreamRoute};
+use crate::edge::Edge;
 use crate::store::{AssetKind, Intent, TaskRecord, TenantRecord};
 use bytes::Bytes;
 use seedance_filters::callback::{judge_addresses, unresolvable, CheckedUrl, UrlHost};
@@ -102,7 +103,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
         (Some(reason), _) => channels_busy(&candidates, reason),
         // Every channel was unreachable: the same 502 a single channel gave before failover.
         (None, Some(e)) => e,
-        (None, None) => crate::edge::upstream_failure("could not be reached"),
+        (None, None) => crate::ark::upstream_failure("could not be reached"),
     })
 }
 
@@ -183,12 +184,13 @@ async fn attempt(
     }
 
     let body = Bytes::from(task.upstream_body(&route.official_model));
-    let sent = edge.task_call_checked(channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body)).await;
+    let req = UpstreamRequest::task(UpstreamRoute::Create, Method::Post, UPSTREAM_TASKS_PATH).with_body(body);
+    let sent = edge.ark.call(&channel.account, &req).await;
     // An answer other than 200 created nothing; so did a request that never left the edge. A 502
     // after sending (a timeout, a 5xx, a dropped answer) may have: it keeps its intent and slots.
     let created_nothing = match &sent {
         Ok(r) => r.status != 200,
-        Err(f) => f.unsent || f.error.code != ErrorCode::UpstreamError,
+        Err(e) => !e.may_have_acted(),
     };
     if created_nothing {
         if let Err(e) = edge.store.drop_intent(&channel_id, intent).await {
@@ -199,7 +201,7 @@ async fn attempt(
     // Only these two certainly created nothing *and* say another channel may do better.
     let skip = match &sent {
         Ok(r) if r.status == 429 => Some((SkipReason::RateLimited, None)),
-        Err(f) if f.unsent => Some((SkipReason::Connect, Some(f.error.clone()))),
+        Err(e) if e.unsent() => Some((SkipReason::Connect, Some(ApiError::from(e)))),
         _ => None,
     };
     if let Some((reason, error)) = skip {
@@ -208,7 +210,7 @@ async fn attempt(
     if created_nothing {
         crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
     }
-    Attempt::Answered(finish(edge, tenant, task, intent, route, sent.map_err(|f| f.error)).await)
+    Attempt::Answered(finish(edge, tenant, task, intent, route, sent.map_err(ApiError::from)).await)
 }
 
 /// Turns the channel's answer into the customer's, recording ownership of a created task.
@@ -218,7 +220,7 @@ async fn finish(
     task: &CreateTask<'_>,
     intent: &Intent,
     route: &ChannelRoute,
-    sent: Result<crate::upstream::UpstreamResponse, ApiError>,
+    sent: Result<UpstreamResponse, ApiError>,
 ) -> Result<Reply, ApiError> {
     let channel_id = route.channel.conf.id.clone();
     let resp = sent?;
@@ -233,7 +235,7 @@ async fn finish(
         .get("id")
         .and_then(|v| v.as_str())
         .filter(|id| seedance_filters::task::is_plausible_task_id(id))
-        .ok_or_else(|| crate::edge::upstream_failure("answered without a task id"))?
+        .ok_or_else(|| crate::ark::upstream_failure("answered without a task id"))?
         .to_string();
 
     let record = TaskRecord {

@@ -28,14 +28,14 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
     if let Some(status) = q.status {
         // Stored terminal statuses are final; only unfinished ones need the upstream's word.
         let stale: Vec<&TaskRecord> = records.iter().filter(|r| !is_terminal(&r.status)).collect();
-        fetched = fetch_scoped(edge, &stale).await?;
+        fetched = fetch_scoped(&edge.ark, &edge.channels, &stale).await?;
         records.retain(|r| current_status(r, &fetched) == status.as_str());
     }
     let total = records.len();
     let start = (q.page_num as usize - 1).saturating_mul(q.page_size as usize);
     let page: Vec<&TaskRecord> = records.iter().skip(start).take(q.page_size as usize).collect();
     let missing: Vec<&TaskRecord> = page.iter().copied().filter(|r| !fetched.contains_key(&r.id)).collect();
-    fetched.extend(fetch_scoped(edge, &missing).await?);
+    fetched.extend(fetch_scoped(&edge.ark, &edge.channels, &missing).await?);
 
     let mut items = Vec::with_capacity(page.len());
     for record in page {
