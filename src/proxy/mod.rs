@@ -68,7 +68,7 @@ impl SeedanceModule {
         }
         let scope = crate::scope::Scope::new(ctx.request_id.clone());
         let req = Request { method, path, query, body: Bytes::new() };
-        let (reply, scope) = crate::scope::scoped(scope, self.serve(&edge, session, ctx, &route, req)).await;
+        let (reply, scope) = crate::scope::scoped(scope, serve(&edge, session, ctx, &route, req)).await;
         ctx.upstream_micros = scope.upstream_micros();
         ctx.upstream = scope.upstream();
         ctx.task_id = ctx.task_id.take().or_else(|| scope.task_id());
@@ -79,40 +79,6 @@ impl SeedanceModule {
             body::drain(session).await;
         }
         Ok(true)
-    }
-
-    async fn serve(
-        &self,
-        edge: &Edge,
-        session: &mut Session,
-        ctx: &mut EdgeCtx,
-        route: &Route,
-        mut req: Request,
-    ) -> Reply {
-        let auth_header = session.req_header().headers.get("authorization").map(|v| v.as_bytes().to_vec());
-        let tenant = match edge.auth.authenticate(auth_header.as_deref()).await {
-            Ok(t) => t,
-            Err(AuthFailure::Rejected(e)) => return render(route, &e, &ctx.request_id),
-            Err(AuthFailure::Store(e)) => return render(route, &edge.store_failed(&e), &ctx.request_id),
-        };
-        ctx.tenant = Some(tenant.id.clone());
-        // Held until the handler is done with the body.
-        let mut _permit = None;
-        if route.reads_body() {
-            let limits = &edge.config.limits;
-            match body::read(session, limits.max_body_bytes, limits.body_read_timeout, &edge.body_budget).await {
-                Ok((b, p)) => {
-                    req.body = b;
-                    _permit = Some(p);
-                }
-                Err(e) => {
-                    // The rest of an unread body is still on the wire: this connection cannot be reused.
-                    ctx.close_connection = true;
-                    return render(route, &e, &ctx.request_id);
-                }
-            }
-        }
-        routes::dispatch(edge, &tenant, route, &req).await
     }
 
     /// The logging phase: one metrics update and one access-log line per request. Never logs a
@@ -146,6 +112,34 @@ impl SeedanceModule {
         };
         log::info!(target: crate::logfmt::ACCESS_TARGET, "{}", line.render(self.edge().config.log_format));
     }
+}
+
+/// Authenticates, reads the body when the route needs it, and runs the route's handler.
+async fn serve(edge: &Edge, session: &mut Session, ctx: &mut EdgeCtx, route: &Route, mut req: Request) -> Reply {
+    let auth_header = session.req_header().headers.get("authorization").map(|v| v.as_bytes().to_vec());
+    let tenant = match edge.auth.authenticate(auth_header.as_deref()).await {
+        Ok(t) => t,
+        Err(AuthFailure::Rejected(e)) => return render(route, &e, &ctx.request_id),
+        Err(AuthFailure::Store(e)) => return render(route, &edge.store_failed(&e), &ctx.request_id),
+    };
+    ctx.tenant = Some(tenant.id.clone());
+    // Held until the handler is done with the body.
+    let mut _permit = None;
+    if route.reads_body() {
+        let limits = &edge.config.limits;
+        match body::read(session, limits.max_body_bytes, limits.body_read_timeout, &edge.body_budget).await {
+            Ok((b, p)) => {
+                req.body = b;
+                _permit = Some(p);
+            }
+            Err(e) => {
+                // The rest of an unread body is still on the wire: this connection cannot be reused.
+                ctx.close_connection = true;
+                return render(route, &e, &ctx.request_id);
+            }
+        }
+    }
+    routes::dispatch(edge, &tenant, route, &req).await
 }
 
 /// An error in the shape the route speaks.

@@ -48,6 +48,14 @@ impl SkipReason {
     }
 }
 
+/// The create in flight: who asks, what, and the admission it holds (its slot and intent id).
+#[derive(Clone, Copy)]
+struct Create<'a> {
+    tenant: &'a TenantRecord,
+    task: &'a CreateTask<'a>,
+    intent: &'a Intent,
+}
+
 /// One channel's outcome: the create's answer, or a skip that certainly created nothing.
 enum Attempt {
     Answered(Result<Reply, ApiError>),
@@ -78,7 +86,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
         let outcome = if breaker.skip(std::time::Instant::now()) {
             Attempt::Skipped { reason: SkipReason::CircuitOpen, error: None }
         } else {
-            let outcome = attempt(edge, tenant, &task, &intent, route).await;
+            let outcome = attempt(edge, Create { tenant, task: &task, intent: &intent }, route).await;
             track_circuit(edge, route, &outcome);
             outcome
         };
@@ -156,13 +164,8 @@ fn count_failover(edge: &Edge, from: &str, to: &str, reason: SkipReason) {
 /// Creates the task on one channel: room, write-ahead intent, upstream call, ownership. Every
 /// path that returns `Skipped` has given back the channel's room and intent; the tenant's slot
 /// stays with the caller, which tries the next channel.
-async fn attempt(
-    edge: &Edge,
-    tenant: &TenantRecord,
-    task: &CreateTask<'_>,
-    intent: &Intent,
-    route: &ChannelRoute,
-) -> Attempt {
+async fn attempt(edge: &Edge, create: Create<'_>, route: &ChannelRoute) -> Attempt {
+    let Create { tenant, task, intent } = create;
     let channel = &route.channel;
     let channel_id = channel.conf.id.clone();
     match crate::capacity::take(edge, channel, &intent.id, now_ms()).await {
@@ -210,18 +213,17 @@ async fn attempt(
     if created_nothing {
         crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
     }
-    Attempt::Answered(finish(edge, tenant, task, intent, route, sent.map_err(ApiError::from)).await)
+    Attempt::Answered(finish(edge, create, route, sent.map_err(ApiError::from)).await)
 }
 
 /// Turns the channel's answer into the customer's, recording ownership of a created task.
 async fn finish(
     edge: &Edge,
-    tenant: &TenantRecord,
-    task: &CreateTask<'_>,
-    intent: &Intent,
+    create: Create<'_>,
     route: &ChannelRoute,
     sent: Result<UpstreamResponse, ApiError>,
 ) -> Result<Reply, ApiError> {
+    let Create { tenant, task, intent } = create;
     let channel_id = route.channel.conf.id.clone();
     let resp = sent?;
     if resp.status != 200 {
