@@ -104,10 +104,8 @@ impl ServeHttp for AdminApp {
                 }
                 match edge.store.ping().await {
                     Ok(()) => text(200, "text/plain", ready_detail(&edge).into_bytes()),
-                    Err(e) => {
-                        edge.store_failed(&e);
-                        text(503, "text/plain", b"store unreachable\n".to_vec())
-                    }
+                    // Counted and logged by the store.
+                    Err(_) => text(503, "text/plain", b"store unreachable\n".to_vec()),
                 }
             }
             "/metrics" if !self.may_scrape(session) => unauthorized(),

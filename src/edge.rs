@@ -7,8 +7,7 @@ use crate::config::Config;
 use crate::dns::AddrSource;
 use crate::journal::Journal;
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
-use seedance_filters::{ApiError, ErrorCode};
+use crate::store::Store;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -82,15 +81,5 @@ impl Edge {
             tenants_stale: self.tenants_stale.clone(),
             body_budget: self.body_budget.clone(),
         })
-    }
-
-    /// Counts a failed store operation and turns it into the fail-closed 503.
-    pub fn store_failed(&self, e: &StoreError) -> ApiError {
-        self.metrics.store_errors.with_label_values(&[e.op()]).inc();
-        log::warn!("store error: {e}");
-        ApiError::new(
-            ErrorCode::StoreUnavailable,
-            "the ownership store is unavailable; nothing was changed, retry later",
-        )
     }
 }

@@ -80,7 +80,6 @@ pub async fn reload(live: &LiveEdge, path: &std::path::Path) -> Result<(), Reloa
     match sync_tenants(&edge).await {
         Ok(_) => edge.tenants_stale.store(false, Ordering::Release),
         Err(e) => {
-            edge.store_failed(&e);
             log::error!("config reload: tenants not upserted ({e}); the reconciler retries each pass");
             edge.tenants_stale.store(true, Ordering::Release);
         }

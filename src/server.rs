@@ -50,7 +50,7 @@ fn node_id() -> String {
 }
 
 /// Builds the module's state; `dns` overrides the configured resolver (tests, the demo). Every
-/// store operation is timed from here on (`seedance_store_duration_seconds`).
+/// store operation is timed, and every failure counted, from here on.
 pub fn build_edge(
     config: Config,
     store: Arc<dyn Store>,
@@ -64,7 +64,8 @@ pub fn build_edge(
     let metrics = Arc::new(Metrics::new(config.metrics_tenant_label).map_err(|e| format!("metrics: {e}"))?);
     metrics.init_channels(config.channels.iter().map(|c| c.id.as_str()));
     metrics.set_channel_caps(&config.channels);
-    let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, metrics.store_duration.clone()));
+    let store: Arc<dyn Store> =
+        Arc::new(MeteredStore::new(store, metrics.store_duration.clone(), metrics.store_errors.clone()));
     let journal = match &config.store.journal {
         Some(p) => Some(
             Journal::open(p, metrics.journal_corrupt_lines.clone())

@@ -120,7 +120,7 @@ async fn serve(edge: &Edge, session: &mut Session, ctx: &mut EdgeCtx, route: &Ro
     let tenant = match edge.auth.authenticate(auth_header.as_deref()).await {
         Ok(t) => t,
         Err(AuthFailure::Rejected(e)) => return render(route, &e, &ctx.request_id),
-        Err(AuthFailure::Store(e)) => return render(route, &edge.store_failed(&e), &ctx.request_id),
+        Err(AuthFailure::Store(e)) => return render(route, &e.into(), &ctx.request_id),
     };
     ctx.tenant = Some(tenant.id.clone());
     // Held until the handler is done with the body.

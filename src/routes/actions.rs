@@ -69,8 +69,7 @@ async fn run(edge: &Edge, tenant: &TenantRecord, action: Action, req: &Request) 
             }
         }
         Action::ListAssets | Action::ListAssetGroups => {
-            let groups =
-                edge.store.assets(&tenant.id, AssetKind::Group).await.map_err(|e| fail(edge.store_failed(&e)))?;
+            let groups = edge.store.assets(&tenant.id, AssetKind::Group).await.map_err(|e| fail(e.into()))?;
             let mine: Vec<String> = groups.into_iter().filter(|g| g.channel == channel.conf.id).map(|g| g.id).collect();
             let asked: Vec<String> = ar.group_id.iter().cloned().chain(ar.group_ids.iter().cloned()).collect();
             let wanted = if asked.is_empty() {
@@ -122,7 +121,7 @@ async fn run(edge: &Edge, tenant: &TenantRecord, action: Action, req: &Request) 
                 group_id: ar.group_id.clone(),
                 created_at: crate::clock::now_secs(),
             };
-            edge.store.put_asset(&tenant.id, &record).await.map_err(|e| fail(edge.store_failed(&e)))?;
+            edge.store.put_asset(&tenant.id, &record).await.map_err(|e| fail(e.into()))?;
             log::info!("tenant={} created {:?} {id} on channel {}", tenant.id, record.kind, record.channel);
         }
         Action::ListAssets | Action::ListAssetGroups => {
@@ -140,7 +139,7 @@ async fn owned(edge: &Edge, tenant: &TenantRecord, id: &str, kind: AssetKind) ->
     if !seedance_filters::task::is_plausible_task_id(id) {
         return Err(asset_not_found(what, id));
     }
-    let rec = edge.store.asset(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
+    let rec = edge.store.asset(&tenant.id, id).await?;
     rec.filter(|r| r.kind == kind).ok_or_else(|| asset_not_found(what, id))
 }
 
@@ -153,7 +152,7 @@ fn channel_of(edge: &Edge, rec: &AssetRecord) -> Result<Arc<ChannelRuntime>, Api
 /// Ids a list answer may contain: the tenant's groups (ListAssetGroups) or assets (ListAssets).
 async fn owned_ids(edge: &Edge, tenant: &TenantRecord, action: Action) -> Result<HashSet<String>, ApiError> {
     let kind = if action == Action::ListAssets { AssetKind::Asset } else { AssetKind::Group };
-    let recs = edge.store.assets(&tenant.id, kind).await.map_err(|e| edge.store_failed(&e))?;
+    let recs = edge.store.assets(&tenant.id, kind).await?;
     Ok(recs.into_iter().map(|r| r.id).collect())
 }
 

@@ -183,7 +183,7 @@ async fn attempt(edge: &Edge, create: Create<'_>, route: &ChannelRoute) -> Attem
     if let Err(e) = edge.store.put_intent(&channel_id, intent).await {
         crate::capacity::give_back(edge, channel, &intent.id).await;
         crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
-        return Attempt::Answered(Err(edge.store_failed(&e)));
+        return Attempt::Answered(Err(e.into()));
     }
 
     let body = Bytes::from(task.upstream_body(&route.official_model));
@@ -196,9 +196,9 @@ async fn attempt(edge: &Edge, create: Create<'_>, route: &ChannelRoute) -> Attem
         Err(e) => !e.may_have_acted(),
     };
     if created_nothing {
-        if let Err(e) = edge.store.drop_intent(&channel_id, intent).await {
-            edge.store_failed(&e);
-        }
+        // A failure is counted and logged by the store; a stale intent only costs the orphan
+        // scan a look.
+        let _ = edge.store.drop_intent(&channel_id, intent).await;
         crate::capacity::give_back(edge, channel, &intent.id).await;
     }
     // Only these two certainly created nothing *and* say another channel may do better.
@@ -260,10 +260,9 @@ async fn finish(
     };
     crate::scope::note_task(&id);
     record_ownership(edge, &tenant.id, &record).await?;
-    if let Err(e) = edge.store.claim(&channel_id, &id, intent).await {
-        // Ownership is recorded (or journaled); the scan falls back to the tenant's records.
-        edge.store_failed(&e);
-    }
+    // Ownership is recorded (or journaled): if the claim fails (counted and logged by the
+    // store), the orphan scan falls back to the tenant's records.
+    let _ = edge.store.claim(&channel_id, &id, intent).await;
     log::info!("tenant={} created task {} on channel {}", tenant.id, id, record.channel);
     // The create answer is passed through as the upstream gave it (`{"id":"cgt-…"}`).
     Ok(Reply::raw(200, resp.body).with_request_id(resp.request_id))
@@ -274,7 +273,7 @@ async fn finish(
 async fn choose_channels(edge: &Edge, tenant: &TenantRecord, task: &CreateTask<'_>) -> Result<Candidates, ApiError> {
     let mut bound: Option<String> = None;
     for id in &task.content.asset_ids {
-        let asset = edge.store.asset(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
+        let asset = edge.store.asset(&tenant.id, id).await?;
         let asset = asset.filter(|a| a.kind == AssetKind::Asset).ok_or_else(|| {
             ApiError::with_param(
                 ErrorCode::AssetNotFound,
@@ -328,7 +327,6 @@ async fn check_media_hosts(edge: &Edge, urls: &[MediaUrl]) -> Result<(), ApiErro
 /// Writes ownership before the response is released; the journal catches a store failure.
 async fn record_ownership(edge: &Edge, tenant: &str, record: &TaskRecord) -> Result<(), ApiError> {
     let Err(e) = edge.store.put_task(tenant, record).await else { return Ok(()) };
-    edge.store_failed(&e);
     let Some(journal) = &edge.journal else {
         log::error!("tenant={tenant} task {} created upstream but not recorded: {e}", record.id);
         return Err(ApiError::new(ErrorCode::StoreUnavailable, "the ownership store is unavailable; retry later"));

@@ -90,7 +90,7 @@ async fn cancelled(
 }
 
 async fn hide(edge: &Edge, tenant: &TenantRecord, id: &str, rid: Option<String>) -> Result<Reply, ApiError> {
-    edge.store.hide_task(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
+    edge.store.hide_task(&tenant.id, id).await?;
     log::info!("tenant={} task {id} deleted", tenant.id);
     Ok(Reply::raw(200, Bytes::from_static(b"{}")).with_request_id(rid))
 }

@@ -19,7 +19,7 @@ pub async fn owned_task(edge: &Edge, tenant: &TenantRecord, id: &str) -> Result<
     if !is_plausible_task_id(id) {
         return Err(task_not_found(id));
     }
-    let record = edge.store.task(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
+    let record = edge.store.task(&tenant.id, id).await?;
     record.filter(|r| !r.hidden).ok_or_else(|| task_not_found(id))
 }
 

@@ -16,7 +16,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
     if q.matches_nothing() {
         return Ok(Reply::json(200, &json!({"items": [], "total": 0})));
     }
-    let mut records = edge.store.tasks(&tenant.id).await.map_err(|e| edge.store_failed(&e))?;
+    let mut records = edge.store.tasks(&tenant.id).await?;
     if let Some(ids) = &q.task_ids {
         // Another tenant's ids are simply not in this index: silently absent.
         records.retain(|r| ids.contains(&r.id));
