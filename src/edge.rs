@@ -63,8 +63,8 @@ impl LiveEdge {
 impl Edge {
     /// The same process state under another configuration: `config` and the channels built from
     /// it are new, everything else is shared with `self`.
-    pub fn with_config(&self, config: Config) -> Result<Edge, String> {
-        let channels = Channels::from_config(&config.channels).map_err(|e| e.to_string())?;
+    pub fn with_config(&self, config: Config) -> Result<Edge, crate::ark::EndpointError> {
+        let channels = Channels::from_config(&config.channels)?;
         Ok(Edge {
             config: Arc::new(config),
             channels,

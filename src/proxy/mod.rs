@@ -128,9 +128,9 @@ async fn serve(edge: &Edge, session: &mut Session, ctx: &mut EdgeCtx, route: &Ro
     if route.reads_body() {
         let limits = &edge.config.limits;
         match body::read(session, limits.max_body_bytes, limits.body_read_timeout, &edge.body_budget).await {
-            Ok((b, p)) => {
-                req.body = b;
-                _permit = Some(p);
+            Ok(body) => {
+                req.body = body.bytes;
+                _permit = Some(body.permit);
             }
             Err(e) => {
                 // The rest of an unread body is still on the wire: this connection cannot be reused.
@@ -151,7 +151,9 @@ fn render(route: &Route, e: &ApiError, request_id: &str) -> Reply {
 }
 
 /// The `ProxyHttp` of the standalone binary: `/volcark/` goes to the module, anything else is a
-/// JSON 404. No request is ever proxied blindly, so `upstream_peer` is unreachable.
+/// JSON 400 `invalid_request` naming the path (the same answer the module gives a path under
+/// `/volcark/` that is no route). No request is ever proxied blindly, so `upstream_peer` is
+/// unreachable.
 pub struct EdgeProxy {
     pub module: SeedanceModule,
 }

@@ -35,20 +35,24 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Reply 
     };
     match run(edge, tenant, action, req).await {
         Ok(r) => r,
-        Err((e, region)) => {
-            Reply::action_error(&e, ActionMeta { request_id: &rid, action: action.name(), region: &region })
+        Err(Failure { error, region }) => {
+            Reply::action_error(&error, ActionMeta { request_id: &rid, action: action.name(), region: &region })
         }
     }
 }
 
-type Failure = (ApiError, String);
+/// A refused Action, and the region its `ResponseMetadata` names (empty until a channel is chosen).
+struct Failure {
+    error: ApiError,
+    region: String,
+}
 
 async fn run(edge: &Edge, tenant: &TenantRecord, action: Action, req: &Request) -> Result<Reply, Failure> {
-    let no_region = |e: ApiError| (e, String::new());
+    let no_region = |error: ApiError| Failure { error, region: String::new() };
     let ar = parse_asset_request(action, &req.body).map_err(no_region)?;
     let channel = edge.channels.pick_assets(tenant, ar.model).map_err(no_region)?;
     let region = channel.conf.region.clone();
-    let fail = |e: ApiError| (e, region.clone());
+    let fail = |error: ApiError| Failure { error, region: region.clone() };
 
     let mut scope: Option<Vec<String>> = None;
     let mut target_channel = channel.clone();

@@ -56,6 +56,12 @@ struct Create<'a> {
     intent: &'a Intent,
 }
 
+/// The channel the last attempt skipped, counted as a failover once the next one is known.
+struct Skip {
+    from: String,
+    reason: SkipReason,
+}
+
 /// One channel's outcome: the create's answer, or a skip that certainly created nothing.
 enum Attempt {
     Answered(Result<Reply, ApiError>),
@@ -75,11 +81,11 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
 
     // Failover moves only creates that certainly created nothing (full, 429, never sent), so a
     // customer's request never becomes two upstream tasks.
-    let mut skipped: Option<(String, SkipReason)> = None;
+    let mut skipped: Option<Skip> = None;
     let mut busy: Option<SkipReason> = None;
     let mut unreachable: Option<ApiError> = None;
     for route in &candidates.routes {
-        if let Some((from, reason)) = skipped.take() {
+        if let Some(Skip { from, reason }) = skipped.take() {
             count_failover(edge, &from, &route.channel.conf.id, reason);
         }
         let breaker = &route.channel.breaker;
@@ -99,11 +105,11 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
                 } else {
                     busy = Some(reason);
                 }
-                skipped = Some((route.channel.conf.id.clone(), reason));
+                skipped = Some(Skip { from: route.channel.conf.id.clone(), reason });
             }
         }
     }
-    if let Some((from, reason)) = skipped {
+    if let Some(Skip { from, reason }) = skipped {
         count_failover(edge, &from, "none", reason);
     }
     crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
@@ -203,12 +209,12 @@ async fn attempt(edge: &Edge, create: Create<'_>, route: &ChannelRoute) -> Attem
     }
     // Only these two certainly created nothing *and* say another channel may do better.
     let skip = match &sent {
-        Ok(r) if r.status == 429 => Some((SkipReason::RateLimited, None)),
-        Err(e) if e.unsent() => Some((SkipReason::Connect, Some(ApiError::from(e)))),
+        Ok(r) if r.status == 429 => Some(Attempt::Skipped { reason: SkipReason::RateLimited, error: None }),
+        Err(e) if e.unsent() => Some(Attempt::Skipped { reason: SkipReason::Connect, error: Some(ApiError::from(e)) }),
         _ => None,
     };
-    if let Some((reason, error)) = skip {
-        return Attempt::Skipped { reason, error };
+    if let Some(skipped) = skip {
+        return skipped;
     }
     if created_nothing {
         crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
