@@ -10,7 +10,7 @@ use super::{Account, CallError, UpstreamRequest, UpstreamResponse, UpstreamRoute
 use crate::metrics::Metrics;
 use prometheus::{HistogramVec, IntCounterVec};
 use seedance_filters::redact::{channel_fault, ChannelFault};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How much of a refusing answer the operator's log shows.
 const REFUSAL_LOG_BYTES: usize = 2048;
@@ -78,7 +78,7 @@ impl Client {
             let (endpoint, creds) =
                 account.signing().ok_or_else(|| CallError::NoAssetLibrary { channel: account.id.clone() })?;
             let mut headers = vec![("Content-Type", req.content_type.to_string())];
-            headers.extend(super::sign(req, endpoint, &creds, SystemTime::now()));
+            headers.extend(super::sign(req, endpoint, &creds, now()));
             (endpoint, headers)
         } else {
             let headers = vec![
@@ -129,6 +129,11 @@ impl Client {
     fn count(&self, account: &Account, route: UpstreamRoute, status: &str) {
         self.counters.requests.with_label_values(&[account.id.as_str(), route.label(), status]).inc();
     }
+}
+
+/// The signing time, read from the one clock of the crate (`X-Date` has whole seconds).
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(crate::clock::now_ms()).unwrap_or(0))
 }
 
 /// `e: cause: cause…`, for a log line that says what actually went wrong.
