@@ -69,14 +69,14 @@ impl ProxyHttp for HostEdge {
     }
 }
 
-fn main() -> std::result::Result<(), String> {
+fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let path = std::env::var("SEEDANCE_CONF").unwrap_or_else(|_| "conf/example.yaml".into());
-    let config = Config::load(path.as_ref()).map_err(|e| e.to_string())?;
+    let config = Config::load(path.as_ref())?;
     let store = seedance_edge::server::open_store(&config.store)?;
     let edge = seedance_edge::server::build_edge(config, store, None)?;
 
-    let mut server = Server::new(None).map_err(|e| e.to_string())?;
+    let mut server = Server::new(None)?;
     server.bootstrap();
     let host = HostEdge { seedance: SeedanceModule::new(edge.clone()), origin: "127.0.0.1:8000".into() };
     let mut proxy = pingora_proxy::http_proxy_service(&server.configuration, host);

@@ -45,17 +45,32 @@ impl AdminApp {
     }
 }
 
+/// Why the admin token file cannot be used (each names the key and the file).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    #[error("admin.bearer_token_file {}: {source}", path.display())]
+    Unreadable {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("admin.bearer_token_file {}: the file is empty", path.display())]
+    Empty { path: std::path::PathBuf },
+    #[error("admin.bearer_token_file {}: the token must be visible ASCII without spaces", path.display())]
+    NotVisibleAscii { path: std::path::PathBuf },
+}
+
 /// Reads the admin token: surrounding whitespace (the newline editors add) is dropped; the rest
 /// must be a non-empty run of visible ASCII, since it travels in a header.
-pub fn read_token_file(path: &Path) -> Result<Secret, String> {
-    let key = "admin.bearer_token_file";
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{key} {}: {e}", path.display()))?;
+pub fn read_token_file(path: &Path) -> Result<Secret, TokenFileError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| TokenFileError::Unreadable { path: path.into(), source })?;
     let token = text.trim();
     if token.is_empty() {
-        return Err(format!("{key} {}: the file is empty", path.display()));
+        return Err(TokenFileError::Empty { path: path.into() });
     }
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!("{key} {}: the token must be visible ASCII without spaces", path.display()));
+        return Err(TokenFileError::NotVisibleAscii { path: path.into() });
     }
     Ok(Secret::new(token))
 }
@@ -104,10 +119,8 @@ impl ServeHttp for AdminApp {
                 }
                 match edge.store.ping().await {
                     Ok(()) => text(200, "text/plain", ready_detail(&edge).into_bytes()),
-                    Err(e) => {
-                        edge.store_failed(&e);
-                        text(503, "text/plain", b"store unreachable\n".to_vec())
-                    }
+                    // Counted and logged by the store.
+                    Err(_) => text(503, "text/plain", b"store unreachable\n".to_vec()),
                 }
             }
             "/metrics" if !self.may_scrape(session) => unauthorized(),
@@ -143,10 +156,11 @@ mod tests {
         std::fs::write(&path, "s3cret-token\n").unwrap();
         assert_eq!(read_token_file(&path).unwrap().expose(), "s3cret-token");
         std::fs::write(&path, " \n").unwrap();
-        assert!(read_token_file(&path).unwrap_err().contains("empty"));
+        assert!(read_token_file(&path).unwrap_err().to_string().contains("empty"));
         std::fs::write(&path, "two words").unwrap();
-        assert!(read_token_file(&path).unwrap_err().contains("visible ASCII"));
+        assert!(read_token_file(&path).unwrap_err().to_string().contains("visible ASCII"));
         let e = read_token_file(&dir.path().join("missing")).unwrap_err();
-        assert!(e.starts_with("admin.bearer_token_file"), "{e}");
+        assert!(matches!(e, TokenFileError::Unreadable { .. }));
+        assert!(e.to_string().starts_with("admin.bearer_token_file"), "{e}");
     }
 }

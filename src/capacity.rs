@@ -27,7 +27,7 @@ pub async fn take(edge: &Edge, channel: &ChannelRuntime, slot: &str, now_ms: i64
         max_active_tasks: max,
         stale_before_ms: now_ms.saturating_sub(STALE_SLOT_MS),
     };
-    let answer = edge.store.channel_admit(&channel.conf.id, &a).await.map_err(|e| edge.store_failed(&e))?;
+    let answer = edge.store.channel_admit(&channel.conf.id, &a).await?;
     let (ChannelAdmit::Admitted { active } | ChannelAdmit::Full { active }) = answer;
     set_gauge(edge, &channel.conf.id, active);
     Ok(match answer {
@@ -44,10 +44,7 @@ pub async fn give_back(edge: &Edge, channel: &ChannelRuntime, slot: &str) {
     }
     match edge.store.channel_release(&channel.conf.id, slot).await {
         Ok(active) => set_gauge(edge, &channel.conf.id, active),
-        Err(e) => {
-            edge.store_failed(&e);
-            log::warn!("channel {}: room of slot {slot} not released: {e}", channel.conf.id);
-        }
+        Err(e) => log::warn!("channel {}: room of slot {slot} not released: {e}", channel.conf.id),
     }
 }
 
@@ -56,15 +53,12 @@ pub async fn give_back(edge: &Edge, channel: &ChannelRuntime, slot: &str) {
 pub async fn refresh_gauges(edge: &Edge) {
     if edge.metrics.tenant_label() {
         for t in &edge.config.tenants {
-            match edge.store.wallet(&t.id).await {
-                Ok(w) => edge
-                    .metrics
+            // On a failure (counted and logged by the store) the gauge keeps its last value.
+            if let Ok(w) = edge.store.wallet(&t.id).await {
+                edge.metrics
                     .tenant_active_tasks
                     .with_label_values(&[t.id.as_str()])
-                    .set(i64::try_from(w.active_tasks).unwrap_or(i64::MAX)),
-                Err(e) => {
-                    edge.store_failed(&e);
-                }
+                    .set(i64::try_from(w.active_tasks).unwrap_or(i64::MAX));
             }
         }
     }
@@ -72,12 +66,9 @@ pub async fn refresh_gauges(edge: &Edge) {
         if ch.conf.max_active_tasks.is_none() {
             continue;
         }
-        match edge.store.channel_active(&ch.conf.id).await {
-            Ok(active) => set_gauge(edge, &ch.conf.id, active),
-            // The gauge keeps its last value; the failure is counted like any store error.
-            Err(e) => {
-                edge.store_failed(&e);
-            }
+        // On a failure (counted and logged by the store) the gauge keeps its last value.
+        if let Ok(active) = edge.store.channel_active(&ch.conf.id).await {
+            set_gauge(edge, &ch.conf.id, active);
         }
     }
 }

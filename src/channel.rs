@@ -1,36 +1,22 @@
 //! Channels: the BytePlus accounts behind the edge, and the rule that picks one for a request —
 //! the tenant's eligible channels, in its preference order, that map the requested model.
 
+use crate::ark::{Account, Accounts, EndpointError};
 use crate::config::Channel;
 use crate::store::TenantRecord;
-use crate::upstream::Endpoint;
 use seedance_filters::model::{check_mapping, PublicModel};
 use seedance_filters::{ApiError, ErrorCode};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A configured channel with its endpoints parsed once.
+/// A configured channel with its BytePlus account (endpoints parsed once).
 #[derive(Debug)]
 pub struct ChannelRuntime {
     pub conf: Channel,
-    pub tasks: Endpoint,
-    pub assets: Option<Endpoint>,
+    /// What the BytePlus client needs to reach this channel.
+    pub account: Account,
     /// Skips the channel for creates while it keeps refusing them (per node).
     pub breaker: crate::circuit::Breaker,
-}
-
-impl ChannelRuntime {
-    /// `text` with every credential of this channel masked, for logging what an upstream said.
-    pub fn redact(&self, text: &str) -> String {
-        let secrets =
-            [Some(&self.conf.api_key), self.conf.access_key_id.as_ref(), self.conf.secret_access_key.as_ref()];
-        secrets
-            .into_iter()
-            .flatten()
-            .map(|s| s.expose())
-            .filter(|s| s.len() >= 4)
-            .fold(text.to_string(), |t, s| t.replace(s, "***"))
-    }
 }
 
 /// The channel chosen for one request, with the official model id to send.
@@ -50,14 +36,13 @@ fn not_available(message: String) -> ApiError {
 }
 
 impl Channels {
-    pub fn from_config(channels: &[Channel]) -> Result<Channels, String> {
+    pub fn from_config(channels: &[Channel]) -> Result<Channels, EndpointError> {
         let mut by_id = HashMap::new();
         for c in channels {
-            let tasks = Endpoint::parse(&c.task_base_url, c.ca_file.as_deref())?;
-            let assets = c.asset_base_url.as_deref().map(|u| Endpoint::parse(u, c.ca_file.as_deref())).transpose()?;
+            let account = Account::from_channel(c)?;
             by_id.insert(
                 c.id.clone(),
-                Arc::new(ChannelRuntime { conf: c.clone(), tasks, assets, breaker: Default::default() }),
+                Arc::new(ChannelRuntime { conf: c.clone(), account, breaker: Default::default() }),
             );
         }
         Ok(Channels { by_id })
@@ -143,5 +128,11 @@ impl Channels {
             .find(|c| c.conf.enabled && c.conf.has_assets() && c.conf.models.contains_key(&model))
             .cloned()
             .ok_or_else(|| not_available(format!("no channel of this account offers the asset library for {model}")))
+    }
+}
+
+impl Accounts for Channels {
+    fn account(&self, channel: &str) -> Option<&Account> {
+        self.get(channel).map(|c| &c.account)
     }
 }

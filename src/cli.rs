@@ -2,7 +2,8 @@
 //! acts on the configured store and exits.
 
 use crate::config::Config;
-use crate::store::{Store, TenantRecord, TokenError};
+use crate::server::StartupError;
+use crate::store::{Store, StoreError, TenantRecord, TokenError};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -138,12 +139,32 @@ pub enum BillingCmd {
     },
 }
 
-fn load(conf: &Option<PathBuf>) -> Result<Config, String> {
-    let path = conf.as_ref().ok_or("--conf FILE is required")?;
-    Config::load(path).map_err(|e| e.to_string())
+/// Why a command failed; the message is what the operator reads after `seedance-edge: `.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Export(#[from] crate::billing::export::ExportError),
+    #[error(transparent)]
+    Output(#[from] serde_json::Error),
+    /// An argument, or a name the operator gave, that cannot be used as it is.
+    #[error("{0}")]
+    Usage(String),
 }
 
-pub fn main() -> Result<(), String> {
+fn usage(message: impl Into<String>) -> CliError {
+    CliError::Usage(message.into())
+}
+
+fn load(conf: &Option<PathBuf>) -> Result<Config, StartupError> {
+    let path = conf.as_ref().ok_or(StartupError::NoConfigFile)?;
+    Ok(Config::load(path)?)
+}
+
+pub fn main() -> Result<(), CliError> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => {
@@ -154,7 +175,7 @@ pub fn main() -> Result<(), String> {
             let store = crate::server::open_store(&config.store)?;
             let edge = crate::server::build_edge(config, store, None)?;
             let opts = crate::server::RunOptions { conf_path: cli.conf.clone(), upgrade: args.upgrade };
-            crate::server::run(edge, opts)
+            Ok(crate::server::run(edge, opts)?)
         }
         Command::Check => {
             let config = load(&cli.conf)?;
@@ -170,31 +191,32 @@ pub fn main() -> Result<(), String> {
             Ok(())
         }
         #[cfg(feature = "demo")]
-        Command::Demo { listen, admin } => crate::demo::run(crate::demo::DemoArgs { listen, admin }),
+        Command::Demo { listen, admin } => Ok(crate::demo::run(crate::demo::DemoArgs { listen, admin })?),
         other => {
             let config = load(&cli.conf)?;
             let store = crate::server::open_store(&config.store)?;
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            let rt =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StartupError::Runtime)?;
             rt.block_on(store_command(other, &config, store))
         }
     }
 }
 
-async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> Result<(), String> {
+async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> Result<(), CliError> {
     let s = store.as_ref();
-    let err = |e: crate::store::StoreError| e.to_string();
     match cmd {
         Command::Tenant(TenantCmd::Add(a)) => {
             if !crate::auth::is_valid_tenant_id(&a.id) {
-                return Err("tenant id must be 1-64 of [A-Za-z0-9_-]".into());
+                return Err(usage("tenant id must be 1-64 of [A-Za-z0-9_-]"));
             }
             for c in &a.channels {
                 if !config.channels.iter().any(|ch| &ch.id == c) {
-                    return Err(format!("--channel {c}: not a configured channel"));
+                    return Err(usage(format!("--channel {c}: not a configured channel")));
                 }
             }
             for m in &a.models {
-                seedance_filters::PublicModel::parse(m).ok_or(format!("--model {m}: not a public model"))?;
+                seedance_filters::PublicModel::parse(m)
+                    .ok_or_else(|| usage(format!("--model {m}: not a public model")))?;
             }
             let t = TenantRecord {
                 id: a.id.clone(),
@@ -204,57 +226,60 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
                 assets: a.assets,
                 limits: Default::default(),
             };
-            s.put_tenant(&t).await.map_err(err)?;
+            s.put_tenant(&t).await?;
             println!("tenant {} saved", a.id);
         }
         Command::Tenant(TenantCmd::Show { id }) => {
-            let t = s.tenant(&id).await.map_err(err)?.ok_or(format!("no tenant {id}"))?;
-            let wallet = s.wallet(&id).await.map_err(err)?;
-            let mut view = serde_json::to_value(&t).map_err(|e| e.to_string())?;
+            let t = s.tenant(&id).await?.ok_or_else(|| usage(format!("no tenant {id}")))?;
+            let wallet = s.wallet(&id).await?;
+            let mut view = serde_json::to_value(&t)?;
             if let Some(o) = view.as_object_mut() {
                 o.insert("active_tasks".into(), wallet.active_tasks.into());
                 o.extend(wallet_view(&wallet));
             }
-            println!("{}", serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?);
+            println!("{}", serde_json::to_string_pretty(&view)?);
         }
         Command::Tenant(TenantCmd::Balance { id, add }) => {
-            let t = s.tenant(&id).await.map_err(err)?.ok_or(format!("no tenant {id}"))?;
+            let t = s.tenant(&id).await?.ok_or_else(|| usage(format!("no tenant {id}")))?;
             let wallet = match add {
                 Some(usd) => {
                     if !t.limits.prepaid {
-                        return Err(format!("tenant {id} is not prepaid (limits.prepaid: true); nothing credited"));
+                        return Err(usage(format!(
+                            "tenant {id} is not prepaid (limits.prepaid: true); nothing credited"
+                        )));
                     }
-                    let nanos = seedance_filters::sku::parse_usd_nanos(&usd).map_err(|e| format!("--add {e}"))?;
-                    s.credit(&id, nanos, crate::clock::now_ms()).await.map_err(err)?
+                    let nanos =
+                        seedance_filters::sku::parse_usd_nanos(&usd).map_err(|e| usage(format!("--add {e}")))?;
+                    s.credit(&id, nanos, crate::clock::now_ms()).await?
                 }
-                None => s.wallet(&id).await.map_err(err)?,
+                None => s.wallet(&id).await?,
             };
             let view: serde_json::Map<String, serde_json::Value> = wallet_view(&wallet).collect();
-            println!("{}", serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?);
+            println!("{}", serde_json::to_string_pretty(&view)?);
         }
         Command::Tenant(TenantCmd::Disable { id }) => {
-            let mut t = s.tenant(&id).await.map_err(err)?.ok_or(format!("no tenant {id}"))?;
+            let mut t = s.tenant(&id).await?.ok_or_else(|| usage(format!("no tenant {id}")))?;
             t.disabled = true;
-            s.put_tenant(&t).await.map_err(err)?;
+            s.put_tenant(&t).await?;
             println!("tenant {id} disabled (effective within {:?} on every node)", config.auth_cache_ttl);
         }
         Command::Token(TokenCmd::Issue { tenant }) => {
-            s.tenant(&tenant).await.map_err(err)?.ok_or(format!("no tenant {tenant}"))?;
+            s.tenant(&tenant).await?.ok_or_else(|| usage(format!("no tenant {tenant}")))?;
             let token = crate::auth::issue_token();
             let hash = crate::auth::token_sha256(&token);
-            s.add_token(&tenant, &hash).await.map_err(|e| e.to_string())?;
+            s.add_token(&tenant, &hash).await.map_err(token_error)?;
             println!("{token}");
             eprintln!("sha256 {hash} — the token is shown once and stored only as this hash");
         }
         Command::Token(TokenCmd::Add { tenant, sha256 }) => {
             if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err("sha256 must be 64 hex digits".into());
+                return Err(usage("sha256 must be 64 hex digits"));
             }
-            s.tenant(&tenant).await.map_err(err)?.ok_or(format!("no tenant {tenant}"))?;
+            s.tenant(&tenant).await?.ok_or_else(|| usage(format!("no tenant {tenant}")))?;
             let hash = sha256.to_ascii_lowercase();
             s.add_token(&tenant, &hash).await.map_err(|e| match e {
-                TokenError::HeldByOther { .. } => format!("{e}; revoke it there first (token revoke {hash})"),
-                TokenError::Store(e) => e.to_string(),
+                TokenError::HeldByOther { .. } => usage(format!("{e}; revoke it there first (token revoke {hash})")),
+                TokenError::Store(e) => CliError::Store(e),
             })?;
             println!("token bound to {tenant}");
         }
@@ -262,9 +287,9 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
             let hash = match (sha256, token) {
                 (Some(h), None) => h.to_ascii_lowercase(),
                 (None, Some(t)) => crate::auth::token_sha256(&t),
-                _ => return Err("give either SHA256 or --token".into()),
+                _ => return Err(usage("give either SHA256 or --token")),
             };
-            let existed = s.revoke_token(&hash).await.map_err(err)?;
+            let existed = s.revoke_token(&hash).await?;
             println!(
                 "{} (effective within {:?} on every node)",
                 if existed { "revoked" } else { "no such token" },
@@ -274,22 +299,22 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
         Command::Task(TaskCmd::Show { id, tenant }) => {
             let tenants = match tenant {
                 Some(t) => vec![t],
-                None => s.tenant_ids().await.map_err(err)?,
+                None => s.tenant_ids().await?,
             };
             for t in tenants {
-                if let Some(task) = s.task(&t, &id).await.map_err(err)? {
-                    let pending = s.pending_settlement(&t, &id).await.map_err(err)?;
+                if let Some(task) = s.task(&t, &id).await? {
+                    let pending = s.pending_settlement(&t, &id).await?;
                     let view = audit_view(&t, &task, pending.as_ref());
-                    println!("{}", serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?);
+                    println!("{}", serde_json::to_string_pretty(&view)?);
                     return Ok(());
                 }
             }
-            return Err(format!("no task {id}"));
+            return Err(usage(format!("no task {id}")));
         }
         Command::Billing(BillingCmd::Export { since, until, after, format, tenant }) => {
             use crate::billing::export::{self, Cursor, Export};
             let after = match &after {
-                Some(a) => Cursor::parse(a, tenant.as_deref()).map_err(|e| e.to_string())?,
+                Some(a) => Cursor::parse(a, tenant.as_deref())?,
                 None => Cursor::default(),
             };
             let opts = Export {
@@ -301,13 +326,13 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
             };
             let tenants = match tenant {
                 Some(t) => vec![t],
-                None => s.tenant_ids().await.map_err(err)?,
+                None => s.tenant_ids().await?,
             };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             let (cursor, result) = export::run(s, &tenants, &opts, &mut out).await;
             eprintln!("cursor: {cursor}");
-            result.map_err(|e| e.to_string())?;
+            result?;
         }
         Command::Orphans { channel } => {
             let channels: Vec<String> = match channel {
@@ -315,8 +340,8 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
                 None => config.channels.iter().map(|c| c.id.clone()).collect(),
             };
             for c in channels {
-                for o in s.orphans(&c).await.map_err(err)? {
-                    println!("{}", serde_json::to_string(&o).map_err(|e| e.to_string())?);
+                for o in s.orphans(&c).await? {
+                    println!("{}", serde_json::to_string(&o)?);
                 }
             }
         }
@@ -358,12 +383,12 @@ fn audit_view(
 }
 
 /// Unix seconds / milliseconds, or `YYYY-MM-DD[THH:MM:SS[Z]]` (UTC).
-pub fn parse_since(s: &str) -> Result<i64, String> {
+pub fn parse_since(s: &str) -> Result<i64, CliError> {
     let s = s.trim();
     if let Ok(n) = s.parse::<i64>() {
         return Ok(if n > 100_000_000_000 { n } else { n * 1000 });
     }
-    let bad = || format!("--since {s:?}: use unix seconds, unix ms, or YYYY-MM-DD[THH:MM:SS[Z]]");
+    let bad = || usage(format!("--since {s:?}: use unix seconds, unix ms, or YYYY-MM-DD[THH:MM:SS[Z]]"));
     // A date alone is its midnight; a trailing `Z` only confirms the UTC the value is read in.
     let civil = match s.strip_suffix('Z').unwrap_or(s) {
         d if d.contains('T') => d.parse::<jiff::civil::DateTime>(),
@@ -372,6 +397,14 @@ pub fn parse_since(s: &str) -> Result<i64, String> {
     .map_err(|_| bad())?;
     let at = civil.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| bad())?;
     Ok(at.timestamp().as_millisecond())
+}
+
+/// A token command's failure: the store's, or a binding the store refused.
+fn token_error(e: TokenError) -> CliError {
+    match e {
+        TokenError::Store(e) => CliError::Store(e),
+        held @ TokenError::HeldByOther { .. } => usage(held.to_string()),
+    }
 }
 
 /// Balance, reserved, spent and what is available, as exact decimal USD strings.

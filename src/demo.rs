@@ -3,6 +3,7 @@
 //! curl lines that exercise it. Nothing here is meant for production.
 
 use crate::config::Config;
+use crate::server::StartupError;
 use crate::store::memory::MemoryStore;
 use std::sync::Arc;
 
@@ -18,14 +19,14 @@ pub struct DemoArgs {
 }
 
 /// Runs the demo until interrupted.
-pub fn run(args: DemoArgs) -> Result<(), String> {
+pub fn run(args: DemoArgs) -> Result<(), StartupError> {
     // fake-ark needs a runtime that lives as long as the process; Pingora's services each build
     // their own, so the simulator gets a dedicated one on its own thread.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .map_err(|e| format!("runtime: {e}"))?;
+        .map_err(StartupError::Runtime)?;
     let cfg = fake_ark::FakeArkConfig {
         api_keys: vec![DEMO_API_KEY.to_string()],
         credentials: vec![(DEMO_AK.to_string(), DEMO_SK.to_string())],
@@ -33,7 +34,7 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
         running_ms: Some(4000),
         ..fake_ark::FakeArkConfig::default()
     };
-    let fake = rt.block_on(fake_ark::FakeArk::start(cfg)).map_err(|e| format!("fake-ark: {e}"))?;
+    let fake = rt.block_on(fake_ark::FakeArk::start(cfg)).map_err(StartupError::Simulator)?;
     let upstream = fake.base_url();
     std::thread::spawn(move || {
         // The simulator lives as long as this thread, which lives as long as the process.
@@ -52,7 +53,7 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
         "DEMO_SK" => Some(DEMO_SK.to_string()),
         _ => None,
     };
-    let mut config = Config::from_yaml(DEMO_YAML, &env).map_err(|e| e.to_string())?;
+    let mut config = Config::from_yaml(DEMO_YAML, &env)?;
     let token = crate::auth::issue_token();
     if let Some(t) = config.tenants.first_mut() {
         t.token_sha256.push(crate::auth::token_sha256(&token));

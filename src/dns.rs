@@ -10,6 +10,15 @@ use hickory_resolver::{Resolver, TokioResolver};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+/// Why the resolver could not be built at start.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolverError {
+    #[error("system resolver configuration: {0}")]
+    System(#[source] hickory_resolver::net::NetError),
+    #[error("resolver: {0}")]
+    Build(#[source] hickory_resolver::net::NetError),
+}
+
 /// Why a host could not be judged.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -30,9 +39,9 @@ pub struct HickorySource {
 
 impl HickorySource {
     /// `nameservers` empty: the system configuration (but still no hosts file, no search list).
-    pub fn new(nameservers: &[SocketAddr], timeout: Duration) -> Result<Self, String> {
+    pub fn new(nameservers: &[SocketAddr], timeout: Duration) -> Result<Self, ResolverError> {
         let mut builder = if nameservers.is_empty() {
-            Resolver::builder_tokio().map_err(|e| format!("system resolver configuration: {e}"))?
+            Resolver::builder_tokio().map_err(ResolverError::System)?
         } else {
             let servers = nameservers
                 .iter()
@@ -54,7 +63,7 @@ impl HickorySource {
         // A cached answer is never older than this: rebinding names get re-checked often.
         o.positive_max_ttl = Some(Duration::from_secs(30));
         o.negative_max_ttl = Some(Duration::from_secs(5));
-        let resolver = builder.build().map_err(|e| format!("resolver: {e}"))?;
+        let resolver = builder.build().map_err(ResolverError::Build)?;
         Ok(HickorySource { resolver, timeout })
     }
 

@@ -35,10 +35,8 @@ pub mod request_id;
 pub mod routes;
 pub mod scope;
 pub mod server;
-pub mod sign;
 pub mod store;
 pub mod tls_certs;
-pub mod upstream;
 
 pub use edge::Edge;
 pub use proxy::{EdgeCtx, SeedanceModule};

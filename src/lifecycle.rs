@@ -25,7 +25,7 @@ pub enum ReloadError {
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
     #[error("channels: {0}")]
-    Channels(String),
+    Channels(#[from] crate::ark::EndpointError),
 }
 
 /// Settings a reload reads but cannot apply to a running process: they belong to listeners,
@@ -80,7 +80,6 @@ pub async fn reload(live: &LiveEdge, path: &std::path::Path) -> Result<(), Reloa
     match sync_tenants(&edge).await {
         Ok(_) => edge.tenants_stale.store(false, Ordering::Release),
         Err(e) => {
-            edge.store_failed(&e);
             log::error!("config reload: tenants not upserted ({e}); the reconciler retries each pass");
             edge.tenants_stale.store(true, Ordering::Release);
         }
@@ -94,7 +93,7 @@ fn swap(live: &LiveEdge, old: &Edge, path: &std::path::Path) -> Result<Arc<Edge>
         log::warn!("config: {w}");
     }
     let ignored = restart_only_changes(&old.config, &config);
-    let edge = Arc::new(old.with_config(config).map_err(ReloadError::Channels)?);
+    let edge = Arc::new(old.with_config(config)?);
     if !ignored.is_empty() {
         log::warn!(
             "config reload: {} changed but apply only at start; restart, or for listeners use `run --upgrade` (SIGQUIT)",

@@ -39,7 +39,7 @@ pub async fn admit(
         stale_before_ms: now_ms.saturating_sub(STALE_SLOT_MS),
     };
     // Refusals are counted by `seedance_rejections_total{code}` like every edge refusal.
-    Err(match edge.store.admit(&tenant.id, &admission).await.map_err(|e| edge.store_failed(&e))? {
+    Err(match edge.store.admit(&tenant.id, &admission).await? {
         Admit::Admitted => return Ok(()),
         Admit::RateLimited { retry_after_ms } => {
             let secs = u64::try_from(retry_after_ms).unwrap_or(0).div_ceil(1000);
@@ -75,7 +75,6 @@ pub async fn admit(
 /// counted and logged only — the slot then ends as stale, which is late but never double.
 pub async fn release(edge: &Edge, tenant: &str, slot: &str, now_ms: i64) {
     if let Err(e) = edge.store.release_slot(tenant, slot, now_ms).await {
-        edge.store_failed(&e);
         log::warn!("tenant={tenant}: admission slot {slot} not released: {e}");
     }
 }

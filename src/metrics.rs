@@ -70,9 +70,9 @@ pub const ROUTES: [(&str, &str); 5] = [
     ("asset_action", "POST"),
 ];
 
-/// Upstream exchange kinds (`edge::UpstreamRoute::label`).
+/// Upstream exchange kinds (`ark::UpstreamRoute::label`).
 pub const UPSTREAM_ROUTES: [&str; 5] = ["create", "get", "list", "delete", "action"];
-/// Upstream outcomes with no HTTP answer (`Edge::call`).
+/// Upstream outcomes with no HTTP answer (`ark::TransportError::label`).
 pub const UPSTREAM_FAILURES: [&str; 3] = ["timeout", "connect_error", "io_error"];
 /// Why a create left a channel: no room under `max_active_tasks`, the upstream answered 429, or
 /// the channel could not be reached (nothing was sent).
@@ -523,7 +523,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edge::UpstreamRoute;
+    use crate::ark::UpstreamRoute;
     use crate::routes::Route;
 
     fn render(m: &Metrics) -> String {

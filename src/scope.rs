@@ -1,4 +1,4 @@
-//! The request [`Scope`]: what the route handlers and `Edge::call` learn about a request that
+//! The request [`Scope`]: what the route handlers and the BytePlus client learn about a request that
 //! the access log needs (the upstream's status, request id and time, the task id a create got
 //! back), kept in a task-local so that no handler signature has to carry it. A leaf below the
 //! edge, the routes and the Pingora shell, which all write to it.
@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 pub struct Scope {
     /// The request id (SPEC §7), forwarded upstream as `X-Client-Request-Id`.
     pub request_id: String,
-    /// Microseconds spent waiting on channels during this request (summed by `Edge::call`).
+    /// Microseconds spent waiting on channels during this request (summed by the BytePlus client).
     upstream_micros: Cell<u64>,
     upstream: RefCell<UpstreamNote>,
     task_id: RefCell<Option<String>>,

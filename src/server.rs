@@ -16,7 +16,6 @@ use crate::store::memory::MemoryStore;
 use crate::store::metered::MeteredStore;
 use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::Store;
-use crate::upstream::UpstreamClient;
 use pingora_core::apps::http_app::HttpServer;
 use pingora_core::apps::HttpServerApp;
 use pingora_core::listeners::tls::TlsSettings;
@@ -28,9 +27,53 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// Why the edge cannot start: each names the setting (or file) to fix. The message of each is
+/// the one the operator sees; the cause stays attached.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("--conf FILE is required")]
+    NoConfigFile,
+    /// The store client's own words, which never echo the URL (it may hold a password).
+    #[error("store.url: {0}")]
+    StoreUrl(String),
+    #[error(transparent)]
+    Channel(#[from] crate::ark::EndpointError),
+    #[error(transparent)]
+    Resolver(#[from] crate::dns::ResolverError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("store.journal {}: {source}", path.display())]
+    Journal {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("listen {addr}: TLS certificate/key: {source}")]
+    ListenerCert {
+        addr: String,
+        #[source]
+        source: crate::tls_certs::CertError,
+    },
+    #[error("listen {addr}: TLS settings: {source}")]
+    TlsSettings {
+        addr: String,
+        #[source]
+        source: Box<pingora_core::Error>,
+    },
+    #[error(transparent)]
+    AdminToken(#[from] crate::admin::TokenFileError),
+    #[error("runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The demo's in-process simulator could not start.
+    #[error("fake-ark: {0}")]
+    Simulator(#[source] std::io::Error),
+}
+
 /// Opens the configured store without touching the network (Redis connects lazily, so the
 /// edge starts and answers 503 `store_unavailable` while Redis is down).
-pub fn open_store(conf: &StoreConf) -> Result<Arc<dyn Store>, String> {
+pub fn open_store(conf: &StoreConf) -> Result<Arc<dyn Store>, StartupError> {
     if conf.url.starts_with("memory://") {
         return Ok(Arc::new(MemoryStore::new()));
     }
@@ -40,7 +83,7 @@ pub fn open_store(conf: &StoreConf) -> Result<Arc<dyn Store>, String> {
         ca_file: conf.ca_file.clone(),
         ..RedisOptions::default()
     };
-    let store = RedisStore::connect(&conf.url, &conf.prefix, opts).map_err(|e| format!("store.url: {e}"))?;
+    let store = RedisStore::connect(&conf.url, &conf.prefix, opts).map_err(StartupError::StoreUrl)?;
     Ok(Arc::new(store))
 }
 
@@ -51,25 +94,26 @@ fn node_id() -> String {
 }
 
 /// Builds the module's state; `dns` overrides the configured resolver (tests, the demo). Every
-/// store operation is timed from here on (`seedance_store_duration_seconds`).
+/// store operation is timed, and every failure counted, from here on.
 pub fn build_edge(
     config: Config,
     store: Arc<dyn Store>,
     dns: Option<Arc<dyn AddrSource>>,
-) -> Result<Arc<Edge>, String> {
+) -> Result<Arc<Edge>, StartupError> {
     let channels = Channels::from_config(&config.channels)?;
     let dns = match dns {
         Some(d) => d,
         None => Arc::new(HickorySource::new(&config.dns.nameservers, config.dns.timeout)?),
     };
-    let metrics = Arc::new(Metrics::new(config.metrics_tenant_label).map_err(|e| format!("metrics: {e}"))?);
+    let metrics = Arc::new(Metrics::new(config.metrics_tenant_label)?);
     metrics.init_channels(config.channels.iter().map(|c| c.id.as_str()));
     metrics.set_channel_caps(&config.channels);
-    let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, metrics.store_duration.clone()));
+    let store: Arc<dyn Store> =
+        Arc::new(MeteredStore::new(store, metrics.store_duration.clone(), metrics.store_errors.clone()));
     let journal = match &config.store.journal {
         Some(p) => Some(
             Journal::open(p, metrics.journal_corrupt_lines.clone())
-                .map_err(|e| format!("store.journal {}: {e}", p.display()))?,
+                .map_err(|source| StartupError::Journal { path: p.clone(), source })?,
         ),
         None => None,
     };
@@ -78,7 +122,7 @@ pub fn build_edge(
     }
     Ok(Arc::new(Edge {
         auth: Arc::new(Authenticator::new(store.clone(), config.auth_cache_ttl)),
-        upstream: Arc::new(UpstreamClient::new(config.upstream.connect_timeout, config.upstream.read_timeout)),
+        ark: Arc::new(crate::ark::Client::new(config.upstream.connect_timeout, config.upstream.read_timeout, &metrics)),
         channels,
         dns,
         metrics,
@@ -118,7 +162,7 @@ pub struct RunOptions {
 
 /// Serves until SIGTERM, SIGQUIT or SIGINT; SIGHUP reloads `opts.conf_path` (see
 /// [`crate::lifecycle`]).
-pub fn run(edge: Arc<Edge>, opts: RunOptions) -> Result<(), String> {
+pub fn run(edge: Arc<Edge>, opts: RunOptions) -> Result<(), StartupError> {
     // `/readyz` waits for the handlers, so a probe-driven SIGHUP never meets the default action.
     edge.signals_armed.store(false, Ordering::Release);
     let live = LiveEdge::new(edge);
@@ -130,12 +174,12 @@ pub fn run(edge: Arc<Edge>, opts: RunOptions) -> Result<(), String> {
 
 /// The whole server: proxy listeners, admin, reconciler, with Pingora's own signal handling
 /// (no reload). [`run`] is the binary's way in.
-pub fn build_server(edge: Arc<Edge>) -> Result<Server, String> {
+pub fn build_server(edge: Arc<Edge>) -> Result<Server, StartupError> {
     assemble(LiveEdge::new(edge), false).map(|(server, _)| server)
 }
 
 /// The server and the TLS listeners' certificates (which SIGHUP reloads).
-fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<(Server, Arc<crate::tls_certs::Certificates>), String> {
+fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<(Server, Arc<crate::tls_certs::Certificates>), StartupError> {
     let edge = live.current();
     let config = edge.config.clone();
     let opt = Opt { upgrade, ..Opt::default() };
@@ -153,9 +197,9 @@ fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<(Server, Arc<crate::tl
             Some(tls) => {
                 // The certificate is presented per handshake from a reloadable holder (SIGHUP).
                 let cert = crate::tls_certs::ListenerCert::load(&tls.cert, &tls.key)
-                    .map_err(|e| format!("listen {}: TLS certificate/key: {e}", l.addr))?;
+                    .map_err(|source| StartupError::ListenerCert { addr: l.addr.clone(), source })?;
                 let mut settings = TlsSettings::with_callbacks(cert.acceptor())
-                    .map_err(|e| format!("listen {}: TLS settings: {e}", l.addr))?;
+                    .map_err(|source| StartupError::TlsSettings { addr: l.addr.clone(), source })?;
                 settings.enable_h2();
                 proxy.add_tls_with_settings(&l.addr, None, settings);
                 certs.register(cert);

@@ -60,11 +60,15 @@ pub struct Call<'a> {
 
 impl Call<'_> {
     pub fn ok(&self, result: Value) -> Reply {
-        reply::action_ok(self.request_id, self.action, &self.cfg.region, result)
+        reply::action_ok(self.meta(), result)
     }
 
     pub fn err(&self, status: u16, code: &str, message: &str) -> Reply {
-        reply::action_error(status, self.request_id, self.action, &self.cfg.region, code, message)
+        reply::action_error(self.meta(), status, code, message)
+    }
+
+    fn meta(&self) -> reply::ActionMeta<'_> {
+        reply::ActionMeta { request_id: self.request_id, action: self.action, region: &self.cfg.region }
     }
 }
 

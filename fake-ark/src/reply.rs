@@ -52,18 +52,25 @@ pub fn fault_error(status: u16, model: &str) -> Reply {
     task_error(status, code, &message, "")
 }
 
-/// The OpenAPI metadata every Action answer carries.
-fn metadata(request_id: &str, action: &str, region: &str) -> Value {
-    json!({"RequestId": request_id, "Action": action, "Version": "2024-01-01", "Service": "ark", "Region": region})
+/// Which Action answers, and where: the OpenAPI metadata every Action answer carries.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionMeta<'a> {
+    pub request_id: &'a str,
+    pub action: &'a str,
+    pub region: &'a str,
 }
 
-pub fn action_ok(request_id: &str, action: &str, region: &str, result: Value) -> Reply {
-    json(200, &json!({"ResponseMetadata": metadata(request_id, action, region), "Result": result}))
+fn metadata(m: ActionMeta<'_>) -> Value {
+    json!({"RequestId": m.request_id, "Action": m.action, "Version": "2024-01-01", "Service": "ark", "Region": m.region})
+}
+
+pub fn action_ok(meta: ActionMeta<'_>, result: Value) -> Reply {
+    json(200, &json!({"ResponseMetadata": metadata(meta), "Result": result}))
 }
 
 /// An Action's error: `Error` (with its numeric `CodeN`) inside `ResponseMetadata`, and no `Result`.
-pub fn action_error(status: u16, request_id: &str, action: &str, region: &str, code: &str, message: &str) -> Reply {
-    let mut meta = metadata(request_id, action, region);
+pub fn action_error(meta: ActionMeta<'_>, status: u16, code: &str, message: &str) -> Reply {
+    let mut meta = metadata(meta);
     meta["Error"] = json!({"CodeN": crate::unconfirmed::code_n(code), "Code": code, "Message": message});
     json(status, &json!({"ResponseMetadata": meta}))
 }

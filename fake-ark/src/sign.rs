@@ -147,14 +147,8 @@ fn parse_authorization(value: &str) -> Result<Authorization, Refusal> {
 
 /// The CanonicalRequest (reference steps 2–4): `METHOD\n<path>\n<query>\n<headers block>\n<signed
 /// list>\n<body hash>`, the headers block being `name:trimmed value\n` per signed header.
-pub fn canonical_request(
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: &[(String, String)],
-    signed: &[String],
-    body_hash: &str,
-) -> Result<String, Refusal> {
+pub fn canonical_request(req: &Signed<'_>, signed: &[String], body_hash: &str) -> Result<String, Refusal> {
+    let Signed { method, path, query, headers, .. } = *req;
     let mut block = String::new();
     for name in signed {
         let value = headers
@@ -222,7 +216,7 @@ pub fn verify(req: &Signed<'_>, expect: &Expect<'_>) -> Result<String, Refusal> 
             return Err(Refusal::Mismatch("X-Content-Sha256 does not match the body".into()));
         }
     }
-    let canonical = canonical_request(req.method, req.path, req.query, req.headers, &names, &body_hash)?;
+    let canonical = canonical_request(req, &names, &body_hash)?;
     let expected = signature(&sk, &x_date, region, service, &canonical);
     if !expected.eq_ignore_ascii_case(&auth.signature) {
         return Err(Refusal::Mismatch("the request signature does not match".into()));
@@ -333,7 +327,8 @@ mod tests {
         ]);
         let signed: Vec<String> = ["content-type", "host", "x-content-sha256", "x-date"].map(String::from).to_vec();
         let query = "Action=ListUsers&Version=2018-01-01&Limit=10&Offset=0";
-        let canonical = canonical_request("GET", "/", query, &h, &signed, &body_hash).unwrap();
+        let req = Signed { method: "GET", path: "/", query, headers: &h, body: b"" };
+        let canonical = canonical_request(&req, &signed, &body_hash).unwrap();
         assert_eq!(sha_hex(canonical.as_bytes()), "3a4d4dee07c3308a52da01bc12d7a83c3705bfa543f51648f46de880bb2a7447");
         let sk = "TnpCak5XWXpZV1U0WkRaaE5ERmxaR0ZpTmpjeVkyUXlZek0wTWpJMU1qWQ==";
         assert_eq!(

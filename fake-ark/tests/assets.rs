@@ -26,17 +26,15 @@ fn list_body(filter: serde_json::Value) -> serde_json::Value {
 fn the_test_signer_matches_a_python_vector() {
     // Same inputs as fake-ark's own `sign` unit test, whose expectation came from Python.
     let body = br#"{"Filter":{"GroupType":"AIGC"},"PageSize":10,"ProjectName":"default"}"#;
-    let h = sign(
-        "POST",
-        "ark.ap-southeast-1.byteplusapi.com",
-        "Version=2024-01-01&Action=ListAssetGroups&Note=a b/c~é",
-        "application/json",
+    let req = ToSign {
+        method: "POST",
+        host: "ark.ap-southeast-1.byteplusapi.com",
+        query: "Version=2024-01-01&Action=ListAssetGroups&Note=a b/c~é",
+        content_type: "application/json",
         body,
-        "AKLTtestaccesskey0001",
-        "c2VjcmV0LWtleS1mb3ItdGVzdHM=",
-        "ap-southeast-1",
-        1_767_323_045,
-    );
+    };
+    let key = Key { ak: "AKLTtestaccesskey0001", sk: "c2VjcmV0LWtleS1mb3ItdGVzdHM=", region: "ap-southeast-1" };
+    let h = sign(&req, &key, 1_767_323_045);
     assert_eq!(x_date(1_767_323_045), "20260102T030405Z");
     assert!(
         h[3].1.ends_with("Signature=0572d739c39d124d214562bf20d0282289679f1ddc76754c841978fa6cd7bf65"),
@@ -49,7 +47,7 @@ fn the_test_signer_matches_a_python_vector() {
 async fn signatures_are_verified() {
     let f = start(FakeArkConfig::held()).await;
     let body = json!({"ProjectName": "p", "Filter": {"GroupType": "AIGC"}});
-    let ok = f.action_signed(LIST, &body, AK, SK, unix_now()).await;
+    let ok = f.action_signed(LIST, &body, SIGNING_KEY, unix_now()).await;
     assert_eq!(ok.status, 200, "{}", ok.raw);
     assert!(ok.headers.contains_key("x-request-id"));
     assert_eq!(ok.body["ResponseMetadata"]["Version"], "2024-01-01");
@@ -62,20 +60,20 @@ async fn signatures_are_verified() {
         "one id per request"
     );
 
-    let wrong_sk = f.action_signed(LIST, &body, AK, "wrong", unix_now()).await;
+    let wrong_sk = f.action_signed(LIST, &body, Key { sk: "wrong", ..SIGNING_KEY }, unix_now()).await;
     assert_eq!((wrong_sk.status, error_code(&wrong_sk)), (401, "SignatureDoesNotMatch"), "{}", wrong_sk.raw);
     assert_eq!(code_n(&wrong_sk), Some(100_010));
     assert!(wrong_sk.body.get("Result").is_none());
-    let unknown = f.action_signed(LIST, &body, "AKOTHER", SK, unix_now()).await;
+    let unknown = f.action_signed(LIST, &body, Key { ak: "AKOTHER", ..SIGNING_KEY }, unix_now()).await;
     assert_eq!((unknown.status, error_code(&unknown), code_n(&unknown)), (401, "InvalidAccessKey", Some(100_009)));
     assert_eq!(
         unknown.body["ResponseMetadata"]["Error"]["Message"],
         "The accesskey [AKOTHER] included in the request is invalid.",
         "names the AK, as upstream does"
     );
-    let skewed = f.action_signed(LIST, &body, AK, SK, unix_now() - 16 * 60).await;
+    let skewed = f.action_signed(LIST, &body, SIGNING_KEY, unix_now() - 16 * 60).await;
     assert_eq!((skewed.status, error_code(&skewed), code_n(&skewed)), (400, "InvalidTimestamp", Some(100_006)));
-    let slightly = f.action_signed(LIST, &body, AK, SK, unix_now() + 10 * 60).await;
+    let slightly = f.action_signed(LIST, &body, SIGNING_KEY, unix_now() + 10 * 60).await;
     assert_eq!(slightly.status, 200, "10 minutes of skew is fine: {}", slightly.raw);
     let unsigned = answer(f.client.post(f.url(&format!("/?{LIST}"))).json(&body).send().await.unwrap()).await;
     assert_eq!((unsigned.status, error_code(&unsigned)), (401, "MissingAuthenticationToken"));
@@ -84,16 +82,22 @@ async fn signatures_are_verified() {
     // A body changed after signing: X-Content-Sha256 no longer matches.
     let host = f.ark.addr().to_string();
     let mut rb = f.client.post(f.url(&format!("/?{LIST}"))).body(r#"{"ProjectName":"q"}"#);
-    for (k, v) in
-        sign("POST", &host, LIST, "application/json", br#"{"ProjectName":"p"}"#, AK, SK, "ap-southeast-1", unix_now())
-    {
+    let signed_body = ToSign {
+        method: "POST",
+        host: &host,
+        query: LIST,
+        content_type: "application/json",
+        body: br#"{"ProjectName":"p"}"#,
+    };
+    for (k, v) in sign(&signed_body, &SIGNING_KEY, unix_now()) {
         rb = rb.header(k, v);
     }
     let tampered = answer(rb.send().await.unwrap()).await;
     assert_eq!((tampered.status, error_code(&tampered)), (401, "SignatureDoesNotMatch"));
     // Signed for another region.
     let mut rb = f.client.post(f.url(&format!("/?{LIST}"))).body("{}");
-    for (k, v) in sign("POST", &host, LIST, "application/json", b"{}", AK, SK, "cn-beijing", unix_now()) {
+    let empty = ToSign { method: "POST", host: &host, query: LIST, content_type: "application/json", body: b"{}" };
+    for (k, v) in sign(&empty, &Key { region: "cn-beijing", ..SIGNING_KEY }, unix_now()) {
         rb = rb.header(k, v);
     }
     assert_eq!(answer(rb.send().await.unwrap()).await.status, 401);
@@ -104,7 +108,7 @@ async fn signatures_are_verified() {
 #[tokio::test]
 async fn versions_and_actions_outside_the_six() {
     let f = start(FakeArkConfig::held()).await;
-    let v = f.action_signed("Action=ListAssets&Version=2023-01-01", &json!({}), AK, SK, unix_now()).await;
+    let v = f.action_signed("Action=ListAssets&Version=2023-01-01", &json!({}), SIGNING_KEY, unix_now()).await;
     assert_eq!((v.status, error_code(&v), code_n(&v)), (404, "InvalidActionOrVersion", Some(100_008)));
     assert_eq!(
         v.body["ResponseMetadata"]["Error"]["Message"],

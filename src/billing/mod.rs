@@ -51,8 +51,8 @@ pub async fn observe(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Valu
     }
     if status != "succeeded" {
         if record.status != status {
-            if let Err(e) = edge.store.set_status(tenant, &record.id, status).await {
-                edge.store_failed(&e);
+            // A failure was counted and logged by the store; the next look records the status.
+            if edge.store.set_status(tenant, &record.id, status).await.is_err() {
                 return Observed::Deferred;
             }
             if !is_terminal(&record.status) {
@@ -84,10 +84,8 @@ async fn quarantine(edge: &Edge, tenant: &str, record: &TaskRecord, problem: Usa
             }
             Observed::Quarantined
         }
-        Err(e) => {
-            edge.store_failed(&e);
-            Observed::Deferred
-        }
+        // Counted and logged by the store; the reconciler comes back to it.
+        Err(_) => Observed::Deferred,
     }
 }
 
@@ -137,9 +135,8 @@ fn price(edge: &Edge, record: &TaskRecord, task: &Value) -> Result<Priced, Unpri
 pub async fn defer(edge: &Edge, tenant: &str, task_id: &str, reason: DeferReason) -> Observed {
     edge.metrics.settlements_deferred.with_label_values(&[reason.as_str()]).inc();
     log::warn!("tenant={tenant} task {task_id}: settlement deferred ({})", reason.as_str());
-    if let Err(e) = edge.store.defer_settlement(tenant, task_id, reason.as_str(), now_ms()).await {
-        edge.store_failed(&e);
-    }
+    // A failure is counted and logged by the store; the task stays due for the reconciler.
+    let _ = edge.store.defer_settlement(tenant, task_id, reason.as_str(), now_ms()).await;
     Observed::Deferred
 }
 
@@ -183,9 +180,7 @@ async fn settle(edge: &Edge, tenant: &str, record: &TaskRecord, task: &Value) ->
         }
         Ok(SettleOutcome::AlreadySettled { .. }) => Observed::Recorded,
         Ok(SettleOutcome::NoTask) => Observed::Deferred,
-        Err(e) => {
-            edge.store_failed(&e);
-            Observed::Deferred
-        }
+        // Counted and logged by the store; the reconciler comes back to it.
+        Err(_) => Observed::Deferred,
     }
 }

@@ -7,10 +7,10 @@
 //! records each unknown one once: `seedance_orphan_tasks_total{channel}`, an alert, and
 //! `seedance-edge orphans`. A create intent close in time names the probable tenant.
 
-use crate::ark::UPSTREAM_TASKS_PATH;
+use crate::ark::{Method, UpstreamRequest, UpstreamRoute, UPSTREAM_TASKS_PATH};
 use crate::channel::ChannelRuntime;
 use crate::clock::now_ms;
-use crate::edge::{Edge, UpstreamRoute};
+use crate::edge::Edge;
 use crate::store::{Intent, Orphan, StoreError};
 use serde_json::Value;
 
@@ -140,11 +140,14 @@ fn probable_tenant(intents: &[Intent], created_at: i64) -> Option<String> {
 
 /// One page of the channel's account-wide list, newest first.
 async fn list_page(edge: &Edge, channel: &ChannelRuntime, page: u32) -> Result<Vec<Value>, ScanError> {
-    let path = format!("{UPSTREAM_TASKS_PATH}?page_num={page}&page_size={PAGE_SIZE}");
+    let req = UpstreamRequest::task(UpstreamRoute::List, Method::Get, UPSTREAM_TASKS_PATH)
+        .with_query("page_num", page.to_string())
+        .with_query("page_size", PAGE_SIZE.to_string());
     let resp = edge
-        .task_call(channel, UpstreamRoute::List, "GET", &path, None)
+        .ark
+        .call(&channel.account, &req)
         .await
-        .map_err(|e| ScanError::Upstream(e.message))?;
+        .map_err(|e| ScanError::Upstream(seedance_filters::ApiError::from(e).message))?;
     if resp.status != 200 {
         return Err(ScanError::Upstream(format!("list answered {}", resp.status)));
     }

@@ -42,9 +42,8 @@ async fn scan_orphans_if_due(edge: &Edge, last: &mut Option<std::time::Instant>)
         return;
     }
     *last = Some(std::time::Instant::now());
-    if let Err(e) = crate::billing::orphans::scan(edge, Default::default()).await {
-        edge.store_failed(&e);
-    }
+    // A store failure stops this scan; the store counted and logged it, the next scan retries.
+    let _ = crate::billing::orphans::scan(edge, Default::default()).await;
 }
 
 /// Next check of a task that is still running: grows with its age (a task a minute old is
@@ -92,7 +91,6 @@ pub async fn sync_tenants(edge: &Edge) -> Result<SyncReport, StoreError> {
         match sync_tenant(edge, t, &mut report).await {
             Ok(()) => {}
             Err(e @ StoreError::Corrupt { .. }) => {
-                edge.metrics.store_errors.with_label_values(&[e.op()]).inc();
                 log::error!("tenant={}: stored record unreadable, left as it is: {e}", t.id);
                 report.unreadable.push(t.id.clone());
             }
@@ -198,10 +196,10 @@ impl Reconciler {
         }
         let records = self.readable_records(tenant, &due, now).await?;
         let refs: Vec<&TaskRecord> = records.iter().collect();
-        let fetched = match fetch_scoped(edge, &refs).await {
+        let fetched = match fetch_scoped(&edge.ark, &edge.channels, &refs).await {
             Ok(f) => f,
             Err(e) => {
-                log::warn!("reconcile: tenant={tenant}: {}", e.message);
+                log::warn!("reconcile: tenant={tenant}: {e}");
                 Default::default()
             }
         };
@@ -278,7 +276,6 @@ impl Reconciler {
     /// Logs and counts a tenant (or one of its tasks) this pass could not handle.
     fn skipped(&self, tenant: &str, task: Option<&str>, e: &StoreError) {
         let metrics = &self.edge.metrics;
-        metrics.store_errors.with_label_values(&[e.op()]).inc();
         metrics.reconcile_skipped.with_label_values(&[skip_reason(e)]).inc();
         let what = task.map_or_else(|| format!("tenant={tenant}"), |id| format!("tenant={tenant} task {id}"));
         match e {
@@ -331,16 +328,13 @@ async fn run(current: impl Fn() -> Arc<Edge>, mut shutdown: ShutdownWatch) {
                     edge.tenants_stale.store(false, Ordering::Release);
                     log::info!("{} configured tenants loaded into the store", edge.config.tenants.len());
                 }
-                Err(e) => {
-                    edge.store_failed(&e);
-                    continue;
-                }
+                // Counted and logged by the store; the next tick tries again.
+                Err(_) => continue,
             }
         }
         let reconciler = Reconciler { edge };
-        if let Err(e) = reconciler.pass().await {
-            reconciler.edge.store_failed(&e);
-        }
+        // A pass fails only when the tenant list cannot be had: counted and logged by the store.
+        let _ = reconciler.pass().await;
         scan_orphans_if_due(&reconciler.edge, &mut last_orphan_scan).await;
     }
 }

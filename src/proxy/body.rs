@@ -42,6 +42,13 @@ fn overloaded() -> ApiError {
     )
 }
 
+/// A body read whole, and its bytes' hold on the process-wide budget.
+pub struct Body {
+    pub bytes: Bytes,
+    /// Gives the bytes back to the budget when dropped, after the request is done with them.
+    pub permit: Permit,
+}
+
 /// Reads the body whole, holding its bytes against the process-wide `budget` (the permit is
 /// given back when the caller drops it, after the request is done with the body).
 pub async fn read(
@@ -49,7 +56,7 @@ pub async fn read(
     limit: usize,
     timeout: Duration,
     budget: &Arc<BodyBudget>,
-) -> Result<(Bytes, Permit), ApiError> {
+) -> Result<Body, ApiError> {
     let declared = session
         .req_header()
         .headers
@@ -95,5 +102,5 @@ pub async fn read(
     tokio::time::timeout(timeout, read_all)
         .await
         .map_err(|_| ApiError::invalid("body", format!("the request body did not arrive within {timeout:?}")))??;
-    Ok((buf.freeze(), permit))
+    Ok(Body { bytes: buf.freeze(), permit })
 }

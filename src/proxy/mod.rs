@@ -49,7 +49,7 @@ impl SeedanceModule {
     }
 
     /// The request phase: answers every `/volcark/` request locally (the module re-originates
-    /// the upstream exchange itself; see `crate::upstream` for why) and returns `Ok(true)`.
+    /// the upstream exchange itself; see `crate::ark` for why) and returns `Ok(true)`.
     pub async fn request_filter(&self, session: &mut Session, ctx: &mut EdgeCtx) -> pingora_core::Result<bool> {
         ctx.started = Some(Instant::now());
         // One snapshot for the whole request: a reload meanwhile does not change its rules.
@@ -68,7 +68,7 @@ impl SeedanceModule {
         }
         let scope = crate::scope::Scope::new(ctx.request_id.clone());
         let req = Request { method, path, query, body: Bytes::new() };
-        let (reply, scope) = crate::scope::scoped(scope, self.serve(&edge, session, ctx, &route, req)).await;
+        let (reply, scope) = crate::scope::scoped(scope, serve(&edge, session, ctx, &route, req)).await;
         ctx.upstream_micros = scope.upstream_micros();
         ctx.upstream = scope.upstream();
         ctx.task_id = ctx.task_id.take().or_else(|| scope.task_id());
@@ -79,40 +79,6 @@ impl SeedanceModule {
             body::drain(session).await;
         }
         Ok(true)
-    }
-
-    async fn serve(
-        &self,
-        edge: &Edge,
-        session: &mut Session,
-        ctx: &mut EdgeCtx,
-        route: &Route,
-        mut req: Request,
-    ) -> Reply {
-        let auth_header = session.req_header().headers.get("authorization").map(|v| v.as_bytes().to_vec());
-        let tenant = match edge.auth.authenticate(auth_header.as_deref()).await {
-            Ok(t) => t,
-            Err(AuthFailure::Rejected(e)) => return render(route, &e, &ctx.request_id),
-            Err(AuthFailure::Store(e)) => return render(route, &edge.store_failed(&e), &ctx.request_id),
-        };
-        ctx.tenant = Some(tenant.id.clone());
-        // Held until the handler is done with the body.
-        let mut _permit = None;
-        if route.reads_body() {
-            let limits = &edge.config.limits;
-            match body::read(session, limits.max_body_bytes, limits.body_read_timeout, &edge.body_budget).await {
-                Ok((b, p)) => {
-                    req.body = b;
-                    _permit = Some(p);
-                }
-                Err(e) => {
-                    // The rest of an unread body is still on the wire: this connection cannot be reused.
-                    ctx.close_connection = true;
-                    return render(route, &e, &ctx.request_id);
-                }
-            }
-        }
-        routes::dispatch(edge, &tenant, route, &req).await
     }
 
     /// The logging phase: one metrics update and one access-log line per request. Never logs a
@@ -148,6 +114,34 @@ impl SeedanceModule {
     }
 }
 
+/// Authenticates, reads the body when the route needs it, and runs the route's handler.
+async fn serve(edge: &Edge, session: &mut Session, ctx: &mut EdgeCtx, route: &Route, mut req: Request) -> Reply {
+    let auth_header = session.req_header().headers.get("authorization").map(|v| v.as_bytes().to_vec());
+    let tenant = match edge.auth.authenticate(auth_header.as_deref()).await {
+        Ok(t) => t,
+        Err(AuthFailure::Rejected(e)) => return render(route, &e, &ctx.request_id),
+        Err(AuthFailure::Store(e)) => return render(route, &e.into(), &ctx.request_id),
+    };
+    ctx.tenant = Some(tenant.id.clone());
+    // Held until the handler is done with the body.
+    let mut _permit = None;
+    if route.reads_body() {
+        let limits = &edge.config.limits;
+        match body::read(session, limits.max_body_bytes, limits.body_read_timeout, &edge.body_budget).await {
+            Ok(body) => {
+                req.body = body.bytes;
+                _permit = Some(body.permit);
+            }
+            Err(e) => {
+                // The rest of an unread body is still on the wire: this connection cannot be reused.
+                ctx.close_connection = true;
+                return render(route, &e, &ctx.request_id);
+            }
+        }
+    }
+    routes::dispatch(edge, &tenant, route, &req).await
+}
+
 /// An error in the shape the route speaks.
 fn render(route: &Route, e: &ApiError, request_id: &str) -> Reply {
     match route.shape() {
@@ -157,7 +151,9 @@ fn render(route: &Route, e: &ApiError, request_id: &str) -> Reply {
 }
 
 /// The `ProxyHttp` of the standalone binary: `/volcark/` goes to the module, anything else is a
-/// JSON 404. No request is ever proxied blindly, so `upstream_peer` is unreachable.
+/// JSON 400 `invalid_request` naming the path (the same answer the module gives a path under
+/// `/volcark/` that is no route). No request is ever proxied blindly, so `upstream_peer` is
+/// unreachable.
 pub struct EdgeProxy {
     pub module: SeedanceModule,
 }

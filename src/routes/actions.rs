@@ -4,9 +4,9 @@
 //! rewrite the answer, record what was created. Errors use the OpenAPI `ResponseMetadata` shape.
 
 use super::{Reply, Request};
+use crate::ark::{upstream_failure, UpstreamRequest};
 use crate::channel::ChannelRuntime;
-use crate::edge::{upstream_failure, Edge, UpstreamRoute};
-use crate::sign::{sign_request, Credentials};
+use crate::edge::Edge;
 use crate::store::{AssetKind, AssetRecord, TenantRecord};
 use bytes::Bytes;
 use seedance_filters::asset::action::{parse_action, Action};
@@ -35,20 +35,24 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Reply 
     };
     match run(edge, tenant, action, req).await {
         Ok(r) => r,
-        Err((e, region)) => {
-            Reply::action_error(&e, ActionMeta { request_id: &rid, action: action.name(), region: &region })
+        Err(Failure { error, region }) => {
+            Reply::action_error(&error, ActionMeta { request_id: &rid, action: action.name(), region: &region })
         }
     }
 }
 
-type Failure = (ApiError, String);
+/// A refused Action, and the region its `ResponseMetadata` names (empty until a channel is chosen).
+struct Failure {
+    error: ApiError,
+    region: String,
+}
 
 async fn run(edge: &Edge, tenant: &TenantRecord, action: Action, req: &Request) -> Result<Reply, Failure> {
-    let no_region = |e: ApiError| (e, String::new());
+    let no_region = |error: ApiError| Failure { error, region: String::new() };
     let ar = parse_asset_request(action, &req.body).map_err(no_region)?;
     let channel = edge.channels.pick_assets(tenant, ar.model).map_err(no_region)?;
     let region = channel.conf.region.clone();
-    let fail = |e: ApiError| (e, region.clone());
+    let fail = |error: ApiError| Failure { error, region: region.clone() };
 
     let mut scope: Option<Vec<String>> = None;
     let mut target_channel = channel.clone();
@@ -69,8 +73,7 @@ async fn run(edge: &Edge, tenant: &TenantRecord, action: Action, req: &Request) 
             }
         }
         Action::ListAssets | Action::ListAssetGroups => {
-            let groups =
-                edge.store.assets(&tenant.id, AssetKind::Group).await.map_err(|e| fail(edge.store_failed(&e)))?;
+            let groups = edge.store.assets(&tenant.id, AssetKind::Group).await.map_err(|e| fail(e.into()))?;
             let mine: Vec<String> = groups.into_iter().filter(|g| g.channel == channel.conf.id).map(|g| g.id).collect();
             let asked: Vec<String> = ar.group_id.iter().cloned().chain(ar.group_ids.iter().cloned()).collect();
             let wanted = if asked.is_empty() {
@@ -92,7 +95,8 @@ async fn run(edge: &Edge, tenant: &TenantRecord, action: Action, req: &Request) 
     }
 
     let body = ar.upstream_body(&target_channel.conf.project_name, scope.as_deref());
-    let resp = signed_call(edge, &target_channel, action, body).await.map_err(&fail)?;
+    let request = UpstreamRequest::action(action.name(), ACTION_VERSION, Bytes::from(body));
+    let resp = edge.ark.call(&target_channel.account, &request).await.map_err(|e| fail(e.into()))?;
     let mut v: Value = serde_json::from_slice(&resp.body)
         .map_err(|_| fail(upstream_failure("answered something that is not JSON")))?;
     if v.pointer("/ResponseMetadata/Error").is_some() || resp.status != 200 {
@@ -121,7 +125,7 @@ async fn run(edge: &Edge, tenant: &TenantRecord, action: Action, req: &Request) 
                 group_id: ar.group_id.clone(),
                 created_at: crate::clock::now_secs(),
             };
-            edge.store.put_asset(&tenant.id, &record).await.map_err(|e| fail(edge.store_failed(&e)))?;
+            edge.store.put_asset(&tenant.id, &record).await.map_err(|e| fail(e.into()))?;
             log::info!("tenant={} created {:?} {id} on channel {}", tenant.id, record.kind, record.channel);
         }
         Action::ListAssets | Action::ListAssetGroups => {
@@ -139,7 +143,7 @@ async fn owned(edge: &Edge, tenant: &TenantRecord, id: &str, kind: AssetKind) ->
     if !seedance_filters::task::is_plausible_task_id(id) {
         return Err(asset_not_found(what, id));
     }
-    let rec = edge.store.asset(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
+    let rec = edge.store.asset(&tenant.id, id).await?;
     rec.filter(|r| r.kind == kind).ok_or_else(|| asset_not_found(what, id))
 }
 
@@ -152,7 +156,7 @@ fn channel_of(edge: &Edge, rec: &AssetRecord) -> Result<Arc<ChannelRuntime>, Api
 /// Ids a list answer may contain: the tenant's groups (ListAssetGroups) or assets (ListAssets).
 async fn owned_ids(edge: &Edge, tenant: &TenantRecord, action: Action) -> Result<HashSet<String>, ApiError> {
     let kind = if action == Action::ListAssets { AssetKind::Asset } else { AssetKind::Group };
-    let recs = edge.store.assets(&tenant.id, kind).await.map_err(|e| edge.store_failed(&e))?;
+    let recs = edge.store.assets(&tenant.id, kind).await?;
     Ok(recs.into_iter().map(|r| r.id).collect())
 }
 
@@ -166,41 +170,4 @@ fn empty_list(action: Action, ar: &AssetRequest, region: &str) -> Reply {
             "Result": {"Items": [], "TotalCount": 0, "PageNumber": page("PageNumber"), "PageSize": page("PageSize")}
         }),
     )
-}
-
-/// Signs and sends one Action with the channel's AK/SK.
-async fn signed_call(
-    edge: &Edge,
-    channel: &ChannelRuntime,
-    action: Action,
-    body: Vec<u8>,
-) -> Result<crate::upstream::UpstreamResponse, ApiError> {
-    let (Some(endpoint), Some(ak), Some(sk)) =
-        (&channel.assets, &channel.conf.access_key_id, &channel.conf.secret_access_key)
-    else {
-        return Err(ApiError::new(ErrorCode::ChannelNotAvailable, "this channel has no asset library"));
-    };
-    let query = [("Action", action.name()), ("Version", ACTION_VERSION)];
-    let creds = Credentials {
-        access_key_id: ak.expose(),
-        secret_access_key: sk.expose(),
-        region: &channel.conf.region,
-        service: "ark",
-    };
-    let path = endpoint.path("/");
-    let signed = sign_request(
-        "POST",
-        &endpoint.authority(),
-        &path,
-        &query,
-        "application/json",
-        &body,
-        &creds,
-        crate::clock::now(),
-    );
-    let mut headers: Vec<(&str, String)> = vec![("Content-Type", "application/json".into())];
-    headers.extend(signed);
-    let path_and_query = format!("{path}?Action={}&Version={ACTION_VERSION}", action.name());
-    edge.call(channel, UpstreamRoute::Action, "POST", endpoint, &path_and_query, &headers, Some(Bytes::from(body)))
-        .await
 }

@@ -3,9 +3,10 @@
 //! record ownership before the id is released to the customer.
 
 use super::{parse_json, Reply, Request, UPSTREAM_TASKS_PATH};
+use crate::ark::{Method, UpstreamRequest, UpstreamResponse, UpstreamRoute};
 use crate::channel::Route as ChannelRoute;
 use crate::clock::{now_ms, now_secs};
-use crate::edge::{Edge, UpstreamRoute};
+use crate::edge::Edge;
 use crate::store::{AssetKind, Intent, TaskRecord, TenantRecord};
 use bytes::Bytes;
 use seedance_filters::callback::{judge_addresses, unresolvable, CheckedUrl, UrlHost};
@@ -47,6 +48,20 @@ impl SkipReason {
     }
 }
 
+/// The create in flight: who asks, what, and the admission it holds (its slot and intent id).
+#[derive(Clone, Copy)]
+struct Create<'a> {
+    tenant: &'a TenantRecord,
+    task: &'a CreateTask<'a>,
+    intent: &'a Intent,
+}
+
+/// The channel the last attempt skipped, counted as a failover once the next one is known.
+struct Skip {
+    from: String,
+    reason: SkipReason,
+}
+
 /// One channel's outcome: the create's answer, or a skip that certainly created nothing.
 enum Attempt {
     Answered(Result<Reply, ApiError>),
@@ -66,18 +81,18 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
 
     // Failover moves only creates that certainly created nothing (full, 429, never sent), so a
     // customer's request never becomes two upstream tasks.
-    let mut skipped: Option<(String, SkipReason)> = None;
+    let mut skipped: Option<Skip> = None;
     let mut busy: Option<SkipReason> = None;
     let mut unreachable: Option<ApiError> = None;
     for route in &candidates.routes {
-        if let Some((from, reason)) = skipped.take() {
+        if let Some(Skip { from, reason }) = skipped.take() {
             count_failover(edge, &from, &route.channel.conf.id, reason);
         }
         let breaker = &route.channel.breaker;
         let outcome = if breaker.skip(std::time::Instant::now()) {
             Attempt::Skipped { reason: SkipReason::CircuitOpen, error: None }
         } else {
-            let outcome = attempt(edge, tenant, &task, &intent, route).await;
+            let outcome = attempt(edge, Create { tenant, task: &task, intent: &intent }, route).await;
             track_circuit(edge, route, &outcome);
             outcome
         };
@@ -90,11 +105,11 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
                 } else {
                     busy = Some(reason);
                 }
-                skipped = Some((route.channel.conf.id.clone(), reason));
+                skipped = Some(Skip { from: route.channel.conf.id.clone(), reason });
             }
         }
     }
-    if let Some((from, reason)) = skipped {
+    if let Some(Skip { from, reason }) = skipped {
         count_failover(edge, &from, "none", reason);
     }
     crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
@@ -102,7 +117,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
         (Some(reason), _) => channels_busy(&candidates, reason),
         // Every channel was unreachable: the same 502 a single channel gave before failover.
         (None, Some(e)) => e,
-        (None, None) => crate::edge::upstream_failure("could not be reached"),
+        (None, None) => crate::ark::upstream_failure("could not be reached"),
     })
 }
 
@@ -155,13 +170,8 @@ fn count_failover(edge: &Edge, from: &str, to: &str, reason: SkipReason) {
 /// Creates the task on one channel: room, write-ahead intent, upstream call, ownership. Every
 /// path that returns `Skipped` has given back the channel's room and intent; the tenant's slot
 /// stays with the caller, which tries the next channel.
-async fn attempt(
-    edge: &Edge,
-    tenant: &TenantRecord,
-    task: &CreateTask<'_>,
-    intent: &Intent,
-    route: &ChannelRoute,
-) -> Attempt {
+async fn attempt(edge: &Edge, create: Create<'_>, route: &ChannelRoute) -> Attempt {
+    let Create { tenant, task, intent } = create;
     let channel = &route.channel;
     let channel_id = channel.conf.id.clone();
     match crate::capacity::take(edge, channel, &intent.id, now_ms()).await {
@@ -179,47 +189,47 @@ async fn attempt(
     if let Err(e) = edge.store.put_intent(&channel_id, intent).await {
         crate::capacity::give_back(edge, channel, &intent.id).await;
         crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
-        return Attempt::Answered(Err(edge.store_failed(&e)));
+        return Attempt::Answered(Err(e.into()));
     }
 
     let body = Bytes::from(task.upstream_body(&route.official_model));
-    let sent = edge.task_call_checked(channel, UpstreamRoute::Create, "POST", UPSTREAM_TASKS_PATH, Some(body)).await;
+    let req = UpstreamRequest::task(UpstreamRoute::Create, Method::Post, UPSTREAM_TASKS_PATH).with_body(body);
+    let sent = edge.ark.call(&channel.account, &req).await;
     // An answer other than 200 created nothing; so did a request that never left the edge. A 502
     // after sending (a timeout, a 5xx, a dropped answer) may have: it keeps its intent and slots.
     let created_nothing = match &sent {
         Ok(r) => r.status != 200,
-        Err(f) => f.unsent || f.error.code != ErrorCode::UpstreamError,
+        Err(e) => !e.may_have_acted(),
     };
     if created_nothing {
-        if let Err(e) = edge.store.drop_intent(&channel_id, intent).await {
-            edge.store_failed(&e);
-        }
+        // A failure is counted and logged by the store; a stale intent only costs the orphan
+        // scan a look.
+        let _ = edge.store.drop_intent(&channel_id, intent).await;
         crate::capacity::give_back(edge, channel, &intent.id).await;
     }
     // Only these two certainly created nothing *and* say another channel may do better.
     let skip = match &sent {
-        Ok(r) if r.status == 429 => Some((SkipReason::RateLimited, None)),
-        Err(f) if f.unsent => Some((SkipReason::Connect, Some(f.error.clone()))),
+        Ok(r) if r.status == 429 => Some(Attempt::Skipped { reason: SkipReason::RateLimited, error: None }),
+        Err(e) if e.unsent() => Some(Attempt::Skipped { reason: SkipReason::Connect, error: Some(ApiError::from(e)) }),
         _ => None,
     };
-    if let Some((reason, error)) = skip {
-        return Attempt::Skipped { reason, error };
+    if let Some(skipped) = skip {
+        return skipped;
     }
     if created_nothing {
         crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
     }
-    Attempt::Answered(finish(edge, tenant, task, intent, route, sent.map_err(|f| f.error)).await)
+    Attempt::Answered(finish(edge, create, route, sent.map_err(ApiError::from)).await)
 }
 
 /// Turns the channel's answer into the customer's, recording ownership of a created task.
 async fn finish(
     edge: &Edge,
-    tenant: &TenantRecord,
-    task: &CreateTask<'_>,
-    intent: &Intent,
+    create: Create<'_>,
     route: &ChannelRoute,
-    sent: Result<crate::upstream::UpstreamResponse, ApiError>,
+    sent: Result<UpstreamResponse, ApiError>,
 ) -> Result<Reply, ApiError> {
+    let Create { tenant, task, intent } = create;
     let channel_id = route.channel.conf.id.clone();
     let resp = sent?;
     if resp.status != 200 {
@@ -233,7 +243,7 @@ async fn finish(
         .get("id")
         .and_then(|v| v.as_str())
         .filter(|id| seedance_filters::task::is_plausible_task_id(id))
-        .ok_or_else(|| crate::edge::upstream_failure("answered without a task id"))?
+        .ok_or_else(|| crate::ark::upstream_failure("answered without a task id"))?
         .to_string();
 
     let record = TaskRecord {
@@ -256,10 +266,9 @@ async fn finish(
     };
     crate::scope::note_task(&id);
     record_ownership(edge, &tenant.id, &record).await?;
-    if let Err(e) = edge.store.claim(&channel_id, &id, intent).await {
-        // Ownership is recorded (or journaled); the scan falls back to the tenant's records.
-        edge.store_failed(&e);
-    }
+    // Ownership is recorded (or journaled): if the claim fails (counted and logged by the
+    // store), the orphan scan falls back to the tenant's records.
+    let _ = edge.store.claim(&channel_id, &id, intent).await;
     log::info!("tenant={} created task {} on channel {}", tenant.id, id, record.channel);
     // The create answer is passed through as the upstream gave it (`{"id":"cgt-…"}`).
     Ok(Reply::raw(200, resp.body).with_request_id(resp.request_id))
@@ -270,7 +279,7 @@ async fn finish(
 async fn choose_channels(edge: &Edge, tenant: &TenantRecord, task: &CreateTask<'_>) -> Result<Candidates, ApiError> {
     let mut bound: Option<String> = None;
     for id in &task.content.asset_ids {
-        let asset = edge.store.asset(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
+        let asset = edge.store.asset(&tenant.id, id).await?;
         let asset = asset.filter(|a| a.kind == AssetKind::Asset).ok_or_else(|| {
             ApiError::with_param(
                 ErrorCode::AssetNotFound,
@@ -324,7 +333,6 @@ async fn check_media_hosts(edge: &Edge, urls: &[MediaUrl]) -> Result<(), ApiErro
 /// Writes ownership before the response is released; the journal catches a store failure.
 async fn record_ownership(edge: &Edge, tenant: &str, record: &TaskRecord) -> Result<(), ApiError> {
     let Err(e) = edge.store.put_task(tenant, record).await else { return Ok(()) };
-    edge.store_failed(&e);
     let Some(journal) = &edge.journal else {
         log::error!("tenant={tenant} task {} created upstream but not recorded: {e}", record.id);
         return Err(ApiError::new(ErrorCode::StoreUnavailable, "the ownership store is unavailable; retry later"));

@@ -7,8 +7,9 @@
 
 use super::get::owned_task;
 use super::{Reply, UPSTREAM_TASKS_PATH};
+use crate::ark::{Method, UpstreamRequest, UpstreamRoute};
 use crate::billing::Observed;
-use crate::edge::{Edge, UpstreamRoute};
+use crate::edge::Edge;
 use crate::store::{TaskRecord, TenantRecord};
 use bytes::Bytes;
 use seedance_filters::task::{is_terminal, rewrite_error_body};
@@ -27,7 +28,8 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, id: &str) -> Result<Repl
     let mut live_status = record.status.clone();
     let unsettled = record.status == "succeeded" && record.settlement.is_none();
     if !is_terminal(&record.status) || unsettled {
-        let got = edge.task_call(channel, UpstreamRoute::Get, "GET", &path, None).await?;
+        let get = UpstreamRequest::task(UpstreamRoute::Get, Method::Get, path.as_str());
+        let got = edge.ark.call(&channel.account, &get).await?;
         if got.status == 404 {
             // The upstream no longer has it (its records expire): nothing left to delete there.
             return hide(edge, tenant, id, got.request_id).await;
@@ -45,7 +47,8 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, id: &str) -> Result<Repl
     if live_status == "cancelled" {
         return hide(edge, tenant, id, None).await;
     }
-    let resp = edge.task_call(channel, UpstreamRoute::Delete, "DELETE", &path, None).await?;
+    let delete = UpstreamRequest::task(UpstreamRoute::Delete, Method::Delete, path);
+    let resp = edge.ark.call(&channel.account, &delete).await?;
     match resp.status {
         200..=299 if live_status == "queued" => cancelled(edge, tenant, &record, resp.request_id).await,
         200..=299 | 404 => hide(edge, tenant, id, resp.request_id).await,
@@ -87,7 +90,7 @@ async fn cancelled(
 }
 
 async fn hide(edge: &Edge, tenant: &TenantRecord, id: &str, rid: Option<String>) -> Result<Reply, ApiError> {
-    edge.store.hide_task(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
+    edge.store.hide_task(&tenant.id, id).await?;
     log::info!("tenant={} task {id} deleted", tenant.id);
     Ok(Reply::raw(200, Bytes::from_static(b"{}")).with_request_id(rid))
 }

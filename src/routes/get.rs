@@ -3,7 +3,8 @@
 //! recorded, `succeeded` settled exactly once.
 
 use super::{parse_json, Reply, UPSTREAM_TASKS_PATH};
-use crate::edge::{Edge, UpstreamRoute};
+use crate::ark::{Method, UpstreamRequest, UpstreamRoute};
+use crate::edge::Edge;
 use crate::store::{TaskRecord, TenantRecord};
 use bytes::Bytes;
 use seedance_filters::task::{is_plausible_task_id, rewrite_error_body, rewrite_task};
@@ -18,7 +19,7 @@ pub async fn owned_task(edge: &Edge, tenant: &TenantRecord, id: &str) -> Result<
     if !is_plausible_task_id(id) {
         return Err(task_not_found(id));
     }
-    let record = edge.store.task(&tenant.id, id).await.map_err(|e| edge.store_failed(&e))?;
+    let record = edge.store.task(&tenant.id, id).await?;
     record.filter(|r| !r.hidden).ok_or_else(|| task_not_found(id))
 }
 
@@ -27,8 +28,8 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, id: &str) -> Result<Repl
     let channel = edge.channels.get(&record.channel).ok_or_else(|| {
         ApiError::new(ErrorCode::ChannelNotAvailable, "the channel that ran this task is no longer configured")
     })?;
-    let path = format!("{UPSTREAM_TASKS_PATH}/{id}");
-    let resp = edge.task_call(channel, UpstreamRoute::Get, "GET", &path, None).await?;
+    let req = UpstreamRequest::task(UpstreamRoute::Get, Method::Get, format!("{UPSTREAM_TASKS_PATH}/{id}"));
+    let resp = edge.ark.call(&channel.account, &req).await?;
     if resp.status != 200 {
         let body = rewrite_error_body(&resp.body, Some(&record.official_model), Some(&record.public_model))
             .map(Bytes::from)
@@ -37,7 +38,7 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, id: &str) -> Result<Repl
     }
     let mut task = parse_json(&resp.body)?;
     if !task.is_object() {
-        return Err(crate::edge::upstream_failure("answered a task that is not an object"));
+        return Err(crate::ark::upstream_failure("answered a task that is not an object"));
     }
     crate::billing::observe(edge, &tenant.id, &record, &task).await;
     rewrite_task(&mut task, &record.public_model);

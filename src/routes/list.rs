@@ -24,17 +24,17 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
     if let Some(status) = q.status {
         // Recorded terminal statuses are final and indexed; only unfinished tasks need the
         // upstream's word, and there are only as many of those as the tenant has running.
-        let mut open = edge.store.open_tasks(&tenant.id).await.map_err(|e| edge.store_failed(&e))?;
+        let mut open = edge.store.open_tasks(&tenant.id).await?;
         open.retain(|r| could_match(&q, r));
         let refs: Vec<&TaskRecord> = open.iter().collect();
-        fetched = fetch_scoped(edge, &refs).await?;
+        fetched = fetch_scoped(&edge.ark, &edge.channels, &refs).await?;
         let open_ids =
             open.iter().filter(|r| current_status(r, &fetched) == status.as_str()).map(|r| r.id.clone()).collect();
         page_query.status = Some(StatusMatch { status: status.as_str().to_string(), open_ids });
     }
-    let page = edge.store.task_page(&tenant.id, &page_query).await.map_err(|e| edge.store_failed(&e))?;
+    let page = edge.store.task_page(&tenant.id, &page_query).await?;
     let missing: Vec<&TaskRecord> = page.records.iter().filter(|r| !fetched.contains_key(&r.id)).collect();
-    fetched.extend(fetch_scoped(edge, &missing).await?);
+    fetched.extend(fetch_scoped(&edge.ark, &edge.channels, &missing).await?);
 
     let mut items = Vec::with_capacity(page.records.len());
     for record in &page.records {

@@ -107,5 +107,5 @@ pub fn no_route(req: &Request) -> ApiError {
 
 /// Renders an upstream JSON answer or reports it as unparseable (→ 502).
 pub fn parse_json(body: &[u8]) -> Result<serde_json::Value, ApiError> {
-    serde_json::from_slice(body).map_err(|_| crate::edge::upstream_failure("answered something that is not JSON"))
+    serde_json::from_slice(body).map_err(|_| crate::ark::upstream_failure("answered something that is not JSON"))
 }

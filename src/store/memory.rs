@@ -30,18 +30,18 @@ struct Tenant {
     movements: Vec<WalletMovement>,
 }
 
-impl Tenant {
-    fn log(&mut self, kind: &str, slot: &str, task_id: &str, usd_nanos: u64, at_ms: i64) {
-        let m = WalletMovement { kind: kind.into(), slot: slot.into(), task_id: task_id.into(), usd_nanos, at_ms };
-        self.movements.push(m);
-    }
+/// One line of a tenant's wallet stream.
+fn movement(kind: &str, slot: &str, task_id: &str, usd_nanos: u64, at_ms: i64) -> WalletMovement {
+    WalletMovement { kind: kind.into(), slot: slot.into(), task_id: task_id.into(), usd_nanos, at_ms }
+}
 
+impl Tenant {
     /// Ends a slot and gives its reservation back, once (the scripts' `release`).
     fn release(&mut self, slot: &str, task_id: &str, at_ms: i64) -> bool {
         let was_active = self.active.remove(slot).is_some();
         let Some(held) = self.holds.remove(slot) else { return was_active };
         self.wallet.reserved_nanos -= i64::try_from(held).unwrap_or(i64::MAX);
-        self.log("release", slot, task_id, held, at_ms);
+        self.movements.push(movement("release", slot, task_id, held, at_ms));
         true
     }
 
@@ -372,7 +372,13 @@ impl Store for MemoryStore {
             let amount = i64::try_from(s.usd_nanos).unwrap_or(i64::MAX);
             t.wallet.balance_nanos -= amount;
             t.wallet.spent_nanos += amount;
-            t.log("charge", slot.as_deref().unwrap_or(""), &s.task_id, s.usd_nanos, s.settled_at_ms);
+            t.movements.push(movement(
+                "charge",
+                slot.as_deref().unwrap_or(""),
+                &s.task_id,
+                s.usd_nanos,
+                s.settled_at_ms,
+            ));
         }
         inner.end_channel_slot(tenant, &s.task_id);
         Ok(SettleOutcome::Settled { entry_id })
@@ -495,7 +501,7 @@ impl Store for MemoryStore {
             }
             t.holds.insert(a.slot.clone(), reserve);
             t.wallet.reserved_nanos += i64::try_from(reserve).unwrap_or(i64::MAX);
-            t.log("reserve", &a.slot, "", reserve, a.now_ms);
+            t.movements.push(movement("reserve", &a.slot, "", reserve, a.now_ms));
         }
         t.active.insert(a.slot.clone(), a.now_ms);
         if a.creates_per_minute.is_some() {
@@ -535,7 +541,7 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         let t = inner.tenant(tenant);
         t.wallet.balance_nanos += i64::try_from(usd_nanos).unwrap_or(i64::MAX);
-        t.log("credit", "", "", usd_nanos, at_ms);
+        t.movements.push(movement("credit", "", "", usd_nanos, at_ms));
         Ok(Wallet { active_tasks: t.active.len() as u64, ..t.wallet.clone() })
     }
 

@@ -1,15 +1,17 @@
-//! Times every store operation into `seedance_store_duration_seconds{op}`. One wrapper around
-//! whichever [`Store`] the edge runs on, so every caller — routes, auth, the reconciler, the
-//! journal replay — is measured the same way without timing code at each call site. The `op`
-//! label is the trait method's name, the same name a [`super::StoreError`] carries.
+//! Times every store operation into `seedance_store_duration_seconds{op}` and counts (and logs)
+//! every failure into `seedance_store_errors_total{op}`, exactly once, where it happens. One
+//! wrapper around whichever [`Store`] the edge runs on, so every caller — routes, auth, the
+//! reconciler, the journal replay — is measured the same way without metrics code at each call
+//! site, and turning a [`StoreError`] into the customer's 503 is a plain conversion. The `op`
+//! label is the trait method's name, the same name a [`StoreError`] carries.
 
 use super::{
     Admission, Admit, AssetKind, AssetRecord, ChannelAdmission, ChannelAdmit, Intent, LedgerEntry, LedgerFrom, Orphan,
-    PendingSettlement, QuarantineRecord, SettleOutcome, Settlement, Store, StoreResult, TaskPage, TaskPageQuery,
-    TaskRecord, TenantRecord, TokenError, Wallet, WalletMovement,
+    PendingSettlement, QuarantineRecord, SettleOutcome, Settlement, Store, StoreError, StoreResult, TaskPage,
+    TaskPageQuery, TaskRecord, TenantRecord, TokenError, Wallet, WalletMovement,
 };
 use async_trait::async_trait;
-use prometheus::HistogramVec;
+use prometheus::{HistogramVec, IntCounterVec};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -58,20 +60,48 @@ pub const STORE_OPS: [&str; 40] = [
     "channel_active",
 ];
 
+/// The store's own failure inside an operation's error (a refused token binding is an answer,
+/// not a failure).
+trait Failure {
+    fn store_error(&self) -> Option<&StoreError>;
+}
+
+impl Failure for StoreError {
+    fn store_error(&self) -> Option<&StoreError> {
+        Some(self)
+    }
+}
+
+impl Failure for TokenError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            TokenError::Store(e) => Some(e),
+            TokenError::HeldByOther { .. } => None,
+        }
+    }
+}
+
 pub struct MeteredStore {
     inner: Arc<dyn Store>,
     duration: HistogramVec,
+    errors: IntCounterVec,
 }
 
 impl MeteredStore {
-    pub fn new(inner: Arc<dyn Store>, duration: HistogramVec) -> MeteredStore {
-        MeteredStore { inner, duration }
+    /// `duration` and `errors` are `seedance_store_duration_seconds` and
+    /// `seedance_store_errors_total`.
+    pub fn new(inner: Arc<dyn Store>, duration: HistogramVec, errors: IntCounterVec) -> MeteredStore {
+        MeteredStore { inner, duration, errors }
     }
 
-    async fn timed<T, E>(&self, op: &'static str, f: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    async fn timed<T, E: Failure>(&self, op: &'static str, f: impl Future<Output = Result<T, E>>) -> Result<T, E> {
         let start = Instant::now();
         let r = f.await;
         self.duration.with_label_values(&[op]).observe(start.elapsed().as_secs_f64());
+        if let Some(e) = r.as_ref().err().and_then(Failure::store_error) {
+            self.errors.with_label_values(&[e.op()]).inc();
+            log::warn!("store error: {e}");
+        }
         r
     }
 }
@@ -234,7 +264,7 @@ mod tests {
     #[tokio::test]
     async fn each_call_is_timed_under_its_op() {
         let m = Metrics::new(true).unwrap();
-        let s = MeteredStore::new(Arc::new(MemoryStore::new()), m.store_duration.clone());
+        let s = MeteredStore::new(Arc::new(MemoryStore::new()), m.store_duration.clone(), m.store_errors.clone());
         s.ping().await.unwrap();
         assert!(s.task("acme", "cgt-none").await.unwrap().is_none());
         assert!(s.task("acme", "cgt-none").await.unwrap().is_none());

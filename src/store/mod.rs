@@ -33,6 +33,17 @@ impl StoreError {
     }
 }
 
+/// The customer's side of any store failure: the fail-closed 503 `store_unavailable`. A plain
+/// conversion — the store already counted and logged the failure where it happened.
+impl From<StoreError> for seedance_filters::ApiError {
+    fn from(_: StoreError) -> Self {
+        seedance_filters::ApiError::new(
+            seedance_filters::ErrorCode::StoreUnavailable,
+            "the ownership store is unavailable; nothing was changed, retry later",
+        )
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Why a token hash could not be bound to a tenant.

@@ -288,41 +288,23 @@ async fn fake_ark_refuses_bad_signatures() {
     let r = h.client.post(&url).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
     assert_eq!(r.status(), 401);
     // Signed with the wrong secret.
-    let host = h.fake.base_url().trim_start_matches("http://").to_string();
-    let creds = seedance_edge::sign::Credentials {
+    let endpoint = seedance_edge::ark::Endpoint::parse(&h.fake.base_url(), None).unwrap();
+    let request = seedance_edge::ark::UpstreamRequest::action("ListAssetGroups", "2024-01-01", body.clone().into());
+    let creds = seedance_edge::ark::Credentials {
         access_key_id: CHANNEL_AK,
         secret_access_key: "wrong",
         region: "ap-southeast-1",
         service: "ark",
     };
-    let q = [("Action", "ListAssetGroups"), ("Version", "2024-01-01")];
-    let signed = seedance_edge::sign::sign_request(
-        "POST",
-        &host,
-        "/",
-        &q,
-        "application/json",
-        body.as_bytes(),
-        &creds,
-        seedance_edge::clock::now(),
-    );
+    let signed = seedance_edge::ark::sign(&request, &endpoint, &creds, seedance_edge::clock::now());
     let mut rb = h.client.post(&url).header("content-type", "application/json").body(body.clone());
     for (k, v) in &signed {
         rb = rb.header(*k, v);
     }
     assert_eq!(rb.send().await.unwrap().status(), 401);
     // Signed right: accepted (the edge's signer and fake-ark's checker agree).
-    let creds = seedance_edge::sign::Credentials { secret_access_key: CHANNEL_SK, ..creds };
-    let signed = seedance_edge::sign::sign_request(
-        "POST",
-        &host,
-        "/",
-        &q,
-        "application/json",
-        body.as_bytes(),
-        &creds,
-        seedance_edge::clock::now(),
-    );
+    let creds = seedance_edge::ark::Credentials { secret_access_key: CHANNEL_SK, ..creds };
+    let signed = seedance_edge::ark::sign(&request, &endpoint, &creds, seedance_edge::clock::now());
     let mut rb = h.client.post(&url).header("content-type", "application/json").body(body);
     for (k, v) in &signed {
         rb = rb.header(*k, v);

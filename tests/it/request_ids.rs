@@ -11,15 +11,16 @@ use std::time::Duration;
 use support::harness::{minimal_task, token, Harness, TASKS};
 use support::node::{Node, TENANT};
 
-/// Sends one request with optional id headers; returns status, `X-Request-Id`, body.
+/// Sends one request (`line` is "METHOD /path") with optional id headers; returns status,
+/// `X-Request-Id`, body.
 async fn send(
     h: &Harness,
     tenant: Option<&str>,
-    method: &str,
-    path: &str,
+    line: &str,
     body: Option<&Value>,
     ids: &[(&str, &str)],
 ) -> (u16, Option<String>, Value) {
+    let (method, path) = line.split_once(' ').unwrap();
     let mut rb = h.client.request(method.parse().unwrap(), format!("{}{path}", h.base));
     if let Some(t) = tenant {
         rb = rb.bearer_auth(token(t));
@@ -41,9 +42,14 @@ async fn send(
 async fn a_valid_client_id_is_echoed_and_forwarded_upstream() {
     let h = Harness::start().await;
     let ours = "trace-01.a_b:c-d";
-    let (status, id, body) =
-        send(&h, Some("acme"), "POST", TASKS, Some(&minimal_task("dreamina-seedance-2-0")), &[("x-request-id", ours)])
-            .await;
+    let (status, id, body) = send(
+        &h,
+        Some("acme"),
+        &format!("POST {TASKS}"),
+        Some(&minimal_task("dreamina-seedance-2-0")),
+        &[("x-request-id", ours)],
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(id.as_deref(), Some(ours));
     let create = h.fake.requests().into_iter().find(|r| r.method == "POST").expect("the create reached fake-ark");
@@ -52,7 +58,7 @@ async fn a_valid_client_id_is_echoed_and_forwarded_upstream() {
     // The official SDK's header is taken as well, and used on a GET's upstream call.
     let task = body["id"].as_str().unwrap().to_string();
     let (status, id, _) =
-        send(&h, Some("acme"), "GET", &format!("{TASKS}/{task}"), None, &[("x-client-request-id", "sdk-42")]).await;
+        send(&h, Some("acme"), &format!("GET {TASKS}/{task}"), None, &[("x-client-request-id", "sdk-42")]).await;
     assert_eq!(status, 200);
     assert_eq!(id.as_deref(), Some("sdk-42"));
     assert!(h.fake.requests().iter().any(|r| r.method == "GET" && r.header("x-client-request-id") == Some("sdk-42")));
@@ -63,7 +69,7 @@ async fn an_invalid_client_id_is_replaced() {
     let h = Harness::start().await;
     let long = "x".repeat(129);
     for bad in ["has space", "semi;colon", long.as_str()] {
-        let (status, id, _) = send(&h, Some("acme"), "GET", TASKS, None, &[("x-request-id", bad)]).await;
+        let (status, id, _) = send(&h, Some("acme"), &format!("GET {TASKS}"), None, &[("x-request-id", bad)]).await;
         assert_eq!(status, 200);
         let id = id.expect("an id");
         assert_ne!(id, bad);
@@ -75,22 +81,22 @@ async fn an_invalid_client_id_is_replaced() {
 async fn edge_written_refusals_carry_the_id() {
     let h = Harness::start().await;
     // 401: no token.
-    let (status, id, _) = send(&h, None, "GET", TASKS, None, &[("x-request-id", "r-401")]).await;
+    let (status, id, _) = send(&h, None, &format!("GET {TASKS}"), None, &[("x-request-id", "r-401")]).await;
     assert_eq!((status, id.as_deref()), (401, Some("r-401")));
     // 400: a create the edge refuses before any upstream call.
     let (status, id, _) =
-        send(&h, Some("acme"), "POST", TASKS, Some(&json!({"model": 7})), &[("x-request-id", "r-400")]).await;
+        send(&h, Some("acme"), &format!("POST {TASKS}"), Some(&json!({"model": 7})), &[("x-request-id", "r-400")])
+            .await;
     assert_eq!((status, id.as_deref()), (400, Some("r-400")));
     // 400 outside the module (no route), and a generated id when none was sent.
-    let (status, id, _) = send(&h, None, "GET", "/elsewhere", None, &[]).await;
+    let (status, id, _) = send(&h, None, "GET /elsewhere", None, &[]).await;
     assert_eq!(status, 400);
     assert!(id.is_some_and(|i| i.starts_with("sde-")));
     // An Action error names the same id in its body.
     let (status, id, body) = send(
         &h,
         Some("acme"),
-        "POST",
-        "/volcark/?Action=NoSuchAction&Version=2024-01-01",
+        "POST /volcark/?Action=NoSuchAction&Version=2024-01-01",
         Some(&json!({})),
         &[("x-request-id", "r-action")],
     )
@@ -102,8 +108,7 @@ async fn edge_written_refusals_carry_the_id() {
     let (_, id, body) = send(
         &h,
         None,
-        "POST",
-        "/volcark/?Action=ListAssetGroups&Version=2024-01-01",
+        "POST /volcark/?Action=ListAssetGroups&Version=2024-01-01",
         Some(&json!({})),
         &[("x-request-id", "r-action-401")],
     )

@@ -15,6 +15,11 @@ async fn redis_down_is_503_and_nothing_is_created_upstream() {
     let id = h.create("acme", "dreamina-seedance-2-0").await;
     let creates = h.fake.creates();
     h.redis.kill();
+    let failures = || -> u64 {
+        let errors = &h.edge.metrics.store_errors;
+        seedance_edge::store::metered::STORE_OPS.iter().map(|op| errors.with_label_values(&[op]).get()).sum()
+    };
+    let failures_before = failures();
 
     let started = Instant::now();
     let r = h.post("acme", TASKS, &minimal_task("dreamina-seedance-2-0")).await;
@@ -31,6 +36,8 @@ async fn redis_down_is_503_and_nothing_is_created_upstream() {
     let r = h.delete("acme", &format!("{TASKS}/{id}")).await;
     assert_eq!(r.status, 503);
     assert!(started.elapsed() < Duration::from_secs(10), "fail fast: {:?}", started.elapsed());
+    // Each refused request stopped at its first failed store call, counted once by the store.
+    assert_eq!(failures() - failures_before, 4, "one counted failure per refused request");
     assert!(h.metrics().contains("seedance_store_errors_total"));
 
     h.redis.restart();

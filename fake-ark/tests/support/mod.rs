@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 pub const KEY: &str = "sk-test-key";
 pub const AK: &str = "AKTEST";
 pub const SK: &str = "SKTEST-secret";
+/// The configured key pair, in the simulator's region.
+pub const SIGNING_KEY: Key<'static> = Key { ak: AK, sk: SK, region: "ap-southeast-1" };
 pub const TASKS: &str = "/api/v3/contents/generations/tasks";
 pub const MODEL: &str = "dreamina-seedance-2-0-260128";
 pub const FAST: &str = "dreamina-seedance-2-0-fast-260128";
@@ -72,12 +74,14 @@ impl Fake {
         self.get(&format!("{TASKS}/{id}")).await
     }
 
-    /// Calls an Action signed with (ak, sk) at `now` (Unix seconds), with `query` as sent.
-    pub async fn action_signed(&self, query: &str, body: &Value, ak: &str, sk: &str, now: u64) -> Answer {
+    /// Calls an Action signed with `key` at `now` (Unix seconds), with `query` as sent.
+    pub async fn action_signed(&self, query: &str, body: &Value, key: Key<'_>, now: u64) -> Answer {
         let body = body.to_string();
         let host = self.ark.addr().to_string();
         let mut rb = self.client.post(self.url(&format!("/?{query}"))).body(body.clone());
-        for (k, v) in sign("POST", &host, query, "application/json", body.as_bytes(), ak, sk, "ap-southeast-1", now) {
+        let req =
+            ToSign { method: "POST", host: &host, query, content_type: "application/json", body: body.as_bytes() };
+        for (k, v) in sign(&req, &key, now) {
             rb = rb.header(k, v);
         }
         answer(rb.send().await.unwrap()).await
@@ -85,7 +89,7 @@ impl Fake {
 
     /// Calls `Action` (Version 2024-01-01) signed with the right credentials, now.
     pub async fn action(&self, action: &str, body: &Value) -> Answer {
-        self.action_signed(&format!("Action={action}&Version=2024-01-01"), body, AK, SK, unix_now()).await
+        self.action_signed(&format!("Action={action}&Version=2024-01-01"), body, SIGNING_KEY, unix_now()).await
     }
 }
 
@@ -131,19 +135,27 @@ fn rfc3986(s: &str) -> String {
         .collect()
 }
 
-/// The headers that sign a request; `query` is taken as already-unescaped `k=v&k=v` pairs.
-#[allow(clippy::too_many_arguments)]
-pub fn sign(
-    method: &str,
-    host: &str,
-    query: &str,
-    content_type: &str,
-    body: &[u8],
-    ak: &str,
-    sk: &str,
-    region: &str,
-    now: u64,
-) -> Vec<(&'static str, String)> {
+/// What a test request signs; `query` is taken as already-unescaped `k=v&k=v` pairs.
+pub struct ToSign<'a> {
+    pub method: &'a str,
+    pub host: &'a str,
+    pub query: &'a str,
+    pub content_type: &'a str,
+    pub body: &'a [u8],
+}
+
+/// A key pair and the region it signs for.
+#[derive(Clone, Copy)]
+pub struct Key<'a> {
+    pub ak: &'a str,
+    pub sk: &'a str,
+    pub region: &'a str,
+}
+
+/// The headers that sign a request.
+pub fn sign(req: &ToSign<'_>, key: &Key<'_>, now: u64) -> Vec<(&'static str, String)> {
+    let ToSign { method, host, query, content_type, body } = *req;
+    let Key { ak, sk, region } = *key;
     let date_time = x_date(now);
     let date = &date_time[..8];
     let body_hash = hex::encode(Sha256::digest(body));

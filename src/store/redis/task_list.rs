@@ -72,7 +72,7 @@ impl RedisStore {
         extras.dedup();
         let ix = PageIndexes { base, visible, extras, floor: self.retention_floor() };
         let (ids, total) = match &q.task_ids {
-            Some(named) => self.named_page(OP, tenant, q, named, &ix).await?,
+            Some(_) => self.named_page(OP, tenant, q, &ix).await?,
             None => self.ranked_page(OP, tenant, q, &ix).await?,
         };
         let records = self.read_tasks(OP, tenant, &ids).await?;
@@ -128,16 +128,16 @@ impl RedisStore {
         Ok((page::merge_window(window, start, extras, q.offset, q.limit), total))
     }
 
-    /// A page of named tasks: their scores in the indexes that apply, nothing else read.
+    /// A page of the tasks `q.task_ids` names: their scores in the indexes that apply, nothing
+    /// else read.
     async fn named_page(
         &self,
         op: &'static str,
         tenant: &str,
         q: &TaskPageQuery,
-        named: &[String],
         ix: &PageIndexes,
     ) -> StoreResult<(Vec<String>, u64)> {
-        let mut named = named.to_vec();
+        let mut named = q.task_ids.clone().unwrap_or_default();
         named.sort();
         named.dedup();
         let base = ix.base.as_ref().filter(|_| !named.is_empty());

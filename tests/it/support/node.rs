@@ -46,6 +46,21 @@ impl Default for NodeConf<'_> {
     }
 }
 
+/// What `launch` adds around a configuration body: YAML inside the `admin:` mapping and more
+/// entries of the `listen:` list (each starting with ", ").
+#[derive(Default)]
+struct Around<'a> {
+    admin_extra: &'a str,
+    more_listeners: &'a str,
+}
+
+/// How a process is started: its ports, and whether it takes the sockets over (`--upgrade`).
+struct Start {
+    listen: u16,
+    admin: u16,
+    upgrade: bool,
+}
+
 impl Node {
     /// Starts a [`NodeConf`] node in `dir`: `fixtures/node.yaml`, whose `${VAR}`s the process
     /// expands from the environment given here.
@@ -59,13 +74,14 @@ impl Node {
             ("UPSTREAM", conf.upstream),
             ("ACME_TOKEN_SHA256", sha.as_str()),
         ];
-        Node::launch(dir, name, &body, conf.admin_extra, &env, "").await
+        let around = Around { admin_extra: conf.admin_extra, ..Around::default() };
+        Node::launch(dir, name, &body, &env, around).await
     }
 
     /// Starts a node on `body`, a configuration without `listen` and `admin` (added here);
     /// `env` feeds its `${VAR}`s.
     pub async fn start_yaml(dir: &Path, name: &str, body: &str, env: &[(&str, &str)]) -> Node {
-        Node::launch(dir, name, body, "", env, "").await
+        Node::launch(dir, name, body, env, Around::default()).await
     }
 
     /// Like [`Node::start_yaml`], with one more listener (a YAML mapping, e.g. with `tls`).
@@ -76,17 +92,12 @@ impl Node {
         env: &[(&str, &str)],
         listener: &str,
     ) -> Node {
-        Node::launch(dir, name, body, "", env, &format!(", {listener}")).await
+        let more_listeners = format!(", {listener}");
+        Node::launch(dir, name, body, env, Around { more_listeners: &more_listeners, ..Around::default() }).await
     }
 
-    async fn launch(
-        dir: &Path,
-        name: &str,
-        body: &str,
-        admin_extra: &str,
-        env: &[(&str, &str)],
-        more_listeners: &str,
-    ) -> Node {
+    async fn launch(dir: &Path, name: &str, body: &str, env: &[(&str, &str)], around: Around<'_>) -> Node {
+        let Around { admin_extra, more_listeners } = around;
         let (listen, admin) = (wait::free_port(), wait::free_port());
         let admin_extra = if admin_extra.is_empty() { String::new() } else { format!(", {admin_extra}") };
         let yaml = format!(
@@ -95,7 +106,7 @@ impl Node {
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, yaml).expect("write config");
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let node = Node::spawn(dir, name, &path, &env, false, listen, admin);
+        let node = Node::spawn(dir, name, &path, &env, Start { listen, admin, upgrade: false });
         let client = reqwest::Client::new();
         let ready = wait::until(&format!("{name} ready"), Duration::from_secs(20), || async {
             matches!(client.get(format!("{}/readyz", node.admin)).send().await, Ok(r) if r.status() == 200)
@@ -105,15 +116,8 @@ impl Node {
         node
     }
 
-    fn spawn(
-        dir: &Path,
-        name: &str,
-        conf: &Path,
-        env: &[(String, String)],
-        upgrade: bool,
-        listen: u16,
-        admin: u16,
-    ) -> Node {
+    fn spawn(dir: &Path, name: &str, conf: &Path, env: &[(String, String)], start: Start) -> Node {
+        let Start { listen, admin, upgrade } = start;
         let log = dir.join(format!("{name}.log"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_seedance-edge"));
         cmd.args(["run", "--conf"]).arg(conf).env("RUST_LOG", "debug").stdout(Stdio::null());
@@ -139,7 +143,8 @@ impl Node {
     /// this one's listening sockets, which this one hands over on SIGQUIT. Not waited for.
     pub fn spawn_upgrade(&self, dir: &Path, name: &str) -> Node {
         let port = |url: &str| url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
-        Node::spawn(dir, name, &self.conf, &self.env, true, port(&self.base), port(&self.admin))
+        let start = Start { listen: port(&self.base), admin: port(&self.admin), upgrade: true };
+        Node::spawn(dir, name, &self.conf, &self.env, start)
     }
 
     /// Sends `signal` (`HUP`, `TERM`, `QUIT`, …) with kill(1).

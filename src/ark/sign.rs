@@ -1,14 +1,16 @@
-//! AK/SK request signing for the asset Actions (Volcengine / BytePlus "HMAC-SHA256", reference
-//! `byteplus-upstream.md`). The asset OpenAPI does not take the channel's Bearer API key; every
-//! Action is signed with the channel's access key pair instead. Pure and synchronous: the caller
-//! passes the clock, so the signature is reproducible in tests.
+//! AK/SK request signing for the asset Actions (Volcengine / BytePlus "HMAC-SHA256"). The asset
+//! OpenAPI does not take the channel's Bearer API key; every Action is signed with the channel's
+//! access key pair instead. Pure and synchronous: the caller passes the clock, so the signature
+//! is reproducible in tests.
 //!
-//! Not here: which headers are sent (the caller adds the returned ones next to `Content-Type`
-//! and `Host`, which must carry the same values that were signed).
+//! It reads the one [`UpstreamRequest`] the client sends and the [`Endpoint`] it goes to, so the
+//! method, path, query, `Host`, `Content-Type` and body that are signed are the ones on the wire.
 
+use super::{Endpoint, UpstreamRequest};
 use hmac::{Hmac, Mac};
+use jiff::Timestamp;
 use sha2::{Digest, Sha256};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// The algorithm name, in the string to sign and the `Authorization` header.
 const ALGORITHM: &str = "HMAC-SHA256";
@@ -39,39 +41,35 @@ impl std::fmt::Debug for Credentials<'_> {
     }
 }
 
-/// Signs one request and returns the headers to add: `X-Date`, `X-Content-Sha256` and
-/// `Authorization`, in that order.
+/// Signs `req` as sent to `endpoint` and returns the headers to add: `X-Date`,
+/// `X-Content-Sha256` and `Authorization`, in that order.
 ///
-/// `path` is the request path as sent (`""` is taken as `/`); `query` holds unencoded key/value
-/// pairs, which are RFC 3986-encoded and sorted for the canonical request, so the caller's own
-/// encoding of the URL cannot change the signature. `host` and `content_type` must be the exact
-/// `Host` and `Content-Type` values that go on the wire: both are signed. A `now` before 1970
-/// is signed as 1970-01-01 (the gateway then refuses it as stale rather than the edge panicking).
-#[allow(clippy::too_many_arguments)]
-pub fn sign_request(
-    method: &str,
-    host: &str,
-    path: &str,
-    query: &[(&str, &str)],
-    content_type: &str,
-    body: &[u8],
+/// The path is the endpoint's base path and the request's (`""` is taken as `/`); the query
+/// pairs are RFC 3986-encoded and sorted for the canonical request, so their order cannot change
+/// the signature. `Host` is the endpoint's authority and `Content-Type` the request's: the
+/// caller must send exactly those. A `now` before 1970 is signed as 1970-01-01 (the gateway then
+/// refuses it as stale rather than the edge panicking).
+pub fn sign(
+    req: &UpstreamRequest,
+    endpoint: &Endpoint,
     creds: &Credentials<'_>,
     now: SystemTime,
 ) -> Vec<(&'static str, String)> {
     let x_date = x_date(now);
     let date = &x_date[..8];
-    let body_hash = hex::encode(Sha256::digest(body));
-    let path = if path.is_empty() { "/" } else { path };
+    let body_hash = hex::encode(Sha256::digest(req.body_bytes()));
+    let path = endpoint.path(&req.path);
+    let path = if path.is_empty() { "/" } else { path.as_str() };
 
     let canonical_headers = format!(
         "content-type:{}\nhost:{}\nx-content-sha256:{body_hash}\nx-date:{x_date}\n",
-        content_type.trim(),
-        host.trim()
+        req.content_type.trim(),
+        endpoint.authority().trim()
     );
     let canonical_request = format!(
         "{}\n{path}\n{}\n{canonical_headers}\n{SIGNED_HEADERS}\n{body_hash}",
-        method.to_ascii_uppercase(),
-        canonical_query(query)
+        req.method.as_str(),
+        canonical_query(&req.query_pairs())
     );
     let scope = format!("{date}/{}/{}/request", creds.region, creds.service);
     let string_to_sign =
@@ -112,7 +110,7 @@ fn canonical_query(query: &[(&str, &str)]) -> String {
 
 /// RFC 3986: `A-Z a-z 0-9 - _ . ~` stay, every other byte of the UTF-8 form is `%XX` (upper
 /// case), so a space is `%20`, never `+`.
-fn uri_encode(s: &str) -> String {
+pub(super) fn uri_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -127,35 +125,22 @@ fn uri_encode(s: &str) -> String {
     out
 }
 
-/// `YYYYMMDD'T'HHMMSS'Z'` in UTC. Done by hand (days → civil date) to avoid a date crate for
-/// one format.
+/// `YYYYMMDD'T'HHMMSS'Z'` in UTC, clamped to 1970 below and to the calendar's end above.
 fn x_date(now: SystemTime) -> String {
-    let secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar (Howard
-/// Hinnant's `civil_from_days`, for non-negative day counts).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097; // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
+    let at = match Timestamp::try_from(now) {
+        Ok(t) => t.max(Timestamp::UNIX_EPOCH),
+        Err(_) if now < SystemTime::UNIX_EPOCH => Timestamp::UNIX_EPOCH,
+        Err(_) => Timestamp::MAX,
+    };
+    at.strftime("%Y%m%dT%H%M%SZ").to_string()
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Method, UpstreamRoute};
     use super::*;
-    use std::time::Duration;
+    use bytes::Bytes;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
@@ -167,6 +152,50 @@ mod tests {
         region: "ap-southeast-1",
         service: "ark",
     };
+
+    /// One signing input; tests change one field of [`Case::base`] at a time.
+    #[derive(Clone)]
+    struct Case {
+        method: Method,
+        base_url: &'static str,
+        path: &'static str,
+        query: Vec<(&'static str, &'static str)>,
+        content_type: &'static str,
+        body: &'static [u8],
+        creds: Credentials<'static>,
+        now: u64,
+    }
+
+    impl Case {
+        fn base() -> Case {
+            Case {
+                method: Method::Post,
+                base_url: "https://h",
+                path: "/",
+                query: vec![("A", "1")],
+                content_type: "application/json",
+                body: b"{}",
+                creds: CREDS,
+                now: 100,
+            }
+        }
+
+        fn sign(&self) -> Vec<(&'static str, String)> {
+            let req = UpstreamRequest {
+                route: UpstreamRoute::Action,
+                method: self.method,
+                path: self.path.to_string(),
+                query: self.query.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+                content_type: self.content_type,
+                body: Some(Bytes::from_static(self.body)),
+            };
+            sign(&req, &Endpoint::parse(self.base_url, None).unwrap(), &self.creds, at(self.now))
+        }
+
+        fn authorization(&self) -> String {
+            header(&self.sign(), "Authorization")
+        }
+    }
 
     fn header(signed: &[(&'static str, String)], name: &str) -> String {
         signed.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()).unwrap()
@@ -183,18 +212,14 @@ mod tests {
     /// ```
     #[test]
     fn independent_test_vector() {
-        let body = br#"{"Filter":{"GroupType":"AIGC"},"PageSize":10,"ProjectName":"default"}"#;
-        let query = [("Version", "2024-01-01"), ("Action", "ListAssetGroups"), ("Note", "a b/c~é")];
-        let signed = sign_request(
-            "POST",
-            "ark.ap-southeast-1.byteplusapi.com",
-            "/",
-            &query,
-            "application/json",
-            body,
-            &CREDS,
-            at(1_767_323_045),
-        );
+        let signed = Case {
+            base_url: "https://ark.ap-southeast-1.byteplusapi.com",
+            query: vec![("Version", "2024-01-01"), ("Action", "ListAssetGroups"), ("Note", "a b/c~é")],
+            body: br#"{"Filter":{"GroupType":"AIGC"},"PageSize":10,"ProjectName":"default"}"#,
+            now: 1_767_323_045,
+            ..Case::base()
+        }
+        .sign();
         let names: Vec<&str> = signed.iter().map(|(k, _)| *k).collect();
         assert_eq!(names, ["X-Date", "X-Content-Sha256", "Authorization"]);
         assert_eq!(header(&signed, "X-Date"), "20260102T030405Z");
@@ -214,23 +239,22 @@ mod tests {
     /// the published test key pair. The signer is the same algorithm for every service.
     #[test]
     fn official_volcengine_vector() {
-        let creds = Credentials {
-            access_key_id: "AKLTMjI2ODVlYzI3ZGY1NGU4ZjhjYWRjMTlmNTM5OTZkYzE",
-            secret_access_key: "TnpCak5XWXpZV1U0WkRaaE5ERmxaR0ZpTmpjeVkyUXlZek0wTWpJMU1qWQ==",
-            region: "cn-north-1",
-            service: "iam",
-        };
-        let query = [("Action", "ListUsers"), ("Version", "2018-01-01"), ("Limit", "10"), ("Offset", "0")];
-        let signed = sign_request(
-            "GET",
-            "iam.volcengineapi.com",
-            "/",
-            &query,
-            "application/x-www-form-urlencoded; charset=utf-8",
-            b"",
-            &creds,
-            at(1_609_316_285),
-        );
+        let signed = Case {
+            method: Method::Get,
+            base_url: "https://iam.volcengineapi.com",
+            query: vec![("Action", "ListUsers"), ("Version", "2018-01-01"), ("Limit", "10"), ("Offset", "0")],
+            content_type: "application/x-www-form-urlencoded; charset=utf-8",
+            body: b"",
+            creds: Credentials {
+                access_key_id: "AKLTMjI2ODVlYzI3ZGY1NGU4ZjhjYWRjMTlmNTM5OTZkYzE",
+                secret_access_key: "TnpCak5XWXpZV1U0WkRaaE5ERmxaR0ZpTmpjeVkyUXlZek0wTWpJMU1qWQ==",
+                region: "cn-north-1",
+                service: "iam",
+            },
+            now: 1_609_316_285,
+            ..Case::base()
+        }
+        .sign();
         assert_eq!(header(&signed, "X-Date"), "20201230T081805Z");
         let auth = header(&signed, "Authorization");
         assert!(auth.ends_with("Signature=28eeabbbd726b87002e0fe58ad8c1c768e619b06e2646f35b6ad7ed029a6d8a7"), "{auth}");
@@ -242,20 +266,15 @@ mod tests {
     /// The reference's Ark-shaped vector (test secret `TESTSECRETKEY`).
     #[test]
     fn ark_shaped_vector() {
-        let creds = Credentials { access_key_id: "AKTEST", secret_access_key: "TESTSECRETKEY", ..CREDS };
-        let body = br#"{"Filter":{"GroupType":"AIGC"},"PageNumber":1,"PageSize":10}"#;
-        let query = [("Action", "ListAssetGroups"), ("Version", "2024-01-01")];
-        let date = 1_774_656_000; // 2026-03-28T00:00:00Z
-        let signed = sign_request(
-            "POST",
-            "ark.ap-southeast-1.byteplusapi.com",
-            "/",
-            &query,
-            "application/json",
-            body,
-            &creds,
-            at(date),
-        );
+        let signed = Case {
+            base_url: "https://ark.ap-southeast-1.byteplusapi.com",
+            query: vec![("Action", "ListAssetGroups"), ("Version", "2024-01-01")],
+            body: br#"{"Filter":{"GroupType":"AIGC"},"PageNumber":1,"PageSize":10}"#,
+            creds: Credentials { access_key_id: "AKTEST", secret_access_key: "TESTSECRETKEY", ..CREDS },
+            now: 1_774_656_000, // 2026-03-28T00:00:00Z
+            ..Case::base()
+        }
+        .sign();
         assert_eq!(header(&signed, "X-Date"), "20260328T000000Z");
         let auth = header(&signed, "Authorization");
         assert!(auth.ends_with("Signature=36819b48f6137ea667365f47600a124b69bb2b155bd2d9746152e438d9b563de"), "{auth}");
@@ -263,8 +282,8 @@ mod tests {
 
     #[test]
     fn query_order_and_empty_path_do_not_change_the_signature() {
-        let sign = |path: &str, q: &[(&str, &str)]| {
-            header(&sign_request("POST", "h", path, q, "application/json", b"{}", &CREDS, at(0)), "Authorization")
+        let sign = |path: &'static str, query: &[(&'static str, &'static str)]| {
+            Case { path, query: query.to_vec(), now: 0, ..Case::base() }.authorization()
         };
         let a = sign("/", &[("Action", "GetAsset"), ("Version", "2024-01-01")]);
         assert_eq!(a, sign("/", &[("Version", "2024-01-01"), ("Action", "GetAsset")]));
@@ -275,28 +294,25 @@ mod tests {
 
     #[test]
     fn every_signed_input_changes_the_signature() {
-        let base = || sign_request("POST", "h", "/", &[("A", "1")], "application/json", b"{}", &CREDS, at(100));
-        let sig = |s: Vec<(&'static str, String)>| header(&s, "Authorization");
-        let a = sig(base());
-        assert_eq!(a, sig(base()), "deterministic");
-        assert_ne!(a, sig(sign_request("GET", "h", "/", &[("A", "1")], "application/json", b"{}", &CREDS, at(100))));
-        assert_ne!(a, sig(sign_request("POST", "h2", "/", &[("A", "1")], "application/json", b"{}", &CREDS, at(100))));
-        assert_ne!(a, sig(sign_request("POST", "h", "/", &[("A", "2")], "application/json", b"{}", &CREDS, at(100))));
-        assert_ne!(a, sig(sign_request("POST", "h", "/", &[("A", "1")], "text/plain", b"{}", &CREDS, at(100))));
-        assert_ne!(a, sig(sign_request("POST", "h", "/", &[("A", "1")], "application/json", b"{ }", &CREDS, at(100))));
-        assert_ne!(a, sig(sign_request("POST", "h", "/", &[("A", "1")], "application/json", b"{}", &CREDS, at(101))));
-        for creds in [
-            Credentials { secret_access_key: "other", ..CREDS },
-            Credentials { region: "cn-beijing", ..CREDS },
-            Credentials { service: "cv", ..CREDS },
-        ] {
-            assert_ne!(
-                a,
-                sig(sign_request("POST", "h", "/", &[("A", "1")], "application/json", b"{}", &creds, at(100)))
-            );
+        let base = Case::base();
+        let a = base.authorization();
+        assert_eq!(a, base.authorization(), "deterministic");
+        let changed = [
+            Case { method: Method::Get, ..Case::base() },
+            Case { base_url: "https://h2", ..Case::base() },
+            Case { base_url: "https://h/prefix", ..Case::base() },
+            Case { query: vec![("A", "2")], ..Case::base() },
+            Case { content_type: "text/plain", ..Case::base() },
+            Case { body: b"{ }", ..Case::base() },
+            Case { now: 101, ..Case::base() },
+            Case { creds: Credentials { secret_access_key: "other", ..CREDS }, ..Case::base() },
+            Case { creds: Credentials { region: "cn-beijing", ..CREDS }, ..Case::base() },
+            Case { creds: Credentials { service: "cv", ..CREDS }, ..Case::base() },
+        ];
+        for case in changed {
+            assert_ne!(a, case.authorization());
         }
-        let other_ak = Credentials { access_key_id: "AK2", ..CREDS };
-        let b = sig(sign_request("POST", "h", "/", &[("A", "1")], "application/json", b"{}", &other_ak, at(100)));
+        let b = Case { creds: Credentials { access_key_id: "AK2", ..CREDS }, ..Case::base() }.authorization();
         assert!(b.starts_with("HMAC-SHA256 Credential=AK2/19700101/ap-southeast-1/ark/request, "), "{b}");
         assert_eq!(
             a.rsplit_once("Signature=").unwrap().1,
@@ -331,28 +347,9 @@ mod tests {
         assert_eq!(x_date(at(4_107_542_399)), "21000228T235959Z", "2100 is not a leap year");
         assert_eq!(x_date(at(4_107_542_400)), "21000301T000000Z");
         assert_eq!(x_date(at(1_704_067_199)), "20231231T235959Z");
-        assert_eq!(x_date(at(253_402_300_799)), "99991231T235959Z");
+        assert_eq!(x_date(at(1_704_067_199) + Duration::from_millis(999)), "20231231T235959Z", "truncated");
+        assert_eq!(x_date(at(253_402_207_199)), "99991230T215959Z");
         assert_eq!(x_date(UNIX_EPOCH - Duration::from_secs(5)), "19700101T000000Z", "before 1970 clamps");
-    }
-
-    #[test]
-    fn civil_dates_round_the_calendar() {
-        // Every day for 1000 years agrees with a naive day-by-day walk.
-        let (mut y, mut m, mut d) = (1970u64, 1u64, 1u64);
-        for days in 0..366_000u64 {
-            assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
-            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-            let len = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][(m - 1) as usize];
-            d += 1;
-            if d > len {
-                d = 1;
-                m += 1;
-                if m > 12 {
-                    m = 1;
-                    y += 1;
-                }
-            }
-        }
     }
 
     #[test]
