@@ -109,6 +109,8 @@ pub struct DnsConf {
 pub struct UpstreamConf {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
+    /// Idle upstream connections kept for reuse, across all channel addresses.
+    pub pool_size: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -333,11 +335,12 @@ impl Default for RawDns {
 struct RawUpstream {
     connect_timeout_ms: u64,
     read_timeout_ms: u64,
+    pool_size: u64,
 }
 
 impl Default for RawUpstream {
     fn default() -> Self {
-        RawUpstream { connect_timeout_ms: 2000, read_timeout_ms: 30_000 }
+        RawUpstream { connect_timeout_ms: 2000, read_timeout_ms: 30_000, pool_size: 128 }
     }
 }
 
@@ -762,6 +765,10 @@ impl RawConfig {
             upstream: UpstreamConf {
                 connect_timeout: non_zero("upstream.connect_timeout_ms", self.upstream.connect_timeout_ms)?,
                 read_timeout: non_zero("upstream.read_timeout_ms", self.upstream.read_timeout_ms)?,
+                pool_size: match self.upstream.pool_size {
+                    n @ 1..=100_000 => n as usize,
+                    _ => return Err(invalid("upstream.pool_size", "must be between 1 and 100000")),
+                },
             },
             reconcile_interval: non_zero("reconcile.interval_ms", self.reconcile.interval_ms)?,
             orphan_scan_interval: (self.reconcile.orphan_scan_ms > 0)

@@ -122,7 +122,7 @@ pub fn build_edge(
     }
     Ok(Arc::new(Edge {
         auth: Arc::new(Authenticator::new(store.clone(), config.auth_cache_ttl)),
-        ark: Arc::new(crate::ark::Client::new(config.upstream.connect_timeout, config.upstream.read_timeout, &metrics)),
+        ark: Arc::new(crate::ark::Client::new(&config.upstream, &config.dns, &metrics)),
         channels,
         dns,
         metrics,

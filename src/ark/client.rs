@@ -5,8 +5,10 @@
 //! or a [`CallError`]; nothing else about an exchange is theirs to record.
 
 use super::request::JSON;
+use super::resolve::UpstreamResolver;
 use super::transport::{Outgoing, Transport};
 use super::{Account, CallError, UpstreamRequest, UpstreamResponse, UpstreamRoute};
+use crate::config::{DnsConf, UpstreamConf};
 use crate::metrics::Metrics;
 use prometheus::{HistogramVec, IntCounterVec};
 use seedance_filters::redact::{channel_fault, ChannelFault};
@@ -29,9 +31,10 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(connect_timeout: Duration, read_timeout: Duration, metrics: &Metrics) -> Client {
+    /// Channel hosts are resolved through `dns` (the same nameservers the callback checks use).
+    pub fn new(conf: &UpstreamConf, dns: &DnsConf, metrics: &Metrics) -> Client {
         Client {
-            transport: Transport::new(connect_timeout, read_timeout),
+            transport: Transport::new(conf, UpstreamResolver::new(&dns.nameservers, dns.timeout)),
             counters: Counters {
                 requests: metrics.upstream_requests.clone(),
                 duration: metrics.upstream_duration.clone(),

@@ -1,7 +1,7 @@
 //! The BytePlus client: everything that speaks to a channel's upstream. Routes describe *what* to
 //! ask as an [`UpstreamRequest`]; this module knows *how*: the channel's [`Endpoint`]s and
 //! credentials ([`Account`]), the API key or the AK/SK signature ([`sign`]), the exchange over
-//! Pingora's connector (`transport`), what a failure means for the customer ([`CallError`])
+//! Pingora's connector to every address of the host (`transport`, `resolve`), what a failure means for the customer ([`CallError`])
 //! and the upstream metrics and timing ([`Client`]).
 //!
 //! Not here: which channel a request goes to (the channel module), and what the answer means
@@ -13,6 +13,7 @@ mod endpoint;
 mod lookup;
 mod refusal;
 mod request;
+mod resolve;
 mod sign;
 mod transport;
 

@@ -8,9 +8,13 @@
 //! far past pingora 0.9's 64 KiB retry buffer. Buffering both ways here gives exact framing
 //! (Content-Length on both sides) and one place where upstream failures are classified.
 
+use super::resolve::{ResolveError, UpstreamResolver};
 use super::{Endpoint, Method};
+use crate::config::UpstreamConf;
 use bytes::{Bytes, BytesMut};
 use pingora_core::connectors::http::Connector;
+use pingora_core::connectors::ConnectorOptions;
+use pingora_core::protocols::http::client::HttpSession;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_http::RequestHeader;
 use std::net::SocketAddr;
@@ -28,10 +32,8 @@ pub enum TransportError {
     Resolve {
         host: String,
         #[source]
-        source: std::io::Error,
+        source: ResolveError,
     },
-    #[error("cannot resolve {host}: {reason}")]
-    NoAddress { host: String, reason: &'static str },
     #[error("connect to {host} failed")]
     Connect {
         host: String,
@@ -54,10 +56,7 @@ impl TransportError {
     /// Not one byte of the request left the edge (the host did not resolve or the connection
     /// was refused), so the upstream certainly did nothing.
     pub fn unsent(&self) -> bool {
-        matches!(
-            self,
-            TransportError::Resolve { .. } | TransportError::NoAddress { .. } | TransportError::Connect { .. }
-        )
+        matches!(self, TransportError::Resolve { .. } | TransportError::Connect { .. })
     }
 
     /// The `status` label of `seedance_upstream_requests_total` for a failed exchange.
@@ -100,17 +99,26 @@ struct Failure {
     answered: bool,
 }
 
-/// Pingora's connector with the configured timeouts: shared by every configuration (a reload
-/// keeps the pool).
+/// Pingora's connector with the configured timeouts and pool, and the channel-host resolver:
+/// shared by every configuration (a reload keeps the pool and the DNS cache).
 pub struct Transport {
     connector: Connector,
+    resolver: UpstreamResolver,
     connect_timeout: Duration,
     read_timeout: Duration,
 }
 
 impl Transport {
-    pub fn new(connect_timeout: Duration, read_timeout: Duration) -> Self {
-        Transport { connector: Connector::new(None), connect_timeout, read_timeout }
+    pub fn new(conf: &UpstreamConf, resolver: UpstreamResolver) -> Self {
+        // Pingora's pool is keyed by address, TLS name and `group_key` (the channel's trust):
+        // connections are reused per channel endpoint address, never across trust boundaries.
+        let options = ConnectorOptions::new(conf.pool_size);
+        Transport {
+            connector: Connector::new(Some(options)),
+            resolver,
+            connect_timeout: conf.connect_timeout,
+            read_timeout: conf.read_timeout,
+        }
     }
 
     /// Sends one request and buffers the answer.
@@ -138,17 +146,41 @@ impl Transport {
         }
     }
 
-    async fn resolve(&self, ep: &Endpoint) -> Result<SocketAddr, TransportError> {
-        let none = |reason| TransportError::NoAddress { host: ep.host.clone(), reason };
-        if let Ok(ip) = ep.host.parse::<std::net::IpAddr>() {
-            return Ok(SocketAddr::new(ip, ep.port));
-        }
-        let lookup = tokio::net::lookup_host((ep.host.as_str(), ep.port));
-        let mut addrs = tokio::time::timeout(self.connect_timeout, lookup)
+    async fn addresses(&self, ep: &Endpoint) -> Result<Vec<SocketAddr>, TransportError> {
+        let lookup = self.resolver.addresses(&ep.host, ep.port);
+        let failed = |source| TransportError::Resolve { host: ep.host.clone(), source };
+        tokio::time::timeout(self.connect_timeout, lookup)
             .await
-            .map_err(|_| none("timed out"))?
-            .map_err(|source| TransportError::Resolve { host: ep.host.clone(), source })?;
-        addrs.next().ok_or_else(|| none("no addresses"))
+            .map_err(|_| failed(ResolveError::Lookup("timed out".into())))?
+            .map_err(failed)
+    }
+
+    /// A session to the first of the host's addresses that accepts one: a refused or timed-out
+    /// address costs one connect attempt, then the next is tried. Nothing was sent to the ones
+    /// that failed, so this is safe for every method.
+    async fn session(&self, ep: &Endpoint) -> Result<(HttpSession, bool, HttpPeer), TransportError> {
+        let mut last = None;
+        for addr in self.addresses(ep).await? {
+            let mut peer = HttpPeer::new(addr, ep.tls, ep.host.clone());
+            peer.options.connection_timeout = Some(self.connect_timeout);
+            peer.options.total_connection_timeout = Some(self.connect_timeout);
+            peer.options.read_timeout = Some(self.read_timeout);
+            peer.options.write_timeout = Some(self.read_timeout);
+            peer.options.idle_timeout = Some(POOL_IDLE);
+            peer.options.ca = ep.ca.clone();
+            peer.group_key = ep.trust_key;
+            match self.connector.get_http_session(&peer).await {
+                Ok((session, reused)) => return Ok((session, reused, peer)),
+                Err(source) => {
+                    log::debug!("upstream {} at {addr}: {source}", ep.host);
+                    last = Some(source);
+                }
+            }
+        }
+        let source = last.unwrap_or_else(|| {
+            pingora_error::Error::explain(pingora_error::ErrorType::ConnectError, "no address to connect to")
+        });
+        Err(TransportError::Connect { host: ep.host.clone(), source })
     }
 
     async fn exchange(&self, out: &Outgoing<'_>) -> Result<UpstreamResponse, Failure> {
@@ -156,21 +188,7 @@ impl Transport {
         let method = out.method.as_str();
         let host = || ep.host.clone();
         let fresh = |error: TransportError| Failure { error, reused: false, answered: false };
-        let addr = self.resolve(ep).await.map_err(fresh)?;
-        let mut peer = HttpPeer::new(addr, ep.tls, ep.host.clone());
-        peer.options.connection_timeout = Some(self.connect_timeout);
-        peer.options.total_connection_timeout = Some(self.connect_timeout);
-        peer.options.read_timeout = Some(self.read_timeout);
-        peer.options.write_timeout = Some(self.read_timeout);
-        peer.options.idle_timeout = Some(POOL_IDLE);
-        peer.options.ca = ep.ca.clone();
-        peer.group_key = ep.trust_key;
-
-        let (mut session, reused) = self
-            .connector
-            .get_http_session(&peer)
-            .await
-            .map_err(|source| fresh(TransportError::Connect { host: host(), source }))?;
+        let (mut session, reused, peer) = self.session(ep).await.map_err(fresh)?;
         let io = |source: Box<pingora_error::Error>| Failure {
             error: TransportError::Io { host: host(), source },
             reused,

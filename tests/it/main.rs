@@ -36,4 +36,5 @@ mod store_tls;
 mod store_tls_cluster;
 mod tasks;
 mod tls;
+mod upstream_dns;
 mod upstream_tls;

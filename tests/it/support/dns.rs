@@ -81,6 +81,12 @@ fn answer(shared: &Shared, name: &str, qtype: u16) -> Answer {
             return if qtype == AAAA { Answer::Drop } else { Answer::Records(ips(&[PUBLIC4]), 300) }
         }
         "servfail.example." => return Answer::Rcode(SERVFAIL),
+        // Channel hosts (tests/it/upstream_dns.rs): two addresses of which only 127.0.0.1 serves,
+        // and a short TTL that must expire.
+        "ark-multi.test." => {
+            return Answer::Records(if qtype == A { ips(&["127.0.0.2", "127.0.0.1"]) } else { vec![] }, 300)
+        }
+        "ark-short.test." => return Answer::Records(if qtype == A { ips(&["127.0.0.1"]) } else { vec![] }, 1),
         "slow.example." => {
             return Answer::Delay(Duration::from_millis(1500), if qtype == A { ips(&[PUBLIC4]) } else { vec![] })
         }

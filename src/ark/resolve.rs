@@ -17,26 +17,37 @@ const CACHE_ENTRIES: u64 = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("resolver configuration: {0}")]
-    Config(String),
     #[error("lookup failed: {0}")]
     Lookup(String),
     #[error("the name has no A or AAAA records")]
     NoAddresses,
 }
 
-/// The channel-host resolver of one edge.
+/// The channel-host resolver of one process.
 pub struct UpstreamResolver {
-    resolver: TokioResolver,
+    /// `None` when no resolver configuration could be read: the C library's resolver is asked
+    /// each time instead (every address still used, but nothing cached here).
+    resolver: Option<TokioResolver>,
     /// Advances once per lookup: where the next connection attempt starts in the address list.
     rotation: AtomicUsize,
 }
 
 impl UpstreamResolver {
     /// `nameservers` empty: the system's (`/etc/resolv.conf`, with the hosts file).
-    pub fn new(nameservers: &[SocketAddr], timeout: Duration) -> Result<Self, ResolveError> {
+    pub fn new(nameservers: &[SocketAddr], timeout: Duration) -> Self {
+        let resolver = match Self::hickory(nameservers, timeout) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                log::warn!("upstream resolver: {e}; channel hosts are resolved by the C library, uncached");
+                None
+            }
+        };
+        UpstreamResolver { resolver, rotation: AtomicUsize::new(0) }
+    }
+
+    fn hickory(nameservers: &[SocketAddr], timeout: Duration) -> Result<TokioResolver, String> {
         let mut builder = if nameservers.is_empty() {
-            Resolver::builder_tokio().map_err(|e| ResolveError::Config(e.to_string()))?
+            Resolver::builder_tokio().map_err(|e| format!("system configuration: {e}"))?
         } else {
             let servers = nameservers
                 .iter()
@@ -58,8 +69,7 @@ impl UpstreamResolver {
         // A failed lookup is retried soon rather than pinned for the zone's negative TTL: a
         // channel host that briefly fails to resolve must not stay down for minutes.
         o.negative_max_ttl = Some(Duration::from_secs(5));
-        let resolver = builder.build().map_err(|e| ResolveError::Config(e.to_string()))?;
-        Ok(UpstreamResolver { resolver, rotation: AtomicUsize::new(0) })
+        builder.build().map_err(|e| e.to_string())
     }
 
     /// Every address of `host`, in the order to try them. An IP literal is its own answer.
@@ -67,14 +77,25 @@ impl UpstreamResolver {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, port)]);
         }
-        let lookup = self.resolver.lookup_ip(host).await.map_err(|e| {
-            if e.is_no_records_found() || e.is_nx_domain() {
-                ResolveError::NoAddresses
-            } else {
-                ResolveError::Lookup(e.to_string())
-            }
-        })?;
-        let ips: Vec<IpAddr> = lookup.iter().collect();
+        let ips: Vec<IpAddr> = match &self.resolver {
+            Some(r) => r
+                .lookup_ip(host)
+                .await
+                .map_err(|e| {
+                    if e.is_no_records_found() || e.is_nx_domain() {
+                        ResolveError::NoAddresses
+                    } else {
+                        ResolveError::Lookup(e.to_string())
+                    }
+                })?
+                .iter()
+                .collect(),
+            None => tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|e| ResolveError::Lookup(e.to_string()))?
+                .map(|a| a.ip())
+                .collect(),
+        };
         if ips.is_empty() {
             return Err(ResolveError::NoAddresses);
         }
@@ -136,7 +157,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_ip_literal_needs_no_lookup() {
-        let r = UpstreamResolver::new(&["127.0.0.1:1".parse().unwrap()], Duration::from_millis(100)).unwrap();
+        let r = UpstreamResolver::new(&["127.0.0.1:1".parse().unwrap()], Duration::from_millis(100));
         assert_eq!(r.addresses("127.0.0.1", 8080).await.unwrap(), vec!["127.0.0.1:8080".parse().unwrap()]);
         assert_eq!(r.addresses("::1", 443).await.unwrap(), vec!["[::1]:443".parse().unwrap()]);
     }
