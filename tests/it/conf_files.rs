@@ -103,6 +103,59 @@ fn the_example_sets_every_key_the_configuration_knows() {
     }
 }
 
+#[test]
+fn the_readme_configuration_table_names_every_key() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README.md");
+    let rows: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| *l != "## Configuration")
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "))
+        .filter(|l| l.starts_with("| `"))
+        .collect();
+    assert!(!rows.is_empty(), "README.md has no configuration table under '## Configuration'");
+    let names: Vec<BTreeSet<String>> = rows.iter().map(|r| backticked(r)).collect();
+    let known = schema_keys(&[]);
+    // Sections (`store`, `listen[].tls`) are named through their keys.
+    let is_section =
+        |key: &str| known.iter().any(|k| k.starts_with(&format!("{key}.")) || k.starts_with(&format!("{key}[]")));
+    let missing: Vec<&String> = known
+        .iter()
+        .filter(|key| !is_section(key))
+        .filter(|key| {
+            let (parent, leaf) = key.rsplit_once("[].").unwrap_or(("", key));
+            // `prices.<sku>` names the map `prices`.
+            let whole = names.iter().any(|n| n.contains(*key) || n.iter().any(|t| t.starts_with(&format!("{key}."))));
+            // A list's fields may be listed in its own row: `channels[]` … `api_key`, `models[]` …
+            let in_list_row = !parent.is_empty()
+                && names.iter().any(|n| {
+                    n.contains(&format!("{parent}[]")) && (n.contains(leaf) || n.contains(&format!("{leaf}[]")))
+                });
+            !(whole || in_list_row)
+        })
+        .collect();
+    assert!(missing.is_empty(), "README.md's configuration table does not name: {missing:?}");
+}
+
+/// The backticked names of a table row, `a.{b,c}` expanded to `a.b` and `a.c`; the key column's
+/// names also count without a trailing `.<something>` example.
+fn backticked(row: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for token in row.split('`').skip(1).step_by(2) {
+        match (token.find('{'), token.find('}')) {
+            (Some(open), Some(close)) if open < close => {
+                for alt in token[open + 1..close].split(',') {
+                    out.insert(format!("{}{}{}", &token[..open], alt.trim(), &token[close + 1..]));
+                }
+            }
+            _ => {
+                out.insert(token.to_string());
+            }
+        }
+    }
+    out
+}
+
 /// The lines of a top-level key's section: from `key:` to the next line that starts a key at
 /// column 0 (comments and indented lines belong to the section).
 fn top_level_section<'a>(text: &'a str, key: &str) -> impl Iterator<Item = &'a str> {
@@ -118,7 +171,7 @@ fn top_level_section<'a>(text: &'a str, key: &str) -> impl Iterator<Item = &'a s
 fn the_schema_walk_reads_keys_from_the_parser() {
     // The probe's answer is the parser's own list of expected keys.
     let fields = probe(&[Seg::Key("upstream")]).expect("upstream is a mapping");
-    assert_eq!(fields, ["connect_timeout_ms", "read_timeout_ms"]);
+    assert_eq!(fields, ["connect_timeout_ms", "read_timeout_ms", "pool_size"]);
     assert_eq!(probe(&[Seg::Key("prices")]), None, "a map of SKUs has no fixed keys");
     assert_eq!(probe(&[Seg::Key("channels")]), None, "a list is not a mapping");
     assert!(probe(&[Seg::Key("channels"), Seg::List]).is_some_and(|f| f.contains(&"api_key".to_string())));
