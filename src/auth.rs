@@ -1,8 +1,11 @@
 //! Tenant authentication. Tokens are known only by their SHA-256 and compared as such; the
-//! store maps a token hash to a tenant. A short in-process cache keeps the hot path off Redis:
-//! a revoked token or disabled tenant stops working on a node within `auth.cache_ttl_ms`
-//! (default 5 s) — that is the documented revocation delay.
+//! store maps a token hash to a tenant. An in-process cache keeps the hot path off Redis. On a
+//! store with an invalidation link (Redis standalone or Sentinel, see `store::cache`) a revoked
+//! token, a disabled or edited tenant drops out of every node's cache as soon as Redis reports
+//! the change (within `store.cache.max_stale_ms` while the link is up), and never later than
+//! `auth.cache_ttl_ms` (default 5 s) — the revocation delay on a cluster or while the link is down.
 
+use crate::store::cache::coherence::{Change, Coherence, Ticket};
 use crate::store::{Store, StoreError, TenantRecord};
 use seedance_filters::{ApiError, ErrorCode};
 use sha2::{Digest, Sha256};
@@ -39,15 +42,28 @@ fn unauthorized(message: &str) -> AuthFailure {
     AuthFailure::Rejected(ApiError::new(ErrorCode::Unauthorized, message))
 }
 
+type Cache = Mutex<HashMap<String, (Instant, Arc<TenantRecord>)>>;
+
 pub struct Authenticator {
     store: Arc<dyn Store>,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Instant, Arc<TenantRecord>)>>,
+    cache: Arc<Cache>,
+    coherence: Option<Arc<Coherence>>,
 }
 
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
-        Authenticator { store, ttl, cache: Mutex::new(HashMap::new()) }
+        let cache: Arc<Cache> = Arc::default();
+        let coherence = store.coherence();
+        if let Some(c) = &coherence {
+            let weak = Arc::downgrade(&cache);
+            c.subscribe(move |change| {
+                if let Some(cache) = weak.upgrade() {
+                    forget(&cache, change);
+                }
+            });
+        }
+        Authenticator { store, ttl, cache, coherence }
     }
 
     /// Extracts the bearer token from an `Authorization` header value.
@@ -71,16 +87,26 @@ impl Authenticator {
     pub async fn authenticate(&self, header: Option<&[u8]>) -> Result<Arc<TenantRecord>, AuthFailure> {
         let hash = token_sha256(Self::bearer(header)?);
         if let Some(t) = self.cached(&hash) {
+            self.count("hit");
             return Ok(t);
         }
+        // Taken before the reads: a change reported while they are in flight refuses the fill.
+        let ticket = self.coherence.as_ref().and_then(|c| c.auth_ticket());
+        self.count(if ticket.is_some() || self.coherence.is_none() { "miss" } else { "bypass" });
         let tenant_id = self.store.token_tenant(&hash).await?.ok_or_else(|| unauthorized("the token is not valid"))?;
         let tenant = self.store.tenant(&tenant_id).await?.ok_or_else(|| unauthorized("the token is not valid"))?;
         if tenant.disabled {
             return Err(unauthorized("the account is disabled"));
         }
         let tenant = Arc::new(tenant);
-        self.remember(hash, tenant.clone());
+        self.remember(hash, tenant.clone(), ticket);
         Ok(tenant)
+    }
+
+    fn count(&self, result: &'static str) {
+        if let Some(c) = &self.coherence {
+            c.count("auth", result);
+        }
     }
 
     fn cached(&self, hash: &str) -> Option<Arc<TenantRecord>> {
@@ -88,7 +114,11 @@ impl Authenticator {
         cache.get(hash).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, t)| t.clone())
     }
 
-    fn remember(&self, hash: String, tenant: Arc<TenantRecord>) {
+    /// Keeps an answer for the TTL. Read while the invalidation link was up (`ticket`), it is
+    /// also dropped when Redis reports its token or tenant changed — unless such a report
+    /// arrived during the read, in which case it is not kept at all. The check and the insert
+    /// hold the lock the report's removal takes, so a report landing after the check removes it.
+    fn remember(&self, hash: String, tenant: Arc<TenantRecord>, ticket: Option<Ticket>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -99,7 +129,26 @@ impl Authenticator {
                 cache.clear();
             }
         }
-        cache.insert(hash, (Instant::now(), tenant));
+        let admitted = match (&self.coherence, &ticket) {
+            (Some(c), Some(t)) => c.admits(t),
+            _ => true,
+        };
+        if admitted {
+            cache.insert(hash, (Instant::now(), tenant));
+        }
+    }
+}
+
+/// Drops the answers a store change makes doubtful.
+fn forget(cache: &Cache, change: &Change) {
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    match change {
+        Change::Token(sha) => {
+            cache.remove(sha);
+        }
+        Change::Tenant(id) => cache.retain(|_, (_, t)| &t.id != id),
+        Change::Everything => cache.clear(),
+        Change::Task { .. } => {}
     }
 }
 

@@ -96,6 +96,9 @@ pub struct StoreConf {
     pub retention: Duration,
     /// Where ownership records go when Redis cannot take them after an upstream create.
     pub journal: Option<PathBuf>,
+    /// `store.cache`: the in-process task cache and its invalidation link (Redis standalone
+    /// and Sentinel; not built for a cluster or the memory store).
+    pub cache: crate::store::cache::CacheConf,
 }
 
 #[derive(Debug, Clone)]
@@ -303,6 +306,25 @@ struct RawStore {
     retention_days: u64,
     journal: Option<PathBuf>,
     ca_file: Option<PathBuf>,
+    #[serde(default)]
+    cache: RawStoreCache,
+}
+
+/// `store.cache`. `max_entries`: task records one node keeps (LRU-like, ~1 KiB each plus the
+/// audit snapshot; 0 turns the cache and its Redis invalidation link off). `max_stale_ms`: the
+/// longest a node may answer from its cache after a write it has not heard of — the link's
+/// heartbeat runs every quarter of it, and the cache is bypassed when a heartbeat is late.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStoreCache {
+    max_entries: u64,
+    max_stale_ms: u64,
+}
+
+impl Default for RawStoreCache {
+    fn default() -> Self {
+        RawStoreCache { max_entries: 50_000, max_stale_ms: 1000 }
+    }
 }
 
 fn default_prefix() -> String {
@@ -757,6 +779,10 @@ impl RawConfig {
                 retention: Duration::from_secs(self.store.retention_days.max(1) * 86_400),
                 journal: self.store.journal,
                 ca_file: self.store.ca_file,
+                cache: crate::store::cache::CacheConf {
+                    max_entries: self.store.cache.max_entries,
+                    max_stale: non_zero("store.cache.max_stale_ms", self.store.cache.max_stale_ms)?,
+                },
             },
             dns: DnsConf { nameservers, timeout: non_zero("dns.timeout_ms", self.dns.timeout_ms)? },
             upstream: UpstreamConf {

@@ -12,6 +12,7 @@ use crate::edge::{Edge, LiveEdge};
 use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::proxy::{EdgeProxy, SeedanceModule};
+use crate::store::cache::CachedStore;
 use crate::store::memory::MemoryStore;
 use crate::store::metered::MeteredStore;
 use crate::store::redis::{RedisOptions, RedisStore};
@@ -41,7 +42,16 @@ pub fn open_store(conf: &StoreConf) -> Result<Arc<dyn Store>, String> {
         ..RedisOptions::default()
     };
     let store = RedisStore::connect(&conf.url, &conf.prefix, opts).map_err(|e| format!("store.url: {e}"))?;
-    Ok(Arc::new(store))
+    if conf.cache.max_entries == 0 {
+        return Ok(Arc::new(store));
+    }
+    match CachedStore::new(store, conf.cache) {
+        Ok(cached) => Ok(Arc::new(cached)),
+        Err(store) => {
+            log::info!("store.cache: not used with a Redis Cluster URL; every read goes to Redis");
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 /// A random id for this process (settlement ids, reconcile leases).
@@ -65,6 +75,9 @@ pub fn build_edge(
     let metrics = Arc::new(Metrics::new(config.metrics_tenant_label).map_err(|e| format!("metrics: {e}"))?);
     metrics.init_channels(config.channels.iter().map(|c| c.id.as_str()));
     metrics.set_channel_caps(&config.channels);
+    if let Some(c) = store.coherence() {
+        c.attach_counters(metrics.cache_counters());
+    }
     let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, metrics.store_duration.clone()));
     let journal = match &config.store.journal {
         Some(p) => Some(

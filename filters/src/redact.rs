@@ -187,7 +187,8 @@ mod tests {
         assert_eq!(channel_fault(400, numeric.to_string().as_bytes()), Some(ChannelFault::Credentials));
         assert_eq!(channel_fault(400, br#"{"error": "AccessDenied"}"#), None);
         // A failed task's own error is the task's, not the channel's.
-        let failed = json!({"id": "cgt-1", "status": "failed", "error": {"code": "OutputVideoSensitiveContentDetected"}});
+        let failed =
+            json!({"id": "cgt-1", "status": "failed", "error": {"code": "OutputVideoSensitiveContentDetected"}});
         assert_eq!(channel_fault(200, failed.to_string().as_bytes()), None);
     }
 
