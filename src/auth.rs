@@ -42,7 +42,8 @@ fn unauthorized(message: &str) -> AuthFailure {
     AuthFailure::Rejected(ApiError::new(ErrorCode::Unauthorized, message))
 }
 
-type Cache = Mutex<HashMap<String, (Instant, Arc<TenantRecord>)>>;
+/// Token hash → (when read, whether read on the invalidation link, the tenant).
+type Cache = Mutex<HashMap<String, (Instant, bool, Arc<TenantRecord>)>>;
 
 pub struct Authenticator {
     store: Arc<dyn Store>,
@@ -91,8 +92,8 @@ impl Authenticator {
             return Ok(t);
         }
         // Taken before the reads: a change reported while they are in flight refuses the fill.
-        let ticket = self.coherence.as_ref().and_then(|c| c.auth_ticket());
-        self.count(if ticket.is_some() || self.coherence.is_none() { "miss" } else { "bypass" });
+        let ticket = self.coherence.as_ref().map(|c| c.auth_ticket());
+        self.count(if ticket.is_none_or(|t| t.tracked()) { "miss" } else { "bypass" });
         let tenant_id = self.store.token_tenant(&hash).await?.ok_or_else(|| unauthorized("the token is not valid"))?;
         let tenant = self.store.tenant(&tenant_id).await?.ok_or_else(|| unauthorized("the token is not valid"))?;
         if tenant.disabled {
@@ -109,14 +110,19 @@ impl Authenticator {
         }
     }
 
+    /// A cached answer within its TTL. One read on the link is trusted only while the link is
+    /// confirmed: past `max_stale` without a heartbeat, a report may have been missed.
     fn cached(&self, hash: &str) -> Option<Arc<TenantRecord>> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(hash).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, t)| t.clone())
+        let (at, tracked, tenant) = cache.get(hash)?;
+        let trusted = !*tracked || self.coherence.as_ref().is_some_and(|c| c.usable());
+        (at.elapsed() < self.ttl && trusted).then(|| tenant.clone())
     }
 
-    /// Keeps an answer for the TTL. Read while the invalidation link was up (`ticket`), it is
-    /// also dropped when Redis reports its token or tenant changed — unless such a report
-    /// arrived during the read, in which case it is not kept at all. The check and the insert
+    /// Keeps an answer for the TTL. Read while the invalidation link was up (a tracked
+    /// `ticket`), it is also dropped when Redis reports its token or tenant changed — unless such
+    /// a report arrived during the read, in which case it is not kept at all. Read while the
+    /// link was down, it is not kept if the link came up meanwhile (coming up empties the cache). The check and the insert
     /// hold the lock the report's removal takes, so a report landing after the check removes it.
     fn remember(&self, hash: String, tenant: Arc<TenantRecord>, ticket: Option<Ticket>) {
         if self.ttl.is_zero() {
@@ -124,7 +130,7 @@ impl Authenticator {
         }
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_CAP {
-            cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            cache.retain(|_, (at, _, _)| at.elapsed() < self.ttl);
             if cache.len() >= CACHE_CAP {
                 cache.clear();
             }
@@ -134,7 +140,7 @@ impl Authenticator {
             _ => true,
         };
         if admitted {
-            cache.insert(hash, (Instant::now(), tenant));
+            cache.insert(hash, (Instant::now(), ticket.is_some_and(|t| t.tracked()), tenant));
         }
     }
 }
@@ -146,7 +152,7 @@ fn forget(cache: &Cache, change: &Change) {
         Change::Token(sha) => {
             cache.remove(sha);
         }
-        Change::Tenant(id) => cache.retain(|_, (_, t)| &t.id != id),
+        Change::Tenant(id) => cache.retain(|_, (_, _, t)| &t.id != id),
         Change::Everything => cache.clear(),
         Change::Task { .. } => {}
     }

@@ -517,7 +517,7 @@ impl Metrics {
     /// `process_*` included where the platform has them.
     pub fn exported_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 27] = [
+        let collectors: [&dyn Collector; 29] = [
             &self.requests,
             &self.request_duration,
             &self.requests_in_flight,
@@ -545,6 +545,8 @@ impl Metrics {
             &self.config_reloads,
             &self.journal_corrupt_lines,
             &self.build_info,
+            &self.cache_lookups,
+            &self.cache_invalidations,
         ];
         let mut names: Vec<String> = collectors.iter().flat_map(|c| c.desc()).map(|d| d.fq_name.clone()).collect();
         names.extend(self.registry.gather().iter().map(|f| f.name().to_string()).filter(|n| n.starts_with("process_")));

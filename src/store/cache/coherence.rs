@@ -48,6 +48,14 @@ pub struct Ticket {
     epoch: u64,
 }
 
+impl Ticket {
+    /// Taken while the link was up and confirmed: the read will be reported when it changes.
+    /// An untracked ticket still refuses its fill if the link came up meanwhile.
+    pub fn tracked(&self) -> bool {
+        self.link % 2 == 1
+    }
+}
+
 /// The counters the edge's registry owns, handed over once the metrics exist.
 #[derive(Clone)]
 pub struct CacheCounters {
@@ -118,7 +126,12 @@ impl Coherence {
 
     /// Whether cached answers may be given now.
     pub fn usable(&self) -> bool {
-        self.link.load(SeqCst) % 2 == 1 && self.now_ns() < self.fresh_until.load(SeqCst)
+        self.usable_at(Instant::now())
+    }
+
+    fn usable_at(&self, now: Instant) -> bool {
+        let now = u64::try_from(now.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX);
+        self.link.load(SeqCst) % 2 == 1 && now < self.fresh_until.load(SeqCst)
     }
 
     /// A ticket for a read of task `key`, or `None` while the cache may not be filled.
@@ -126,16 +139,26 @@ impl Coherence {
         self.ticket(bucket_of(key))
     }
 
-    /// A ticket for a token → tenant read.
-    pub fn auth_ticket(&self) -> Option<Ticket> {
-        self.ticket(AUTH_BUCKET)
+    /// A ticket for a token → tenant read; untracked while the link is down or late (such an
+    /// answer lives by its TTL alone).
+    pub fn auth_ticket(&self) -> Ticket {
+        let t = self.any_ticket(AUTH_BUCKET);
+        if t.tracked() && !self.usable() {
+            // Up but unconfirmed: make it untracked, and refused should the link come up anew.
+            return Ticket { link: t.link.wrapping_sub(1), ..t };
+        }
+        t
     }
 
     fn ticket(&self, bucket: usize) -> Option<Ticket> {
+        let t = self.any_ticket(bucket);
+        (t.tracked() && self.usable()).then_some(t)
+    }
+
+    fn any_ticket(&self, bucket: usize) -> Ticket {
         // The epoch before the link: a change applied in between moves one of them for `admits`.
-        let epoch = self.epochs.get(bucket)?.load(SeqCst);
-        let link = self.link.load(SeqCst);
-        (link % 2 == 1 && self.usable()).then_some(Ticket { link, bucket, epoch })
+        let epoch = self.epochs.get(bucket).map_or(0, |e| e.load(SeqCst));
+        Ticket { link: self.link.load(SeqCst), bucket, epoch }
     }
 
     /// Whether a value read under `t` may be kept: the same link is still up and nothing in
@@ -169,10 +192,13 @@ impl Coherence {
     }
 
     /// The link is tracking from now on: writes Redis executes after `sent` (when tracking was
-    /// switched on) will be reported. The caches are empty since the link last went down.
+    /// switched on) will be reported. What was read before (untracked, kept on a TTL alone) is
+    /// dropped, so everything cached while the link is up is covered by its reports.
     pub fn link_up(&self, sent: Instant) {
-        let _ = self.link.fetch_update(SeqCst, SeqCst, |l| (l % 2 == 0).then_some(l + 1));
-        self.confirm(sent);
+        if self.link.fetch_update(SeqCst, SeqCst, |l| (l % 2 == 0).then_some(l + 1)).is_ok() {
+            self.confirm(sent);
+            self.apply(&Change::Everything);
+        }
     }
 
     /// The link is gone (or stalled): writes may go unreported, so nothing cached is trusted
@@ -190,10 +216,6 @@ impl Coherence {
     pub fn confirm(&self, sent: Instant) {
         let until = sent.saturating_duration_since(self.origin) + self.max_stale;
         self.fresh_until.fetch_max(u64::try_from(until.as_nanos()).unwrap_or(u64::MAX), SeqCst);
-    }
-
-    fn now_ns(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 }
 
@@ -243,19 +265,28 @@ mod tests {
         assert!(!c.admits(&t));
         // Another key's fill is refused only if it shares the bucket.
         assert_eq!(c.admits(&other), bucket_of(&task_key("acme", "cgt-2")) != bucket_of(&task_key("acme", "cgt-1")));
-        let a = c.auth_ticket().unwrap();
+        let a = c.auth_ticket();
+        assert!(a.tracked());
         c.apply(&Change::Tenant("acme".into()));
         assert!(!c.admits(&a));
+        // An answer read while the link was down is refused if the link came up meanwhile.
+        c.link_down();
+        let untracked = c.auth_ticket();
+        assert!(!untracked.tracked() && c.admits(&untracked));
+        c.link_up(Instant::now());
+        assert!(!c.admits(&untracked));
     }
 
     #[test]
     fn an_unconfirmed_link_stops_being_usable_after_max_stale() {
         let c = Coherence::new(Duration::from_millis(20));
-        let long_ago = Instant::now().checked_sub(Duration::from_millis(50)).unwrap_or_else(Instant::now);
-        c.link_up(long_ago);
-        assert!(!c.usable(), "confirmed 50 ms ago with max_stale 20 ms");
-        c.confirm(Instant::now());
-        assert!(c.usable());
+        let t0 = Instant::now();
+        c.link_up(t0);
+        assert!(c.usable_at(t0 + Duration::from_millis(19)));
+        assert!(!c.usable_at(t0 + Duration::from_millis(50)), "confirmed 50 ms ago with max_stale 20 ms");
+        assert!(c.task_ticket("a\n1").is_some() || !c.usable());
+        c.confirm(t0 + Duration::from_millis(40));
+        assert!(c.usable_at(t0 + Duration::from_millis(50)));
     }
 
     #[test]
