@@ -98,7 +98,16 @@ pub struct StoreConf {
     pub journal: Option<PathBuf>,
     /// `store.cache`: the in-process task cache and its invalidation link (Redis standalone
     /// and Sentinel; not built for a cluster or the memory store).
-    pub cache: crate::store::cache::CacheConf,
+    pub cache: CacheConf,
+}
+
+/// `store.cache`: how many task records a node keeps, and how stale they may be at worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConf {
+    /// 0 turns the cache (and the invalidation link) off.
+    pub max_entries: u64,
+    /// The longest a node answers from its cache after a write it has not heard of.
+    pub max_stale: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -779,7 +788,7 @@ impl RawConfig {
                 retention: Duration::from_secs(self.store.retention_days.max(1) * 86_400),
                 journal: self.store.journal,
                 ca_file: self.store.ca_file,
-                cache: crate::store::cache::CacheConf {
+                cache: CacheConf {
                     max_entries: self.store.cache.max_entries,
                     max_stale: non_zero("store.cache.max_stale_ms", self.store.cache.max_stale_ms)?,
                 },

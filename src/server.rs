@@ -42,16 +42,7 @@ pub fn open_store(conf: &StoreConf) -> Result<Arc<dyn Store>, String> {
         ..RedisOptions::default()
     };
     let store = RedisStore::connect(&conf.url, &conf.prefix, opts).map_err(|e| format!("store.url: {e}"))?;
-    if conf.cache.max_entries == 0 {
-        return Ok(Arc::new(store));
-    }
-    match CachedStore::new(store, conf.cache) {
-        Ok(cached) => Ok(Arc::new(cached)),
-        Err(store) => {
-            log::info!("store.cache: not used with a Redis Cluster URL; every read goes to Redis");
-            Ok(Arc::new(store))
-        }
-    }
+    Ok(CachedStore::wrap(store, conf.cache))
 }
 
 /// A random id for this process (settlement ids, reconcile leases).

@@ -154,7 +154,8 @@ async fn a_delete_on_one_node_hides_the_task_on_another_within_the_bound() {
     h.finish(&id, "succeeded", 1000, "480p");
     assert_eq!(a.send("acme", "DELETE", &task_path(&id)).await, 200);
     let deleted = Instant::now();
-    let told = until("node B hears of the change", BOUND + SLACK, || async { b.sample(TASK_INVALIDATIONS) > heard }).await;
+    let told =
+        until("node B hears of the change", BOUND + SLACK, || async { b.sample(TASK_INVALIDATIONS) > heard }).await;
     assert!(told, "no invalidation reached node B");
     eprintln!("node B heard of the DELETE on node A {:?} after its answer", deleted.elapsed());
 
@@ -180,10 +181,8 @@ async fn a_revoked_token_or_disabled_tenant_stops_working_on_another_node() {
     // The CLI is another process with its own store handle: revoke the token there.
     let cli = seedance_edge::server::open_store(&h.edge.config.store).expect("store");
     assert!(cli.revoke_token(&token_sha256(&token("acme"))).await.expect("revoke"));
-    let refused = until("the revoked token is refused", BOUND + SLACK, || async {
-        node.get("acme", &id).await == 401
-    })
-    .await;
+    let refused =
+        until("the revoked token is refused", BOUND + SLACK, || async { node.get("acme", &id).await == 401 }).await;
     if !refused {
         eprintln!("{}", h.redis.cli(&["CLIENT", "LIST"]));
         let page = String::from_utf8_lossy(&node.edge.metrics.render()).into_owned();

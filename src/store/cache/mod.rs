@@ -12,7 +12,7 @@
 //! drop the entry at once, so this node reads its own writes.
 //!
 //! Token and tenant reads are not cached here but made on the tracked connection, so the
-//! authenticator's cache ([`crate::auth`]) hears of a revoked token or an edited tenant too.
+//! authenticator's token cache hears of a revoked token or an edited tenant too.
 //! Cluster URLs have no tracking target: there the cache is not built (see `server::open_store`).
 
 pub mod coherence;
@@ -29,17 +29,10 @@ use ::redis::aio::MultiplexedConnection;
 use async_trait::async_trait;
 use coherence::{task_key, Change, Coherence};
 use std::sync::Arc;
-use std::time::Duration;
 use tasks::TaskCache;
 use tracking::TrackingLink;
 
-/// `store.cache`: how many task records a node keeps, and how stale they may be at worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheConf {
-    /// 0 turns the cache (and the invalidation link) off.
-    pub max_entries: u64,
-    pub max_stale: Duration,
-}
+pub use crate::config::CacheConf;
 
 pub struct CachedStore {
     inner: Arc<RedisStore>,
@@ -49,14 +42,21 @@ pub struct CachedStore {
 }
 
 impl CachedStore {
-    /// Gives the store back when its topology has no tracking target (Redis Cluster).
-    pub fn new(inner: RedisStore, conf: CacheConf) -> Result<CachedStore, RedisStore> {
-        let Some(target) = inner.take_tracking_target() else { return Err(inner) };
+    /// The store behind a read cache when `conf` asks for one and the topology allows it; the
+    /// store itself otherwise (`max_entries: 0`, or a Redis Cluster: no tracking target).
+    pub fn wrap(inner: RedisStore, conf: CacheConf) -> Arc<dyn Store> {
+        if conf.max_entries == 0 {
+            return Arc::new(inner);
+        }
+        let Some(target) = inner.take_tracking_target() else {
+            log::info!("store.cache: not used with a Redis Cluster URL; every read goes to Redis");
+            return Arc::new(inner);
+        };
         let coherence = Arc::new(Coherence::new(conf.max_stale));
         let (connect_timeout, op_timeout) = inner.timeouts();
         let link = Arc::new(TrackingLink::new(target, coherence.clone(), inner.prefix(), connect_timeout, op_timeout));
         let tasks = TaskCache::new(conf.max_entries, &coherence);
-        Ok(CachedStore { inner: Arc::new(inner), coherence, link, tasks })
+        Arc::new(CachedStore { inner: Arc::new(inner), coherence, link, tasks })
     }
 
     /// The tracked connection, starting the link if it is not running. `None` while it is down:
