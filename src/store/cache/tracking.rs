@@ -124,15 +124,24 @@ impl TrackingLink {
 
     async fn drive(&self) {
         let mut backoff = Duration::from_millis(50);
+        let mut failures = 0u64;
         while !self.stopped.load(SeqCst) {
             let began = Instant::now();
+            let link = self.coherence.link_value();
             let why = self.session().await;
+            let was_up = self.coherence.link_value() != link;
             self.coherence.link_down();
             self.take_conn(None);
             if self.stopped.load(SeqCst) {
                 return;
             }
-            log::warn!("store cache: invalidation link down ({why}); reads go to Redis until it is back");
+            // Once per outage at warn: a Redis without CLIENT TRACKING would repeat it forever.
+            failures = if was_up { 0 } else { failures + 1 };
+            if failures <= 1 {
+                log::warn!("store cache: invalidation link down ({why}); reads go to Redis until it is back");
+            } else {
+                log::debug!("store cache: invalidation link still down ({why})");
+            }
             if began.elapsed() > Duration::from_secs(5) {
                 backoff = Duration::from_millis(50);
             }
