@@ -13,7 +13,7 @@
 //!
 //! Token and tenant reads are not cached here but made on the tracked connection, so the
 //! authenticator's token cache hears of a revoked token or an edited tenant too.
-//! Cluster URLs have no tracking target: there the cache is not built (see `server::open_store`).
+//! Cluster URLs have no tracking target: there the cache is not built (see [`CachedStore::wrap`]).
 
 pub mod coherence;
 pub mod tasks;
