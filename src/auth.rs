@@ -54,8 +54,13 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
-        let cache: Arc<Cache> = Arc::default();
         let coherence = store.coherence();
+        Authenticator::with_coherence(store, ttl, coherence)
+    }
+
+    /// Listening to `coherence` for changes rather than to the store's own feed.
+    pub fn with_coherence(store: Arc<dyn Store>, ttl: Duration, coherence: Option<Arc<Coherence>>) -> Self {
+        let cache: Arc<Cache> = Arc::default();
         if let Some(c) = &coherence {
             let weak = Arc::downgrade(&cache);
             c.subscribe(move |change| {
@@ -147,6 +152,10 @@ impl Authenticator {
 
 /// Drops the answers a store change makes doubtful.
 fn forget(cache: &Cache, change: &Change) {
+    // Task changes are the frequent ones and none of ours: they never take the lock.
+    if let Change::Task { .. } = change {
+        return;
+    }
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     match change {
         Change::Token(sha) => {
@@ -196,6 +205,38 @@ mod tests {
         store.add_token("off", &token_sha256("oh-x")).await.unwrap();
         let auth = Authenticator::new(store, Duration::from_secs(5));
         assert!(matches!(auth.authenticate(Some(b"Bearer oh-x")).await, Err(AuthFailure::Rejected(_))));
+    }
+
+    #[tokio::test]
+    async fn a_reported_change_ends_a_cached_answer_before_its_ttl() {
+        let store = Arc::new(MemoryStore::new());
+        store.put_tenant(&tenant("acme", false)).await.unwrap();
+        store.add_token("acme", &token_sha256("oh-a")).await.unwrap();
+        store.add_token("acme", &token_sha256("oh-b")).await.unwrap();
+        let c = Arc::new(Coherence::new(Duration::from_secs(60)));
+        c.link_up(Instant::now());
+        let auth = Authenticator::with_coherence(store.clone(), Duration::from_secs(3600), Some(c.clone()));
+        assert!(auth.authenticate(Some(b"Bearer oh-a")).await.is_ok());
+        assert!(auth.authenticate(Some(b"Bearer oh-b")).await.is_ok());
+
+        // Revoked in the store: the hour-long TTL would keep it; the report ends it.
+        store.revoke_token(&token_sha256("oh-a")).await.unwrap();
+        assert!(auth.authenticate(Some(b"Bearer oh-a")).await.is_ok(), "cached until told");
+        c.apply(&Change::Token(token_sha256("oh-a")));
+        assert!(auth.authenticate(Some(b"Bearer oh-a")).await.is_err());
+
+        // A disabled tenant: every cached token of it goes.
+        store.put_tenant(&tenant("acme", true)).await.unwrap();
+        c.apply(&Change::Tenant("acme".into()));
+        assert!(matches!(auth.authenticate(Some(b"Bearer oh-b")).await, Err(AuthFailure::Rejected(_))));
+
+        // While the link is down, answers live by the TTL and are dropped when it comes back.
+        store.put_tenant(&tenant("acme", false)).await.unwrap();
+        c.link_down();
+        assert!(auth.authenticate(Some(b"Bearer oh-b")).await.is_ok());
+        store.revoke_token(&token_sha256("oh-b")).await.unwrap();
+        c.link_up(Instant::now());
+        assert!(auth.authenticate(Some(b"Bearer oh-b")).await.is_err());
     }
 
     #[test]
