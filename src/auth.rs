@@ -1,8 +1,11 @@
 //! Tenant authentication. Tokens are known only by their SHA-256 and compared as such; the
-//! store maps a token hash to a tenant. A short in-process cache keeps the hot path off Redis:
-//! a revoked token or disabled tenant stops working on a node within `auth.cache_ttl_ms`
-//! (default 5 s) — that is the documented revocation delay.
+//! store maps a token hash to a tenant. An in-process cache keeps the hot path off Redis. On a
+//! store with an invalidation link (Redis standalone or Sentinel, see `store::cache`) a revoked
+//! token, a disabled or edited tenant drops out of every node's cache as soon as Redis reports
+//! the change (within `store.cache.max_stale_ms` while the link is up), and never later than
+//! `auth.cache_ttl_ms` (default 5 s) — the revocation delay on a cluster or while the link is down.
 
+use crate::store::cache::coherence::{Change, Coherence, Ticket};
 use crate::store::{Store, StoreError, TenantRecord};
 use seedance_filters::{ApiError, ErrorCode};
 use sha2::{Digest, Sha256};
@@ -39,15 +42,34 @@ fn unauthorized(message: &str) -> AuthFailure {
     AuthFailure::Rejected(ApiError::new(ErrorCode::Unauthorized, message))
 }
 
+/// Token hash → (when read, whether read on the invalidation link, the tenant).
+type Cache = Mutex<HashMap<String, (Instant, bool, Arc<TenantRecord>)>>;
+
 pub struct Authenticator {
     store: Arc<dyn Store>,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Instant, Arc<TenantRecord>)>>,
+    cache: Arc<Cache>,
+    coherence: Option<Arc<Coherence>>,
 }
 
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
-        Authenticator { store, ttl, cache: Mutex::new(HashMap::new()) }
+        let coherence = store.coherence();
+        Authenticator::with_coherence(store, ttl, coherence)
+    }
+
+    /// Listening to `coherence` for changes rather than to the store's own feed.
+    pub fn with_coherence(store: Arc<dyn Store>, ttl: Duration, coherence: Option<Arc<Coherence>>) -> Self {
+        let cache: Arc<Cache> = Arc::default();
+        if let Some(c) = &coherence {
+            let weak = Arc::downgrade(&cache);
+            c.subscribe(move |change| {
+                if let Some(cache) = weak.upgrade() {
+                    forget(&cache, change);
+                }
+            });
+        }
+        Authenticator { store, ttl, cache, coherence }
     }
 
     /// Extracts the bearer token from an `Authorization` header value.
@@ -71,35 +93,77 @@ impl Authenticator {
     pub async fn authenticate(&self, header: Option<&[u8]>) -> Result<Arc<TenantRecord>, AuthFailure> {
         let hash = token_sha256(Self::bearer(header)?);
         if let Some(t) = self.cached(&hash) {
+            self.count("hit");
             return Ok(t);
         }
+        // Taken before the reads: a change reported while they are in flight refuses the fill.
+        let ticket = self.coherence.as_ref().map(|c| c.auth_ticket());
+        self.count(if ticket.is_none_or(|t| t.tracked()) { "miss" } else { "bypass" });
         let tenant_id = self.store.token_tenant(&hash).await?.ok_or_else(|| unauthorized("the token is not valid"))?;
         let tenant = self.store.tenant(&tenant_id).await?.ok_or_else(|| unauthorized("the token is not valid"))?;
         if tenant.disabled {
             return Err(unauthorized("the account is disabled"));
         }
         let tenant = Arc::new(tenant);
-        self.remember(hash, tenant.clone());
+        self.remember(hash, tenant.clone(), ticket);
         Ok(tenant)
     }
 
-    fn cached(&self, hash: &str) -> Option<Arc<TenantRecord>> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(hash).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, t)| t.clone())
+    fn count(&self, result: &'static str) {
+        if let Some(c) = &self.coherence {
+            c.count("auth", result);
+        }
     }
 
-    fn remember(&self, hash: String, tenant: Arc<TenantRecord>) {
+    /// A cached answer within its TTL. One read on the link is trusted only while the link is
+    /// confirmed: past `max_stale` without a heartbeat, a report may have been missed.
+    fn cached(&self, hash: &str) -> Option<Arc<TenantRecord>> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, tracked, tenant) = cache.get(hash)?;
+        let trusted = !*tracked || self.coherence.as_ref().is_some_and(|c| c.usable());
+        (at.elapsed() < self.ttl && trusted).then(|| tenant.clone())
+    }
+
+    /// Keeps an answer for the TTL. Read while the invalidation link was up (a tracked
+    /// `ticket`), it is also dropped when Redis reports its token or tenant changed — unless such
+    /// a report arrived during the read, in which case it is not kept at all. Read while the
+    /// link was down, it is not kept if the link came up meanwhile (coming up empties the cache). The check and the insert
+    /// hold the lock the report's removal takes, so a report landing after the check removes it.
+    fn remember(&self, hash: String, tenant: Arc<TenantRecord>, ticket: Option<Ticket>) {
         if self.ttl.is_zero() {
             return;
         }
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_CAP {
-            cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            cache.retain(|_, (at, _, _)| at.elapsed() < self.ttl);
             if cache.len() >= CACHE_CAP {
                 cache.clear();
             }
         }
-        cache.insert(hash, (Instant::now(), tenant));
+        let admitted = match (&self.coherence, &ticket) {
+            (Some(c), Some(t)) => c.admits(t),
+            _ => true,
+        };
+        if admitted {
+            cache.insert(hash, (Instant::now(), ticket.is_some_and(|t| t.tracked()), tenant));
+        }
+    }
+}
+
+/// Drops the answers a store change makes doubtful.
+fn forget(cache: &Cache, change: &Change) {
+    // Task changes are the frequent ones and none of ours: they never take the lock.
+    if let Change::Task { .. } = change {
+        return;
+    }
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    match change {
+        Change::Token(sha) => {
+            cache.remove(sha);
+        }
+        Change::Tenant(id) => cache.retain(|_, (_, _, t)| &t.id != id),
+        Change::Everything => cache.clear(),
+        Change::Task { .. } => {}
     }
 }
 
@@ -141,6 +205,38 @@ mod tests {
         store.add_token("off", &token_sha256("oh-x")).await.unwrap();
         let auth = Authenticator::new(store, Duration::from_secs(5));
         assert!(matches!(auth.authenticate(Some(b"Bearer oh-x")).await, Err(AuthFailure::Rejected(_))));
+    }
+
+    #[tokio::test]
+    async fn a_reported_change_ends_a_cached_answer_before_its_ttl() {
+        let store = Arc::new(MemoryStore::new());
+        store.put_tenant(&tenant("acme", false)).await.unwrap();
+        store.add_token("acme", &token_sha256("oh-a")).await.unwrap();
+        store.add_token("acme", &token_sha256("oh-b")).await.unwrap();
+        let c = Arc::new(Coherence::new(Duration::from_secs(60)));
+        c.link_up(Instant::now());
+        let auth = Authenticator::with_coherence(store.clone(), Duration::from_secs(3600), Some(c.clone()));
+        assert!(auth.authenticate(Some(b"Bearer oh-a")).await.is_ok());
+        assert!(auth.authenticate(Some(b"Bearer oh-b")).await.is_ok());
+
+        // Revoked in the store: the hour-long TTL would keep it; the report ends it.
+        store.revoke_token(&token_sha256("oh-a")).await.unwrap();
+        assert!(auth.authenticate(Some(b"Bearer oh-a")).await.is_ok(), "cached until told");
+        c.apply(&Change::Token(token_sha256("oh-a")));
+        assert!(auth.authenticate(Some(b"Bearer oh-a")).await.is_err());
+
+        // A disabled tenant: every cached token of it goes.
+        store.put_tenant(&tenant("acme", true)).await.unwrap();
+        c.apply(&Change::Tenant("acme".into()));
+        assert!(matches!(auth.authenticate(Some(b"Bearer oh-b")).await, Err(AuthFailure::Rejected(_))));
+
+        // While the link is down, answers live by the TTL and are dropped when it comes back.
+        store.put_tenant(&tenant("acme", false)).await.unwrap();
+        c.link_down();
+        assert!(auth.authenticate(Some(b"Bearer oh-b")).await.is_ok());
+        store.revoke_token(&token_sha256("oh-b")).await.unwrap();
+        c.link_up(Instant::now());
+        assert!(auth.authenticate(Some(b"Bearer oh-b")).await.is_err());
     }
 
     #[test]

@@ -261,7 +261,7 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
             let mut t = s.tenant(&id).await?.ok_or_else(|| usage(format!("no tenant {id}")))?;
             t.disabled = true;
             s.put_tenant(&t).await?;
-            println!("tenant {id} disabled (effective within {:?} on every node)", config.auth_cache_ttl);
+            println!("tenant {id} disabled ({})", effect_delay(config));
         }
         Command::Token(TokenCmd::Issue { tenant }) => {
             s.tenant(&tenant).await?.ok_or_else(|| usage(format!("no tenant {tenant}")))?;
@@ -290,11 +290,7 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
                 _ => return Err(usage("give either SHA256 or --token")),
             };
             let existed = s.revoke_token(&hash).await?;
-            println!(
-                "{} (effective within {:?} on every node)",
-                if existed { "revoked" } else { "no such token" },
-                config.auth_cache_ttl
-            );
+            println!("{} ({})", if existed { "revoked" } else { "no such token" }, effect_delay(config));
         }
         Command::Task(TaskCmd::Show { id, tenant }) => {
             let tenants = match tenant {
@@ -397,6 +393,18 @@ pub fn parse_since(s: &str) -> Result<i64, CliError> {
     .map_err(|_| bad())?;
     let at = civil.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| bad())?;
     Ok(at.timestamp().as_millisecond())
+}
+
+/// When a revocation or disable reaches the nodes: as soon as their invalidation link hears it
+/// (bounded by `store.cache.max_stale_ms`), and never later than the token cache's TTL.
+fn effect_delay(config: &Config) -> String {
+    let ttl = config.auth_cache_ttl;
+    let cache = &config.store.cache;
+    if cache.max_entries > 0 && !config.store.url.contains("+cluster://") && cache.max_stale < ttl {
+        format!("effective within {:?} on every node, {ttl:?} on one whose invalidation link is down", cache.max_stale)
+    } else {
+        format!("effective within {ttl:?} on every node")
+    }
 }
 
 /// A token command's failure: the store's, or a binding the store refused.

@@ -96,6 +96,18 @@ pub struct StoreConf {
     pub retention: Duration,
     /// Where ownership records go when Redis cannot take them after an upstream create.
     pub journal: Option<PathBuf>,
+    /// `store.cache`: the in-process task cache and its invalidation link (Redis standalone
+    /// and Sentinel; not built for a cluster or the memory store).
+    pub cache: CacheConf,
+}
+
+/// `store.cache`: how many task records a node keeps, and how stale they may be at worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConf {
+    /// 0 turns the cache (and the invalidation link) off.
+    pub max_entries: u64,
+    /// The longest a node answers from its cache after a write it has not heard of.
+    pub max_stale: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -305,6 +317,25 @@ struct RawStore {
     retention_days: u64,
     journal: Option<PathBuf>,
     ca_file: Option<PathBuf>,
+    #[serde(default)]
+    cache: RawStoreCache,
+}
+
+/// `store.cache`. `max_entries`: task records one node keeps (LRU-like, ~1 KiB each plus the
+/// audit snapshot; 0 turns the cache and its Redis invalidation link off). `max_stale_ms`: the
+/// longest a node may answer from its cache after a write it has not heard of — the link's
+/// heartbeat runs every quarter of it, and the cache is bypassed when a heartbeat is late.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStoreCache {
+    max_entries: u64,
+    max_stale_ms: u64,
+}
+
+impl Default for RawStoreCache {
+    fn default() -> Self {
+        RawStoreCache { max_entries: 50_000, max_stale_ms: 1000 }
+    }
 }
 
 fn default_prefix() -> String {
@@ -760,6 +791,10 @@ impl RawConfig {
                 retention: Duration::from_secs(self.store.retention_days.max(1) * 86_400),
                 journal: self.store.journal,
                 ca_file: self.store.ca_file,
+                cache: CacheConf {
+                    max_entries: self.store.cache.max_entries,
+                    max_stale: non_zero("store.cache.max_stale_ms", self.store.cache.max_stale_ms)?,
+                },
             },
             dns: DnsConf { nameservers, timeout: non_zero("dns.timeout_ms", self.dns.timeout_ms)? },
             upstream: UpstreamConf {

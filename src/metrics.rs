@@ -51,7 +51,18 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     pub journal_corrupt_lines: IntCounter,
     pub build_info: IntGaugeVec,
+    /// Read-cache lookups by `cache` ([`CACHES`]) and `result` ([`CACHE_RESULTS`]).
+    pub cache_lookups: IntCounterVec,
+    /// Cache invalidations applied, by `kind` ([`CACHE_INVALIDATIONS`]).
+    pub cache_invalidations: IntCounterVec,
 }
+
+/// The in-process caches: task records (`store::cache`) and token → tenant (`auth`).
+pub const CACHES: [&str; 2] = ["task", "auth"];
+/// `bypass`: the invalidation link is down or unconfirmed, so the cache was not consulted.
+pub const CACHE_RESULTS: [&str; 3] = ["hit", "miss", "bypass"];
+/// What an invalidation covered (`everything`: a flush, or the link went down).
+pub const CACHE_INVALIDATIONS: [&str; 4] = ["task", "token", "tenant", "everything"];
 
 const LATENCY_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 /// Redis answers in well under a millisecond on a good day; the top bucket sits above the
@@ -179,6 +190,14 @@ pub fn commit() -> &'static str {
 }
 
 impl Metrics {
+    /// The cache counters, for the store's coherence feed to count into.
+    pub fn cache_counters(&self) -> crate::store::cache::coherence::CacheCounters {
+        crate::store::cache::coherence::CacheCounters {
+            lookups: self.cache_lookups.clone(),
+            invalidations: self.cache_invalidations.clone(),
+        }
+    }
+
     /// `tenant_label = false` drops the tenant label (operators with very many tenants).
     pub fn new(tenant_label: bool) -> Result<Metrics, prometheus::Error> {
         let r = Registry::new();
@@ -386,6 +405,18 @@ impl Metrics {
             config_reloads,
             journal_corrupt_lines,
             build_info,
+            cache_lookups: counter(
+                &r,
+                "seedance_cache_lookups_total",
+                "Lookups in the in-process caches, by cache and result (bypass: the invalidation link was down or late)",
+                &["cache", "result"],
+            )?,
+            cache_invalidations: counter(
+                &r,
+                "seedance_cache_invalidations_total",
+                "Invalidations applied to the in-process caches (from Redis, or this node's own writes), by kind",
+                &["kind"],
+            )?,
             registry: r,
             tenant_label,
         };
@@ -416,6 +447,14 @@ impl Metrics {
         for op in STORE_OPS {
             self.store_errors.with_label_values(&[op]);
             self.store_duration.with_label_values(&[op]);
+        }
+        for cache in CACHES {
+            for result in CACHE_RESULTS {
+                self.cache_lookups.with_label_values(&[cache, result]);
+            }
+        }
+        for kind in CACHE_INVALIDATIONS {
+            self.cache_invalidations.with_label_values(&[kind]);
         }
         for model in PublicModel::ALL {
             for status in TaskStatus::terminal() {
@@ -477,7 +516,7 @@ impl Metrics {
     /// `process_*` included where the platform has them.
     pub fn exported_names(&self) -> Vec<String> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 27] = [
+        let collectors: [&dyn Collector; 29] = [
             &self.requests,
             &self.request_duration,
             &self.requests_in_flight,
@@ -505,6 +544,8 @@ impl Metrics {
             &self.config_reloads,
             &self.journal_corrupt_lines,
             &self.build_info,
+            &self.cache_lookups,
+            &self.cache_invalidations,
         ];
         let mut names: Vec<String> = collectors.iter().flat_map(|c| c.desc()).map(|d| d.fq_name.clone()).collect();
         names.extend(self.registry.gather().iter().map(|f| f.name().to_string()).filter(|n| n.starts_with("process_")));
@@ -562,6 +603,8 @@ mod tests {
             "seedance_channel_refusals_total",
             "seedance_channel_failovers_total",
             "seedance_channel_active_tasks",
+            "seedance_cache_lookups_total",
+            "seedance_cache_invalidations_total",
         ] {
             assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
         }

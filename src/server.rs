@@ -12,6 +12,7 @@ use crate::edge::{Edge, LiveEdge};
 use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::proxy::{EdgeProxy, SeedanceModule};
+use crate::store::cache::CachedStore;
 use crate::store::memory::MemoryStore;
 use crate::store::metered::MeteredStore;
 use crate::store::redis::{RedisOptions, RedisStore};
@@ -84,7 +85,7 @@ pub fn open_store(conf: &StoreConf) -> Result<Arc<dyn Store>, StartupError> {
         ..RedisOptions::default()
     };
     let store = RedisStore::connect(&conf.url, &conf.prefix, opts).map_err(StartupError::StoreUrl)?;
-    Ok(Arc::new(store))
+    Ok(CachedStore::wrap(store, conf.cache))
 }
 
 /// A random id for this process (settlement ids, reconcile leases).
@@ -108,6 +109,9 @@ pub fn build_edge(
     let metrics = Arc::new(Metrics::new(config.metrics_tenant_label)?);
     metrics.init_channels(config.channels.iter().map(|c| c.id.as_str()));
     metrics.set_channel_caps(&config.channels);
+    if let Some(c) = store.coherence() {
+        c.attach_counters(metrics.cache_counters());
+    }
     let store: Arc<dyn Store> =
         Arc::new(MeteredStore::new(store, metrics.store_duration.clone(), metrics.store_errors.clone()));
     let journal = match &config.store.journal {

@@ -108,6 +108,9 @@ impl MeteredStore {
 
 #[async_trait]
 impl Store for MeteredStore {
+    fn coherence(&self) -> Option<Arc<super::cache::coherence::Coherence>> {
+        self.inner.coherence()
+    }
     async fn channel_admit(&self, channel: &str, a: &ChannelAdmission) -> StoreResult<ChannelAdmit> {
         self.timed("channel_admit", self.inner.channel_admit(channel, a)).await
     }

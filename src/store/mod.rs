@@ -3,6 +3,7 @@
 //! the demo and unit tests. Every lookup is made in the caller's namespace, so another tenant's id
 //! simply finds nothing — the same answer as an id that never existed.
 
+pub mod cache;
 pub mod keys;
 pub mod memory;
 pub mod metered;
@@ -323,6 +324,12 @@ pub struct AssetRecord {
 /// answer [`StoreError::Unavailable`] rather than hang.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The invalidation feed of a store that caches reads (`None`: nothing is cached below, and
+    /// caches above it can only trust a TTL). The authenticator listens to it.
+    fn coherence(&self) -> Option<std::sync::Arc<cache::coherence::Coherence>> {
+        None
+    }
+
     /// Cheap reachability check (used before an upstream create, and by `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
 

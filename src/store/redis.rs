@@ -4,6 +4,7 @@
 //! outer deadline, and the connection manager reconnects in the background after Redis returns.
 //! Multi-key writes are Lua scripts whose keys share the tenant's hash tag (one cluster slot).
 
+use super::cache::tracking::TrackingTarget;
 use super::keys::Keys;
 use super::*;
 use crate::clock::now_ms;
@@ -228,6 +229,9 @@ pub struct RedisStore {
     target: Target,
     conn: OnceCell<Conn>,
     keys: Keys,
+    prefix: String,
+    /// Taken once by the read cache ([`super::cache::CachedStore`]).
+    tracking: std::sync::Mutex<Option<TrackingTarget>>,
     opts: RedisOptions,
     put_task: Script,
     set_status: Script,
@@ -253,6 +257,8 @@ impl RedisStore {
     /// the system's CAs and, for standalone, `opts.ca_file`. Errors never echo the URL: it may
     /// hold a password.
     pub fn connect(url: &str, prefix: &str, opts: RedisOptions) -> Result<RedisStore, String> {
+        // Where the read cache's invalidation link connects; a cluster has none (see store::cache).
+        let mut tracking = None;
         let target = if let Some(spec) = ClusterSpec::parse(url)? {
             if spec.tls && opts.ca_file.is_some() {
                 // The redis crate takes extra CAs for a cluster only with its rustls backend.
@@ -283,19 +289,11 @@ impl RedisStore {
             if opts.ca_file.is_some() {
                 return Err("store.ca_file applies to rediss:// URLs only".into());
             }
-            let addrs = spec.sentinels.into_iter().map(|(h, p)| ::redis::ConnectionAddr::Tcp(h, p));
-            let mut b = SentinelClientBuilder::new(addrs, &spec.master, SentinelServerType::Master)
-                .map_err(|e| format!("cannot build the sentinel client: {}", e.category()))?;
-            if let Some(u) = spec.username {
-                b = b.set_client_to_redis_username(u);
-            }
-            if let Some(p) = spec.password {
-                b = b.set_client_to_redis_password(p);
-            }
-            if let Some(p) = spec.sentinel_password {
-                b = b.set_client_to_sentinel_password(p);
-            }
-            let client = b.build().map_err(|e| format!("cannot build the sentinel client: {}", e.category()))?;
+            let client = sentinel_client(&spec, ::redis::ProtocolVersion::RESP2)?;
+            tracking = Some(TrackingTarget::Sentinel(Box::new(tokio::sync::Mutex::new(sentinel_client(
+                &spec,
+                ::redis::ProtocolVersion::RESP3,
+            )?))));
             Target::Sentinel(Box::new(SentinelTarget {
                 client: tokio::sync::Mutex::new(client),
                 current: tokio::sync::Mutex::new((0, None)),
@@ -310,12 +308,15 @@ impl RedisStore {
                 }
                 _ => ::redis::Client::open(url).map_err(bad)?,
             };
+            tracking = Some(TrackingTarget::Single(Box::new(resp3_twin(&client).map_err(bad)?)));
             Target::Single(Box::new(client))
         };
         Ok(RedisStore {
             target,
             conn: OnceCell::new(),
             keys: Keys::new(prefix),
+            prefix: prefix.to_string(),
+            tracking: std::sync::Mutex::new(tracking),
             opts,
             put_task: Script::new(PUT_TASK),
             set_status: Script::new(SET_STATUS),
@@ -515,6 +516,110 @@ impl RedisStore {
         Ok(n == 1)
     }
 }
+
+// --- The read cache's side (store::cache): where its invalidation link connects, and the
+// reads it makes on that tracked connection so Redis reports changes to what they read. ---
+
+/// The same server as `client`, spoken to in RESP3 (tracking invalidations are push messages).
+fn resp3_twin(client: &::redis::Client) -> Result<::redis::Client, RedisError> {
+    let info = client.get_connection_info().clone();
+    let redis = info.redis_settings().clone().set_protocol(::redis::ProtocolVersion::RESP3);
+    ::redis::Client::open(info.set_redis_settings(redis))
+}
+
+fn sentinel_client(spec: &SentinelSpec, protocol: ::redis::ProtocolVersion) -> Result<SentinelClient, String> {
+    let bad = |e: RedisError| format!("cannot build the sentinel client: {}", e.category());
+    let addrs = spec.sentinels.iter().map(|(h, p)| ::redis::ConnectionAddr::Tcp(h.clone(), *p));
+    let mut b = SentinelClientBuilder::new(addrs, &spec.master, SentinelServerType::Master).map_err(bad)?;
+    if let Some(u) = &spec.username {
+        b = b.set_client_to_redis_username(u);
+    }
+    if let Some(p) = &spec.password {
+        b = b.set_client_to_redis_password(p);
+    }
+    if let Some(p) = &spec.sentinel_password {
+        b = b.set_client_to_sentinel_password(p);
+    }
+    b.set_client_to_redis_protocol(protocol).build().map_err(bad)
+}
+
+impl RedisStore {
+    /// The invalidation link's target, once; `None` for a cluster.
+    pub fn take_tracking_target(&self) -> Option<TrackingTarget> {
+        self.tracking.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// (connect, operation) timeouts.
+    pub fn timeouts(&self) -> (Duration, Duration) {
+        (self.opts.connect_timeout, self.opts.op_timeout)
+    }
+
+    /// Runs a read on the tracked connection under the operation deadline. `None`: the
+    /// connection failed (the caller declares the link down and reads again untracked).
+    async fn on_tracked<T>(
+        &self,
+        op: &'static str,
+        conn: &mut MultiplexedConnection,
+        cmd: Cmd,
+    ) -> Option<StoreResult<T>>
+    where
+        T: ::redis::FromRedisValue,
+    {
+        match tokio::time::timeout(self.opts.op_timeout, cmd.query_async::<Value>(conn)).await {
+            Ok(Ok(v)) => Some(::redis::from_redis_value(v).map_err(|e| corrupt(op, e.to_string()))),
+            Ok(Err(e)) if e.code().is_some() && !master_lost(&e) => Some(Err(classify(op, &e))),
+            Ok(Err(_)) | Err(_) => None,
+        }
+    }
+
+    pub async fn tracked_task(
+        &self,
+        conn: &mut MultiplexedConnection,
+        tenant: &str,
+        id: &str,
+    ) -> Option<StoreResult<Option<TaskRecord>>> {
+        let mut cmd = ::redis::cmd("HGETALL");
+        cmd.arg(self.keys.task(tenant, id));
+        let h: HashMap<String, String> = match self.on_tracked("task", conn, cmd).await? {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(if h.is_empty() { Ok(None) } else { parse_task("task", id, h).map(Some) })
+    }
+
+    pub async fn tracked_token_tenant(
+        &self,
+        conn: &mut MultiplexedConnection,
+        token_sha256: &str,
+    ) -> Option<StoreResult<Option<String>>> {
+        let mut cmd = ::redis::cmd("GET");
+        cmd.arg(self.keys.token(token_sha256));
+        self.on_tracked("token_tenant", conn, cmd).await
+    }
+
+    pub async fn tracked_tenant(
+        &self,
+        conn: &mut MultiplexedConnection,
+        id: &str,
+    ) -> Option<StoreResult<Option<TenantRecord>>> {
+        let mut cmd = ::redis::cmd("GET");
+        cmd.arg(self.keys.tenant(id));
+        let raw: Option<String> = match self.on_tracked("tenant", conn, cmd).await? {
+            Ok(raw) => raw,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(
+            raw.map(|s| serde_json::from_str(&s).map_err(|e| corrupt("tenant", format!("tenant {id}: {e}"))))
+                .transpose(),
+        )
+    }
+}
+
+// --- end of the read cache's side ---
 
 /// Whether an error means the sentinel-resolved master is no longer the master at that address.
 fn master_lost(e: &RedisError) -> bool {

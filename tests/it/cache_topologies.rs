@@ -1,0 +1,189 @@
+//! The task cache on each store topology, on real redis-server processes: its invalidation link
+//! comes up on a password-protected `rediss://` server and on a master found through Sentinel
+//! (and follows a hide made through another store handle within `store.cache.max_stale_ms`); a
+//! Redis Cluster URL gets no cache at all, so every read there goes to Redis.
+
+use crate::support;
+
+use seedance_edge::config::StoreConf;
+use seedance_edge::metrics::Metrics;
+use seedance_edge::store::cache::CacheConf;
+use seedance_edge::store::redis::{RedisOptions, RedisStore};
+use seedance_edge::store::Store;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use support::redis::RedisServer;
+use support::wait::{free_port, until, until_sync};
+
+const BOUND: Duration = Duration::from_millis(1000);
+const SLACK: Duration = Duration::from_millis(1500);
+const HITS: &str = "seedance_cache_lookups_total{cache=\"task\",result=\"hit\"}";
+
+fn conf(url: &str, ca_file: Option<std::path::PathBuf>) -> StoreConf {
+    StoreConf {
+        url: url.to_string(),
+        ca_file,
+        prefix: "sde".into(),
+        op_timeout: Duration::from_millis(1000),
+        retention: Duration::from_secs(86_400),
+        journal: None,
+        cache: CacheConf { max_entries: 1000, max_stale: BOUND },
+    }
+}
+
+/// Puts a task, waits for the link, reads it into the cache and from it, hides it through
+/// `other` (an uncached handle, as another node would), and waits for the cache to follow.
+async fn the_cache_follows_a_hide(store: Arc<dyn Store>, other: &dyn Store) {
+    let metrics = Metrics::new(false).unwrap();
+    let coherence = store.coherence().expect("this topology has a cache");
+    coherence.attach_counters(metrics.cache_counters());
+    let id = "cgt-cache-topology-1";
+    other.put_task("acme", &support::fixtures::task(id, 1_700_000_000)).await.unwrap();
+    assert!(store.task("acme", id).await.unwrap().is_some(), "the first read starts the link");
+    let up = until("the invalidation link is up", Duration::from_secs(10), || {
+        let c = coherence.clone();
+        async move { c.usable() }
+    })
+    .await;
+    assert!(up, "the invalidation link never came up");
+    for _ in 0..3 {
+        assert!(!store.task("acme", id).await.unwrap().unwrap().hidden);
+    }
+    let page = String::from_utf8_lossy(&metrics.render()).into_owned();
+    assert!(support::node::sample(&page, HITS).unwrap_or(0.0) >= 2.0, "reads after the fill are hits: {page}");
+
+    other.hide_task("acme", id).await.unwrap();
+    let hidden = until("the cache follows the hide", BOUND + SLACK, || async {
+        store.task("acme", id).await.unwrap().is_some_and(|t| t.hidden)
+    })
+    .await;
+    assert!(hidden, "the cache kept serving a hidden task");
+}
+
+/// A redis-server speaking only TLS with `requirepass` (certificate for `localhost`,
+/// self-signed: its own CA). Killed on drop.
+struct TlsRedis {
+    port: u16,
+    child: Child,
+    ca: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+const PASSWORD: &str = "pw-Redis-7";
+
+impl TlsRedis {
+    fn start() -> TlsRedis {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = support::tls_front::self_signed(dir.path());
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1", "-::1"])
+            .arg("--tls-cert-file")
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .arg("--tls-ca-cert-file")
+            .arg(&cert)
+            .args(["--tls-auth-clients", "no", "--requirepass", PASSWORD, "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let up = until_sync("TLS redis-server listens", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "redis-server with TLS did not start");
+        TlsRedis { port, child, ca: cert, _dir: dir }
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_link_works_over_tls_with_a_password() {
+    let redis = TlsRedis::start();
+    let url = format!("rediss://:{PASSWORD}@localhost:{}/0", redis.port);
+    let store = seedance_edge::server::open_store(&conf(&url, Some(redis.ca.clone()))).unwrap();
+    let opts = RedisOptions { ca_file: Some(redis.ca.clone()), ..RedisOptions::default() };
+    let other = RedisStore::connect(&url, "sde", opts).unwrap();
+    the_cache_follows_a_hide(store, &other).await;
+}
+
+/// A redis-server in sentinel mode monitoring `mymaster` with a quorum of one. Killed on drop.
+struct Sentinel {
+    port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Sentinel {
+    fn start(master_port: u16) -> Sentinel {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} 1\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let s = Sentinel { port, child, _dir: dir };
+        let up = until_sync("the sentinel knows the master", Duration::from_secs(10), || {
+            let out = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "SENTINEL", "get-master-addr-by-name", "mymaster"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            out.lines().nth(1).map(str::trim) == Some(master_port.to_string().as_str())
+        });
+        assert!(up, "redis sentinel did not start on port {port}");
+        s
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_link_finds_the_master_through_the_sentinels() {
+    let master = RedisServer::start();
+    let sentinel = Sentinel::start(master.port());
+    let url = format!("redis+sentinel://127.0.0.1:{}/mymaster", sentinel.port);
+    let store = seedance_edge::server::open_store(&conf(&url, None)).unwrap();
+    let other = RedisStore::connect(&url, "sde", RedisOptions::default()).unwrap();
+    the_cache_follows_a_hide(store, &other).await;
+    // The link is on the master itself.
+    assert!(master.cli(&["CLIENT", "LIST"]).lines().any(|l| l.contains("flags=t")));
+}
+
+#[test]
+fn a_cluster_store_has_no_cache_and_an_off_switch_turns_it_off() {
+    let cluster = seedance_edge::server::open_store(&conf("redis+cluster://127.0.0.1:7000,127.0.0.1:7001", None));
+    assert!(cluster.unwrap().coherence().is_none(), "a cluster URL must not get a cache");
+    let mut off = conf("redis://127.0.0.1:6379/0", None);
+    off.cache.max_entries = 0;
+    assert!(seedance_edge::server::open_store(&off).unwrap().coherence().is_none());
+    let on = seedance_edge::server::open_store(&conf("redis://127.0.0.1:6379/0", None)).unwrap();
+    assert!(on.coherence().is_some());
+}

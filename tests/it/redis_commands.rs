@@ -1,0 +1,258 @@
+//! What a GET costs in Redis commands, counted with `INFO commandstats` on the test's own
+//! redis-server (never timed): a warm GET reads nothing, a cold one reads the task once. And that
+//! the cache stays coherent across nodes sharing one Redis: a DELETE, a revoked token or a
+//! disabled tenant on one node takes effect on another within `store.cache.max_stale_ms`, also
+//! when the invalidation link is cut.
+
+use crate::support;
+
+use seedance_edge::auth::token_sha256;
+use seedance_edge::Edge;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::harness::{minimal_task, task_path, token, Harness, Options, TASKS};
+use support::redis::RedisServer;
+use support::wait::until;
+
+const MODEL: &str = "dreamina-seedance-2-0";
+/// The default `store.cache.max_stale_ms`: the stated bound of every cross-node test here.
+const BOUND: Duration = Duration::from_millis(1000);
+/// Room for a loaded test machine on top of the bound, for the polls that wait for it.
+const SLACK: Duration = Duration::from_millis(1500);
+
+const TASK_HITS: &str = "seedance_cache_lookups_total{cache=\"task\",result=\"hit\"}";
+const TASK_INVALIDATIONS: &str = "seedance_cache_invalidations_total{kind=\"task\"}";
+
+/// One more edge on the harness's Redis and fake-ark, with a token cache that only an
+/// invalidation can empty within a test (a one-hour TTL).
+struct Node {
+    edge: Arc<Edge>,
+    base: String,
+    client: reqwest::Client,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Node {
+    async fn start(h: &Harness) -> Node {
+        Node::start_with(h, BOUND).await
+    }
+
+    /// With `max_stale` as `store.cache.max_stale_ms`.
+    async fn start_with(h: &Harness, max_stale: Duration) -> Node {
+        let mut config = (*h.edge.config).clone();
+        config.auth_cache_ttl = Duration::from_secs(3600);
+        config.store.cache.max_stale = max_stale;
+        let store = seedance_edge::server::open_store(&config.store).expect("store");
+        let edge = seedance_edge::server::build_edge(config, store, None).expect("edge");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = seedance_edge::server::serve_in_process(edge.clone(), listener);
+        Node { edge, base, client: reqwest::Client::new(), _stop: stop }
+    }
+
+    async fn send(&self, tenant: &str, method: &str, path: &str) -> u16 {
+        let rb = self.client.request(method.parse().expect("method"), format!("{}{path}", self.base));
+        rb.bearer_auth(token(tenant)).send().await.expect("edge answers").status().as_u16()
+    }
+
+    async fn get(&self, tenant: &str, id: &str) -> u16 {
+        self.send(tenant, "GET", &task_path(id)).await
+    }
+
+    /// Waits until the invalidation link is up and confirmed (it starts with the first read).
+    async fn link_up(&self) {
+        let coherence = self.edge.store.coherence().expect("a Redis store caches");
+        let up = until("the invalidation link is up", Duration::from_secs(10), || {
+            let c = coherence.clone();
+            async move { c.usable() }
+        })
+        .await;
+        assert!(up);
+    }
+
+    fn sample(&self, series: &str) -> f64 {
+        let page = String::from_utf8_lossy(&self.edge.metrics.render()).into_owned();
+        support::node::sample(&page, series).unwrap_or(0.0)
+    }
+}
+
+/// `INFO commandstats` as command → calls.
+fn command_calls(redis: &RedisServer) -> BTreeMap<String, u64> {
+    redis
+        .cli(&["INFO", "commandstats"])
+        .lines()
+        .filter_map(|l| {
+            let (name, rest) = l.trim().strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest.split(',').find_map(|kv| kv.strip_prefix("calls="))?.parse().ok()?;
+            Some((name.to_string(), calls))
+        })
+        .collect()
+}
+
+/// Commands run between two snapshots, leaving out the test's own `INFO` and the link's
+/// heartbeat (`PING`, a few a second per node, not per request).
+fn commands_between(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "info" | "ping"))
+        .map(|(name, n)| (name.clone(), n - before.get(name).copied().unwrap_or(0)))
+        .filter(|(_, d)| *d > 0)
+        .collect()
+}
+
+async fn harness() -> Harness {
+    // No reconciler traffic in the counts (the in-process harness runs none, and this says so).
+    Harness::start_with(Options { reconcile_interval_ms: 3_600_000, ..Options::default() }).await
+}
+
+async fn create(h: &Harness) -> String {
+    let r = h.post("acme", TASKS, &minimal_task(MODEL)).await;
+    assert_eq!(r.status, 200, "create: {}", r.raw);
+    r.body["id"].as_str().expect("id").to_string()
+}
+
+#[tokio::test]
+async fn a_warm_get_costs_no_redis_command_and_a_cold_one_a_single_read() {
+    let h = harness().await;
+    // A long lease: a heartbeat delayed by a busy test machine must not turn hits into reads.
+    let node = Node::start_with(&h, Duration::from_secs(30)).await;
+    let id = create(&h).await;
+    assert_eq!(node.get("acme", &id).await, 200);
+    node.link_up().await;
+    // The first GET on an up link fills the cache (the one before ran untracked).
+    assert_eq!(node.get("acme", &id).await, 200);
+
+    let before = command_calls(&h.redis);
+    for _ in 0..20 {
+        assert_eq!(node.get("acme", &id).await, 200);
+    }
+    let warm = commands_between(&before, &command_calls(&h.redis));
+    assert!(warm.is_empty(), "20 warm GETs ran Redis commands: {warm:?}");
+    assert!(node.sample(TASK_HITS) >= 20.0);
+    assert!(node.sample("seedance_cache_lookups_total{cache=\"auth\",result=\"hit\"}") >= 20.0);
+
+    // Another task of the same tenant: its record is read once, nothing else.
+    let cold_id = create(&h).await;
+    let before = command_calls(&h.redis);
+    assert_eq!(node.get("acme", &cold_id).await, 200);
+    let cold = commands_between(&before, &command_calls(&h.redis));
+    assert_eq!(cold, BTreeMap::from([("hgetall".to_string(), 1)]), "a cold GET");
+
+    // Another tenant asking for the cached id gets the same 404 as for an unknown one, from Redis.
+    assert_eq!(node.get("globex", &id).await, 404);
+}
+
+#[tokio::test]
+async fn a_delete_on_one_node_hides_the_task_on_another_within_the_bound() {
+    let h = harness().await;
+    let (a, b) = (Node::start(&h).await, Node::start(&h).await);
+    let id = create(&h).await;
+    assert_eq!(b.get("acme", &id).await, 200);
+    b.link_up().await;
+    assert_eq!(b.get("acme", &id).await, 200);
+    let hits = b.sample(TASK_HITS);
+    assert_eq!(b.get("acme", &id).await, 200);
+    assert!(b.sample(TASK_HITS) > hits, "node B answers from its cache");
+
+    // The task ends upstream; node A deletes it (settling first), which hides it. Node B sends
+    // nothing meanwhile, so a task invalidation it applies can only come from Redis.
+    let heard = b.sample(TASK_INVALIDATIONS);
+    h.finish(&id, "succeeded", 1000, "480p");
+    assert_eq!(a.send("acme", "DELETE", &task_path(&id)).await, 200);
+    let deleted = Instant::now();
+    let told =
+        until("node B hears of the change", BOUND + SLACK, || async { b.sample(TASK_INVALIDATIONS) > heard }).await;
+    assert!(told, "no invalidation reached node B");
+    eprintln!("node B heard of the DELETE on node A {:?} after its answer", deleted.elapsed());
+
+    // Node B answers 404 itself, as for any hidden task: the upstream is not asked.
+    let upstream_before = h.fake.requests().len();
+    for _ in 0..10 {
+        assert_eq!(b.get("acme", &id).await, 404, "node B serves the deleted task");
+    }
+    assert_eq!(h.fake.requests().len(), upstream_before, "node B asked the upstream about a hidden task");
+    // Exactly one settlement, whoever observed the success.
+    assert_eq!(h.redis.cli(&["XLEN", "sde:{t:acme}:ledger"]).trim(), "1");
+}
+
+#[tokio::test]
+async fn a_revoked_token_or_disabled_tenant_stops_working_on_another_node() {
+    let h = harness().await;
+    let node = Node::start(&h).await;
+    let id = create(&h).await;
+    assert_eq!(node.get("acme", &id).await, 200);
+    node.link_up().await;
+    assert_eq!(node.get("acme", &id).await, 200);
+
+    // The CLI is another process with its own store handle: revoke the token there.
+    let cli = seedance_edge::server::open_store(&h.edge.config.store).expect("store");
+    assert!(cli.revoke_token(&token_sha256(&token("acme"))).await.expect("revoke"));
+    let refused =
+        until("the revoked token is refused", BOUND + SLACK, || async { node.get("acme", &id).await == 401 }).await;
+    if !refused {
+        eprintln!("{}", h.redis.cli(&["CLIENT", "LIST"]));
+        let page = String::from_utf8_lossy(&node.edge.metrics.render()).into_owned();
+        for l in page.lines().filter(|l| l.starts_with("seedance_cache")) {
+            eprintln!("{l}");
+        }
+    }
+    assert!(refused, "the revoked token still works (the TTL is an hour)");
+
+    // Disabling a tenant reaches a cached token of it the same way.
+    let other = "globex";
+    assert_eq!(node.send(other, "GET", TASKS).await, 200);
+    assert_eq!(node.send(other, "GET", TASKS).await, 200);
+    let mut record = cli.tenant(other).await.expect("read").expect("tenant");
+    record.disabled = true;
+    cli.put_tenant(&record).await.expect("disable");
+    let refused = until("the disabled tenant is refused", BOUND + SLACK, || async {
+        node.send(other, "GET", TASKS).await == 401
+    })
+    .await;
+    assert!(refused, "the disabled tenant's cached token still works");
+}
+
+/// The ids of the connections with client tracking on (`t` in their flags).
+fn tracking_clients(redis: &RedisServer) -> Vec<String> {
+    redis
+        .cli(&["CLIENT", "LIST"])
+        .lines()
+        .filter(|l| l.split(' ').any(|f| f.strip_prefix("flags=").is_some_and(|v| v.contains('t'))))
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")).map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cut_invalidation_link_never_serves_a_hidden_task() {
+    let h = harness().await;
+    let node = Node::start(&h).await;
+    let id = create(&h).await;
+    assert_eq!(node.get("acme", &id).await, 200);
+    node.link_up().await;
+    assert_eq!(node.get("acme", &id).await, 200);
+    assert_eq!(node.get("acme", &id).await, 200);
+
+    // Cut every node's link, then hide the task behind their back: no invalidation can reach them.
+    let ids = tracking_clients(&h.redis);
+    assert!(!ids.is_empty(), "no tracking connection");
+    for id in &ids {
+        h.redis.cli(&["CLIENT", "KILL", "ID", id]);
+    }
+    h.redis.cli(&["HSET", &format!("sde:{{t:acme}}:task:{id}"), "hidden", "1"]);
+    let hidden = until("the node answers 404", BOUND + SLACK, || async { node.get("acme", &id).await == 404 }).await;
+    assert!(hidden, "the node served a hidden task after its link was cut");
+    for _ in 0..10 {
+        assert_eq!(node.get("acme", &id).await, 404, "a hidden task came back");
+    }
+    assert!(node.sample("seedance_cache_invalidations_total{kind=\"everything\"}") >= 1.0, "the cache was flushed");
+
+    // The link comes back by itself, and invalidations flow again.
+    node.link_up().await;
+    let fresh = create(&h).await;
+    assert_eq!(node.get("acme", &fresh).await, 200);
+    assert_eq!(node.get("acme", &fresh).await, 200);
+    h.redis.cli(&["HSET", &format!("sde:{{t:acme}}:task:{fresh}"), "hidden", "1"]);
+    let hidden = until("the node answers 404", BOUND + SLACK, || async { node.get("acme", &fresh).await == 404 }).await;
+    assert!(hidden, "a hide after the reconnect was missed");
+}
