@@ -32,9 +32,26 @@ pub fn is_internal_key(key: &str) -> bool {
         ["project", "account", "accesskey", "secret", "credential", "apikey", "password", "endpoint"];
     const EXACT: [&str; 9] =
         ["model", "officialmodel", "upstreammodel", "sku", "trn", "ownerid", "userid", "createdby", "creator"];
-    let norm: String =
-        key.chars().filter(|c| !matches!(c, '_' | '-' | '.' | ' ')).map(|c| fold_char(c).unwrap_or(c)).collect();
-    CONTAINS.iter().any(|k| norm.contains(k)) || EXACT.contains(&norm.as_str())
+    // This runs for every key of every answer, so the folded key goes to a stack buffer. Every
+    // pattern is ASCII: a character that does not fold to ASCII becomes a byte no pattern has.
+    let mut buf = [0u8; 64];
+    let mut len = 0;
+    for c in key.chars().filter(|c| !matches!(c, '_' | '-' | '.' | ' ')) {
+        let Some(slot) = buf.get_mut(len) else {
+            // Longer than any key worth hiding behind: judged all the same, on the heap.
+            let norm: String = key
+                .chars()
+                .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+                .map(|c| fold_char(c).unwrap_or(c))
+                .collect();
+            return CONTAINS.iter().any(|k| norm.contains(k)) || EXACT.contains(&norm.as_str());
+        };
+        *slot = fold_char(c).filter(char::is_ascii).map_or(0xFF, |a| a as u8);
+        len += 1;
+    }
+    let norm = &buf[..len];
+    CONTAINS.iter().any(|k| norm.windows(k.len()).any(|w| w == k.as_bytes()))
+        || EXACT.iter().any(|k| norm == k.as_bytes())
 }
 
 /// Why the upstream refused the channel itself, for the operator's metric label.
@@ -190,6 +207,32 @@ mod tests {
         let failed =
             json!({"id": "cgt-1", "status": "failed", "error": {"code": "OutputVideoSensitiveContentDetected"}});
         assert_eq!(channel_fault(200, failed.to_string().as_bytes()), None);
+    }
+
+    #[test]
+    fn long_and_non_ascii_keys_are_judged_like_short_ones() {
+        let long = format!("{}ProjectName", "x".repeat(80));
+        assert!(is_internal_key(&long));
+        assert!(!is_internal_key(&"x".repeat(80)));
+        assert!(is_internal_key("ACCESS\u{212A}EY"), "the Kelvin sign folds to k");
+        assert!(is_internal_key("\u{017F}ecret"), "the long s folds to s");
+        assert!(!is_internal_key("mod\u{00E9}l"), "a character that folds to nothing ASCII matches no pattern");
+        assert!(!is_internal_key("modél"));
+    }
+
+    proptest::proptest! {
+        /// The stack-buffer judgement agrees with the plain one on any key.
+        #[test]
+        fn the_folded_buffer_judges_like_a_folded_string(key in "\\PC{0,80}|[a-zA-Z_. \u{212A}\u{017F}-]{0,90}|(Project|ACCOUNT|access_key|Se\u{017F}ret|model|Model|ACCESS\u{212A}EY|é|user_id|[a-z]{1,3}|_|-|\\.| ){0,8}") {
+            let norm: String =
+                key.chars().filter(|c| !matches!(c, '_' | '-' | '.' | ' ')).map(|c| fold_char(c).unwrap_or(c)).collect();
+            let plain = ["project", "account", "accesskey", "secret", "credential", "apikey", "password", "endpoint"]
+                .iter()
+                .any(|k| norm.contains(k))
+                || ["model", "officialmodel", "upstreammodel", "sku", "trn", "ownerid", "userid", "createdby", "creator"]
+                    .contains(&norm.as_str());
+            proptest::prop_assert_eq!(is_internal_key(&key), plain);
+        }
     }
 
     #[test]
