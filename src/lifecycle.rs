@@ -1,4 +1,4 @@
-//! The process's signals (SPEC §3), in one place: SIGHUP reloads the configuration file, SIGTERM
+//! The process's signals, in one place: SIGHUP reloads the configuration file, SIGTERM
 //! drains, SIGQUIT hands the listening sockets to a `run --upgrade` process, SIGINT stops at
 //! once. Pingora owns TERM, QUIT and INT through its `ShutdownSignalWatch`; it leaves SIGHUP at
 //! the default action (the process dies), so this watch takes SIGHUP too and answers it without

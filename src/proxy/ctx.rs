@@ -7,7 +7,7 @@ use std::time::Instant;
 #[derive(Debug, Default)]
 pub struct EdgeCtx {
     pub started: Option<Instant>,
-    /// The request id (SPEC §7): returned as `X-Request-Id` on every answer and logged.
+    /// The request id: returned as `X-Request-Id` on every answer and logged.
     pub request_id: String,
     /// Low-cardinality route label.
     pub route: &'static str,
