@@ -22,8 +22,10 @@ use tokio::signal::unix::{signal, SignalKind};
 /// Why a reload was refused; the running configuration stays.
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
+    /// The file does not load or does not validate (the message names the key).
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
+    /// A channel's endpoint cannot be used.
     #[error("channels: {0}")]
     Channels(#[from] crate::ark::EndpointError),
 }

@@ -9,6 +9,7 @@ mod billing;
 mod billing_export;
 mod bodies;
 mod callback_url;
+mod citations;
 mod cli;
 mod compat;
 mod conf_files;
