@@ -13,8 +13,8 @@
 //!    two metric registries.
 //! 2. Before `run_forever`: add [`services`] of that module to the server (the reconciler that
 //!    settles unpolled tasks and loads the configured tenants, and the admin listener when the
-//!    configuration has one). Without them no tenant is ever written to the store and every
-//!    request is refused as unauthenticated.
+//!    configuration has one). Without them the configured tenants never reach the store (their
+//!    tokens are refused) and a task nobody polls is never settled.
 //! 3. In the host's `ProxyHttp`: keep an [`EdgeCtx`] in the host's CTX; in `request_filter`,
 //!    hand each request for which [`SeedanceModule::handles`] is true to
 //!    [`SeedanceModule::request_filter`] and return its result; in `logging`, call

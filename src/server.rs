@@ -222,8 +222,8 @@ fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<(Server, Arc<crate::tl
 ///
 /// Call once per process, for the module the host's proxy serves, before
 /// `Server::run_forever`, and add every service returned (`Server::add_services`). They follow
-/// the module's [`reload`](SeedanceModule::reload)s. Without the reconciler no configured tenant
-/// reaches the store, so every request is refused as unauthenticated. Fails when the admin
+/// the module's [`reload`](SeedanceModule::reload)s. Without the reconciler the configured tenants
+/// never reach the store (their tokens are refused) and a task nobody polls is never billed. Fails when the admin
 /// token file cannot be read.
 pub fn services(module: &SeedanceModule) -> Result<Vec<Box<dyn ServiceWithDependents>>, StartupError> {
     let live = module.live();
