@@ -1,4 +1,4 @@
-//! Peak memory of creates with 30 MiB bodies (SPEC §6a), measured on the real binary as its peak
+//! Peak memory of creates with 30 MiB bodies, measured on the real binary as its peak
 //! resident set (`VmHWM`), for 1 and 8 concurrent creates. It prints sizes relative to the body,
 //! not a pass/fail: the integration test `hostile::a_30_mib_create_costs_a_small_multiple_of_its_body`
 //! holds the bound; this shows the curve.

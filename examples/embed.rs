@@ -16,8 +16,7 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_core::{Error, ErrorType, Result};
 use pingora_http::ResponseHeader;
 use pingora_proxy::{ProxyHttp, Session};
-use seedance_edge::config::Config;
-use seedance_edge::{EdgeCtx, SeedanceModule};
+use seedance_edge::{Config, EdgeCtx, SeedanceModule};
 
 /// The host's own proxy: `/hello` is answered locally, everything else goes to its origin —
 /// except `/volcark/`, which belongs to seedance-edge.
@@ -73,20 +72,18 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let path = std::env::var("SEEDANCE_CONF").unwrap_or_else(|_| "conf/example.yaml".into());
     let config = Config::load(path.as_ref())?;
-    let store = seedance_edge::server::open_store(&config.store)?;
-    let edge = seedance_edge::server::build_edge(config, store, None)?;
+    let store = seedance_edge::open_store(&config.store)?;
+    // One edge per process: the module is cloned, never built twice.
+    let seedance = SeedanceModule::new(seedance_edge::build_edge(config, store, None)?);
 
     let mut server = Server::new(None)?;
     server.bootstrap();
-    let host = HostEdge { seedance: SeedanceModule::new(edge.clone()), origin: "127.0.0.1:8000".into() };
+    // The module's background work (tenant upsert, journal replay, reconciler, orphan scan, and
+    // the admin listener when configured) runs next to the host's own services.
+    server.add_services(seedance_edge::services(&seedance)?);
+    let host = HostEdge { seedance, origin: "127.0.0.1:8000".into() };
     let mut proxy = pingora_proxy::http_proxy_service(&server.configuration, host);
     proxy.add_tcp("127.0.0.1:6188");
     server.add_service(proxy);
-    // The module's background work (tenant upsert, journal replay, reconciler) runs as a
-    // Pingora background service next to the host's own services.
-    server.add_service(pingora_core::services::background::background_service(
-        "seedance-reconciler",
-        seedance_edge::billing::reconcile::Reconciler { edge },
-    ));
     server.run_forever()
 }

@@ -1,4 +1,4 @@
-//! The process-wide budget of request body bytes held at once (SPEC §6a). Each body is bounded
+//! The process-wide budget of request body bytes held at once. Each body is bounded
 //! by `limits.max_body_bytes`, but many bodies at once are not: without a budget, enough
 //! concurrent 30 MiB creates take the process past its memory limit. A request takes its declared
 //! length before the body is read (a chunked body takes it as chunks arrive) and gives it back

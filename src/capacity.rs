@@ -1,4 +1,4 @@
-//! Channel capacity (SPEC §3 `channels[].max_active_tasks`): a BytePlus account queues a bounded
+//! Channel capacity (`channels[].max_active_tasks`): a BytePlus account queues a bounded
 //! number of tasks, so a capped channel counts the creates it holds (queued or running tasks and
 //! creates in flight) in its own Redis set, taken before the upstream is called and given back
 //! when the create certainly made nothing or the store records the task's end.

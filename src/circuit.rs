@@ -1,4 +1,4 @@
-//! A per-channel circuit breaker for creates (SPEC §3 failover): a channel whose creates keep
+//! A per-channel circuit breaker for creates: a channel whose creates keep
 //! failing before anything is created (upstream 429, connection refused or not made) is skipped
 //! for a short cool-down instead of costing every request a failed attempt first. After the
 //! cool-down one create probes it; an answer closes the circuit, another failure re-opens it.

@@ -1,4 +1,4 @@
-//! The command line (SPEC §3). `run` and `demo` hand control to Pingora; every other command
+//! The command line. `run` and `demo` hand control to Pingora; every other command
 //! acts on the configured store and exits.
 
 use crate::config::Config;

@@ -29,7 +29,7 @@ pub fn is_valid_tenant_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// A tenant's `limits` (SPEC §3); every one optional, absent = unlimited.
+/// A tenant's `limits`; every one optional, absent = unlimited.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantLimits {
     /// Queued + running tasks at once.

@@ -16,14 +16,21 @@ use std::sync::Arc;
 /// metrics, journal and lifecycle flags (every such field is an `Arc`), so a reload swaps what
 /// the file says and nothing that holds connections or counts.
 pub struct Edge {
+    /// The validated configuration this edge serves.
     pub config: Arc<Config>,
+    /// Tenants, tokens, task ownership and billing state (timed and counted).
     pub store: Arc<dyn Store>,
+    /// Bearer token checks, with their short-lived cache.
     pub auth: Arc<Authenticator>,
+    /// The BytePlus accounts creates are spread over, built from this configuration.
     pub channels: Channels,
     /// The BytePlus client (its connection pool outlives a reload).
     pub ark: Arc<crate::ark::Client>,
+    /// Resolves callback and asset-URL hosts for the public-address rule.
     pub dns: Arc<dyn AddrSource>,
+    /// The edge's own Prometheus registry.
     pub metrics: Arc<Metrics>,
+    /// Ownership records the store could not take yet (`store.journal`), replayed later.
     pub journal: Option<Arc<Journal>>,
     /// Identifies this process in settlement ids and reconcile leases.
     pub node_id: String,

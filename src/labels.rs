@@ -21,6 +21,7 @@ pub enum DeferReason {
 }
 
 impl DeferReason {
+    /// Every reason, so each metric series exists from start (at zero).
     pub const ALL: [DeferReason; 6] = [
         DeferReason::MissingUsage,
         DeferReason::MissingResolution,
@@ -30,6 +31,7 @@ impl DeferReason {
         DeferReason::ChannelRemoved,
     ];
 
+    /// The metric label value.
     pub fn as_str(self) -> &'static str {
         match self {
             DeferReason::MissingUsage => "missing_usage",

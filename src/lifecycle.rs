@@ -1,4 +1,4 @@
-//! The process's signals (SPEC §3), in one place: SIGHUP reloads the configuration file, SIGTERM
+//! The process's signals, in one place: SIGHUP reloads the configuration file, SIGTERM
 //! drains, SIGQUIT hands the listening sockets to a `run --upgrade` process, SIGINT stops at
 //! once. Pingora owns TERM, QUIT and INT through its `ShutdownSignalWatch`; it leaves SIGHUP at
 //! the default action (the process dies), so this watch takes SIGHUP too and answers it without
@@ -22,8 +22,10 @@ use tokio::signal::unix::{signal, SignalKind};
 /// Why a reload was refused; the running configuration stays.
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
+    /// The file does not load or does not validate (the message names the key).
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
+    /// A channel's endpoint cannot be used.
     #[error("channels: {0}")]
     Channels(#[from] crate::ark::EndpointError),
 }

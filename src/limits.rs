@@ -1,4 +1,4 @@
-//! Tenant limits (SPEC §3 `tenants[].limits`): before a create goes upstream it takes an
+//! Tenant limits (`tenants[].limits`): before a create goes upstream it takes an
 //! admission slot — refused past `creates_per_minute` (sliding window) or `max_active_tasks`
 //! (queued + running), and for a prepaid tenant only with the request's worst-case price
 //! reserved from its balance. The decision is one Redis script in the tenant's slot, so every
@@ -79,7 +79,7 @@ pub async fn release(edge: &Edge, tenant: &str, slot: &str, now_ms: i64) {
     }
 }
 
-/// The request's worst-case price (SPEC §6): the token formula at its resolution, ratio and
+/// The request's worst-case price: the token formula at its resolution, ratio and
 /// duration (unknown: the largest), with 15 s of reference video when it has any.
 fn worst_case_price(edge: &Edge, task: &CreateTask<'_>) -> Result<u64, ApiError> {
     let shape = TaskShape {

@@ -1,4 +1,4 @@
-//! Prometheus metrics (SPEC §7), in a registry owned by the edge (not the global one), so two
+//! Prometheus metrics, in a registry owned by the edge (not the global one), so two
 //! edges in one test process keep separate counts and the admin listener exports exactly ours.
 //!
 //! Every label value comes from a closed set: a method the edge does not know is `other`, a

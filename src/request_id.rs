@@ -1,4 +1,4 @@
-//! The request id (SPEC §7): one id a customer, the edge's log and BytePlus support can all
+//! The request id: one id a customer, the edge's log and BytePlus support can all
 //! quote. A client's own id is kept when it is safe to log and forward (1..=128 chars of
 //! `[A-Za-z0-9._:-]`), so its traces join ours; anything else is replaced rather than escaped,
 //! because the id is echoed in a header and sent upstream verbatim.

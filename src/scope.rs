@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 /// What one request's upstream exchanges and handlers noted for the access log.
 #[derive(Debug, Default)]
 pub struct Scope {
-    /// The request id (SPEC §7), forwarded upstream as `X-Client-Request-Id`.
+    /// The request id, forwarded upstream as `X-Client-Request-Id`.
     pub request_id: String,
     /// Microseconds spent waiting on channels during this request (summed by the BytePlus client).
     upstream_micros: Cell<u64>,

@@ -1,6 +1,6 @@
 //! Assembly: from a validated [`Config`] to a running Pingora [`Server`] — the proxy service on
 //! every configured listener (plaintext or TLS), the admin service, and the reconciler — all
-//! reading the current configuration from one [`LiveEdge`], which SIGHUP replaces.
+//! reading the current configuration from one `LiveEdge`, which SIGHUP replaces.
 
 use crate::admin::AdminApp;
 use crate::auth::Authenticator;
@@ -24,6 +24,7 @@ use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::{RunArgs, Server};
 use pingora_core::services::background::background_service;
 use pingora_core::services::listening::Service;
+use pingora_core::services::ServiceWithDependents;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -165,7 +166,7 @@ pub struct RunOptions {
 }
 
 /// Serves until SIGTERM, SIGQUIT or SIGINT; SIGHUP reloads `opts.conf_path` (see
-/// [`crate::lifecycle`]).
+/// `crate::lifecycle`).
 pub fn run(edge: Arc<Edge>, opts: RunOptions) -> Result<(), StartupError> {
     // `/readyz` waits for the handlers, so a probe-driven SIGHUP never meets the default action.
     edge.signals_armed.store(false, Ordering::Release);
@@ -191,9 +192,12 @@ fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<(Server, Arc<crate::tl
     // With `upgrade`, this waits for the old process's sockets (it sends them on SIGQUIT).
     server.bootstrap();
 
-    let module = SeedanceModule::with_live(live.clone());
-    let mut proxy =
-        pingora_proxy::http_proxy_service_with_name(&server.configuration, EdgeProxy { module }, "seedance-edge");
+    let module = SeedanceModule::with_live(live);
+    let mut proxy = pingora_proxy::http_proxy_service_with_name(
+        &server.configuration,
+        EdgeProxy { module: module.clone() },
+        "seedance-edge",
+    );
     let certs = Arc::new(crate::tls_certs::Certificates::default());
     for l in &config.listen {
         match &l.tls {
@@ -211,16 +215,33 @@ fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<(Server, Arc<crate::tl
         }
     }
     server.add_service(proxy);
+    server.add_services(services(&module)?);
+    Ok((server, certs))
+}
 
+/// The Pingora services the module needs beside the host's proxy: the reconciler (a background
+/// service that loads the configured tenants into the store, replays the ownership journal,
+/// settles tasks nobody polls and runs the orphan scan) and, when the configuration has an
+/// `admin` section, the admin listener (`/metrics`, `/healthz`, `/readyz`).
+///
+/// Call once per process, for the module the host's proxy serves, before
+/// `Server::run_forever`, and add every service returned (`Server::add_services`). They follow
+/// the module's [`reload`](SeedanceModule::reload)s. Without the reconciler the configured tenants
+/// never reach the store (their tokens are refused) and a task nobody polls is never billed. Fails when the admin
+/// token file cannot be read.
+pub fn services(module: &SeedanceModule) -> Result<Vec<Box<dyn ServiceWithDependents>>, StartupError> {
+    let live = module.live();
+    let config = live.current().config.clone();
+    let mut out: Vec<Box<dyn ServiceWithDependents>> = Vec::new();
     if let Some(conf) = &config.admin {
         let token = conf.bearer_token_file.as_deref().map(crate::admin::read_token_file).transpose()?;
         let mut admin =
             Service::new("seedance-admin".to_string(), HttpServer::new_app(AdminApp::new(live.clone(), token)));
         admin.add_tcp(&conf.addr);
-        server.add_service(admin);
+        out.push(Box::new(admin));
     }
-    server.add_service(background_service("seedance-reconciler", LiveReconciler { live }));
-    Ok((server, certs))
+    out.push(Box::new(background_service("seedance-reconciler", LiveReconciler { live })));
+    Ok(out)
 }
 
 /// The in-process variant used by tests and benches: the same module behind a Pingora proxy

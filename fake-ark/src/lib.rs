@@ -5,8 +5,8 @@
 //! connections, delays), asset Actions verify the AK/SK signature, and every request received is
 //! recorded for tests to inspect.
 //!
-//! Shapes follow `shared/reference/byteplus-upstream.md`. Where it marks a point unconfirmed (or
-//! says nothing), the choice lives in one place, `unconfirmed.rs`, so a later observation of the
+//! Shapes follow BytePlus's published API documentation. Where that leaves a point unconfirmed
+//! (or says nothing), the choice lives in one place, `unconfirmed.rs`, so a later observation of the
 //! live service changes one line there.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]

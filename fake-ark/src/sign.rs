@@ -1,6 +1,6 @@
 //! Verification of the Volcengine/BytePlus "HMAC-SHA256" request signature, done the way the real
 //! OpenAPI gateway does it, so a signing bug in the edge fails a test instead of production.
-//! Written from the published algorithm (reference `byteplus-upstream.md`), not from the edge's
+//! Written from the published algorithm, not from the edge's
 //! signer, so the two can check each other.
 
 use crate::clock::parse_x_date;

@@ -1,4 +1,4 @@
-//! Every point where `shared/reference/byteplus-upstream.md` has no source (marked unconfirmed, or
+//! Every point where BytePlus's published documentation has no source (marked unconfirmed, or
 //! not described at all) and the simulator still has to answer something. Each choice is made
 //! here and only here, so that when a live observation settles one, a single line changes and the
 //! tests that pin it say what moved.

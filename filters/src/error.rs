@@ -1,4 +1,4 @@
-//! The one error a customer can receive, mapped once to the contract's codes (SPEC §4) and to
+//! The one error a customer can receive, mapped once to the contract's codes and to
 //! both wire shapes: the BytePlus task shape and the OpenAPI `ResponseMetadata.Error` shape.
 
 use serde_json::{json, Value};

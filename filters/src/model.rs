@@ -1,4 +1,4 @@
-//! The model table (SPEC §4.1): the four public names, the two accepted official aliases, and
+//! The model table: the four public names, the two accepted official aliases, and
 //! what each family allows. Everything else — console short ids, invented Filter-Off names — is
 //! refused, because silently accepting them would bill or route a customer to the wrong model.
 

@@ -1,4 +1,4 @@
-//! A JSON object whose member values stay borrowed text until a rule needs one (SPEC §6a).
+//! A JSON object whose member values stay borrowed text until a rule needs one.
 //!
 //! A create body may be 30 MiB, most of it inline media or fields the edge never reads. Parsing
 //! it into `serde_json::Value` costs 16–32 bytes per array element and then every rewrite copies

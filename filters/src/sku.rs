@@ -1,4 +1,4 @@
-//! SKU selection and prices (SPEC §6). Money stays in integers: prices in micro-USD per million
+//! SKU selection and prices. Money stays in integers: prices in micro-USD per million
 //! tokens, amounts in nano-USD, so a ledger summed over a year has no float drift. Floats appear
 //! only at the Prometheus counter.
 
@@ -126,7 +126,7 @@ pub fn nanos_to_usd(nanos: u64) -> f64 {
     nanos as f64 / 1e9
 }
 
-/// The most a create can cost (SPEC §6, the prepaid reservation): the token formula's worst case
+/// The most a create can cost (the prepaid reservation): the token formula's worst case
 /// for the request's shape, at its SKU's price. A request that names no resolution may render at
 /// any the model sells, so the dearest is taken. `None`: a SKU without a price (or a resolution
 /// the model does not sell, which validation already refused).

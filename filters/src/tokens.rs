@@ -1,4 +1,4 @@
-//! Seedance 2.0 tokens (SPEC §6): the formula the upstream's `usage.completion_tokens` follows,
+//! Seedance 2.0 tokens: the formula the upstream's `usage.completion_tokens` follows,
 //! the worst case a request can cost, and whether a reported usage is believable enough to bill.
 //!
 //! The edge bills what `usage` says, never the formula — but the formula bounds it: usage that is

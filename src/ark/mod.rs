@@ -1,6 +1,6 @@
 //! The BytePlus client: everything that speaks to a channel's upstream. Routes describe *what* to
 //! ask as an [`UpstreamRequest`]; this module knows *how*: the channel's [`Endpoint`]s and
-//! credentials ([`Account`]), the API key or the AK/SK signature ([`sign`]), the exchange over
+//! credentials ([`Account`]), the API key or the AK/SK signature (`sign`), the exchange over
 //! Pingora's connector to every address of the host (`transport`, `resolve`), what a failure means for the customer ([`CallError`])
 //! and the upstream metrics and timing ([`Client`]).
 //!

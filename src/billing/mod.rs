@@ -1,4 +1,4 @@
-//! Billing (SPEC §6): whenever the edge observes a task's terminal status — on a customer GET,
+//! Billing: whenever the edge observes a task's terminal status — on a customer GET,
 //! in a list, or in the reconciler — it is recorded; `succeeded` is settled by one Redis script
 //! that is idempotent per task, so a task is billed exactly once however often and wherever it is
 //! polled. Only the settlement's winner counts it in Prometheus, so the counters summed over all

@@ -1,6 +1,9 @@
 //! The Pingora shell. [`SeedanceModule`] is the library type an existing Pingora `ProxyHttp` can
 //! delegate its `/volcark/` requests to (see `examples/embed.rs`); [`EdgeProxy`] is the thin
 //! `ProxyHttp` the `seedance-edge` binary runs, a table of contents over the module.
+//!
+//! The module is not a `ProxyHttp` itself: a host has one `ProxyHttp` and one CTX type, so the
+//! module offers the phases it needs as methods the host calls from its own phases.
 
 mod body;
 mod ctx;
@@ -20,36 +23,71 @@ use seedance_filters::{ActionMeta, ApiError};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The seedance-edge filter module: everything under `/volcark/`.
+/// The seedance-edge filter module: everything under `/volcark/`, answered by the module itself.
+///
+/// A host `ProxyHttp` delegates two of its phases to it, for the requests [`handles`] claims:
+///
+/// - `request_filter` → [`request_filter`]: the module authenticates, reads the body, talks to
+///   BytePlus on its own connections, writes the whole answer and returns `Ok(true)`. The host
+///   returns that result at once.
+/// - `logging` → [`logging`]: metrics and the access line.
+///
+/// The host must not forward these requests upstream itself, read their body, or write to the
+/// session before or after the module: after `Ok(true)` Pingora runs no later phase but
+/// `logging`, so `upstream_peer` and the response filters are never reached for them.
+///
+/// Build one module per process from one [`Edge`] ([`crate::build_edge`]) and clone it where
+/// it is needed (clones share everything); register its [`crate::services`] with the same
+/// Pingora server; apply a changed file with [`reload`](Self::reload), not by building a second
+/// edge.
+///
+/// [`handles`]: Self::handles
+/// [`request_filter`]: Self::request_filter
+/// [`logging`]: Self::logging
 #[derive(Clone)]
 pub struct SeedanceModule {
     live: Arc<LiveEdge>,
 }
 
 impl SeedanceModule {
-    /// A module on a fixed configuration.
+    /// A module serving `edge`. Call once per process (see the type's docs) and clone the result;
+    /// the configuration can later be replaced with [`reload`](Self::reload).
     pub fn new(edge: Arc<Edge>) -> Self {
         SeedanceModule { live: LiveEdge::new(edge) }
     }
 
     /// A module on a reloadable configuration: each request uses what `live` holds when it starts.
-    pub fn with_live(live: Arc<LiveEdge>) -> Self {
+    pub(crate) fn with_live(live: Arc<LiveEdge>) -> Self {
         SeedanceModule { live }
     }
 
+    /// The configuration the module's requests and background services share.
+    pub(crate) fn live(&self) -> Arc<LiveEdge> {
+        self.live.clone()
+    }
+
     /// The edge as configured now.
-    pub fn edge(&self) -> Arc<Edge> {
+    pub(crate) fn edge(&self) -> Arc<Edge> {
         self.live.current()
     }
 
-    /// Whether a request belongs to this module (the host routes the rest itself).
+    /// Whether a request belongs to this module: its path is `/volcark` or under `/volcark/`.
+    ///
+    /// Call it first in the host's `request_filter`, before the host's own routing, auth or
+    /// body handling touches the request; the host routes everything else itself.
     pub fn handles(&self, session: &Session) -> bool {
         let path = session.req_header().uri.path();
         path.starts_with(routes::PREFIX) || path == "/volcark"
     }
 
-    /// The request phase: answers every `/volcark/` request locally (the module re-originates
-    /// the upstream exchange itself; see `crate::ark` for why) and returns `Ok(true)`.
+    /// The request phase: answers the request locally and returns `Ok(true)`.
+    ///
+    /// Call from the host's `request_filter` for a request [`handles`](Self::handles) claims,
+    /// with that request's own [`EdgeCtx`] (a fresh `EdgeCtx::default()` per request), and
+    /// return the result unchanged. Every outcome, rejections and upstream failures included,
+    /// is already written to the client as the API's JSON error; an `Err` means only that the
+    /// client connection failed while the answer was written. The module re-originates the
+    /// upstream exchange itself (signed, per channel), so the host must not proxy the request.
     pub async fn request_filter(&self, session: &mut Session, ctx: &mut EdgeCtx) -> pingora_core::Result<bool> {
         ctx.started = Some(Instant::now());
         // One snapshot for the whole request: a reload meanwhile does not change its rules.
@@ -84,6 +122,11 @@ impl SeedanceModule {
     /// The logging phase: one metrics update and one access-log line per request. Never logs a
     /// token, a body, or a secret; label values come from closed sets and logged client text is
     /// escaped, so nothing a client sends creates a series or forges a log field.
+    ///
+    /// Call from the host's `logging` for every request handed to
+    /// [`request_filter`](Self::request_filter), with the same [`EdgeCtx`] and Pingora's
+    /// error, exactly once; skipping it leaves the request counted as in flight until the
+    /// `EdgeCtx` is dropped and writes no access line.
     pub async fn logging(&self, _session: &mut Session, e: Option<&Error>, ctx: &mut EdgeCtx) {
         use crate::metrics::{method_label, route_label, status_label};
         // Metrics are shared by every configuration, so the current edge's are this request's.
@@ -111,6 +154,17 @@ impl SeedanceModule {
             error: e.map(|e| e.etype().as_str()),
         };
         log::info!(target: crate::logfmt::ACCESS_TARGET, "{}", line.render(self.edge().config.log_format));
+    }
+
+    /// Validates the YAML file at `path` and, if it passes, makes it the configuration of new
+    /// requests and of the background services, then loads its tenants into the store. Requests
+    /// in flight finish on the configuration they started with; a refused file changes nothing.
+    ///
+    /// Call it from the host's own reload trigger (its SIGHUP handler, an admin endpoint),
+    /// inside a tokio runtime. Settings bound to listeners, pools or runtimes (`listen`, `admin`,
+    /// `store`, `dns`, `upstream`, `server.*`, …) need a restart; those that differ are logged.
+    pub async fn reload(&self, path: &std::path::Path) -> Result<(), crate::ReloadError> {
+        crate::lifecycle::reload(&self.live, path).await
     }
 }
 
@@ -154,8 +208,8 @@ fn render(route: &Route, e: &ApiError, request_id: &str) -> Reply {
 /// JSON 400 `invalid_request` naming the path (the same answer the module gives a path under
 /// `/volcark/` that is no route). No request is ever proxied blindly, so `upstream_peer` is
 /// unreachable.
-pub struct EdgeProxy {
-    pub module: SeedanceModule,
+pub(crate) struct EdgeProxy {
+    pub(crate) module: SeedanceModule,
 }
 
 #[async_trait]

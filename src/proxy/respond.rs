@@ -1,5 +1,5 @@
 //! Writes a [`Reply`] to the customer with exact framing (Content-Length, JSON content type) and
-//! the request id, which every answer carries (SPEC §7).
+//! the request id, which every answer carries.
 
 use crate::routes::Reply;
 use pingora_http::ResponseHeader;

@@ -1,4 +1,4 @@
-//! POST /volcark/?Action={Action}&Version=2024-01-01 (SPEC §4.6): the six asset Actions, each
+//! POST /volcark/?Action={Action}&Version=2024-01-01: the six asset Actions, each
 //! the same shape — parse and rewrite the body (pure), check the tenant owns every group/asset it
 //! names (404 `asset_not_found` without calling the upstream), sign with the channel's AK/SK,
 //! rewrite the answer, record what was created. Errors use the OpenAPI `ResponseMetadata` shape.
@@ -21,7 +21,7 @@ fn asset_not_found(what: &str, id: &str) -> ApiError {
     ApiError::with_param(ErrorCode::AssetNotFound, "Id", format!("{what} {id} does not exist in this account"))
 }
 
-/// The request's id (SPEC §7) for edge-written `ResponseMetadata.RequestId`: the same id the
+/// The request's id for edge-written `ResponseMetadata.RequestId`: the same id the
 /// `X-Request-Id` header carries.
 fn request_id() -> String {
     crate::scope::request_id().unwrap_or_else(crate::request_id::generate)

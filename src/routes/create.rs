@@ -1,4 +1,4 @@
-//! POST /volcark/api/v3/contents/generations/tasks (SPEC §4.2): validate and rewrite the body,
+//! POST /volcark/api/v3/contents/generations/tasks: validate and rewrite the body,
 //! check every referenced asset and the callback host, pick the channel, create upstream, and
 //! record ownership before the id is released to the customer.
 

@@ -1,4 +1,4 @@
-//! DELETE /volcark/api/v3/contents/generations/tasks/{id} (SPEC §4.5), as the upstream does it:
+//! DELETE /volcark/api/v3/contents/generations/tasks/{id}, as the upstream does it:
 //! a queued task is cancelled and stays visible as `cancelled`; a cancelled task (which the
 //! upstream refuses to delete) is hidden locally without asking it; a running task answers the
 //! upstream's 409 as is; a finished task is deleted upstream and hidden for the tenant, its audit

@@ -1,4 +1,4 @@
-//! GET /volcark/api/v3/contents/generations/tasks/{id} (SPEC §4.3): owner only, forwarded to the
+//! GET /volcark/api/v3/contents/generations/tasks/{id}: owner only, forwarded to the
 //! task's channel, `model` rewritten to the public name used at creation, terminal statuses
 //! recorded, `succeeded` settled exactly once.
 

@@ -1,4 +1,4 @@
-//! GET /volcark/api/v3/contents/generations/tasks (SPEC §4.4): served from the tenant's own
+//! GET /volcark/api/v3/contents/generations/tasks: served from the tenant's own
 //! indexes in the store — never from the account-wide upstream list — at the cost of one page,
 //! whatever the tenant's history. Statuses of unfinished tasks are refreshed from their channels
 //! with queries scoped to exactly those task ids.

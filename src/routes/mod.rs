@@ -1,4 +1,4 @@
-//! The customer API (SPEC §4): which route a request is, and the handlers — one file per route,
+//! The customer API: which route a request is, and the handlers — one file per route,
 //! each the same shape: validate (pure, `seedance_filters`) → check ownership (store) → call the
 //! channel → rewrite → record → reply. Handlers see a plain [`Request`], never a Pingora session.
 

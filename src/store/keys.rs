@@ -1,4 +1,4 @@
-//! Redis key layout (redis-state §3.3). Every key of one tenant shares the hash tag `{t:<id>}`,
+//! Redis key layout. Every key of one tenant shares the hash tag `{t:<id>}`,
 //! so a tenant's scripts touch one cluster slot; lookups are only ever built in the caller's
 //! namespace, which is what makes another tenant's id indistinguishable from a missing one.
 

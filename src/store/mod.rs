@@ -110,7 +110,7 @@ pub enum Admit {
     },
 }
 
-/// One create asking a capped channel for room (SPEC §3 `channels[].max_active_tasks`). Decided
+/// One create asking a capped channel for room (`channels[].max_active_tasks`). Decided
 /// atomically under the channel's own hash tag, so every node counts the same tasks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelAdmission {
@@ -153,7 +153,7 @@ pub struct WalletMovement {
     pub at_ms: i64,
 }
 
-/// What the edge recorded for a task it created (SPEC §4.2, redis-state §3.3).
+/// What the edge recorded for a task it created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskRecord {
     pub id: String,
@@ -364,7 +364,7 @@ pub trait Store: Send + Sync + 'static {
     /// Hides a task for its tenant; its hash (audit, settlement) stays. A slot it still holds
     /// ends (the upstream no longer has it), its reservation released, nothing charged.
     async fn hide_task(&self, tenant: &str, id: &str) -> StoreResult<()>;
-    /// The exactly-once settlement script (redis-state §3.4); for a prepaid task it also
+    /// The exactly-once settlement script; for a prepaid task it also
     /// charges the balance and releases the reservation, in the same step, once.
     async fn settle(&self, tenant: &str, settlement: &Settlement) -> StoreResult<SettleOutcome>;
     /// Records a create intent before the upstream is called.

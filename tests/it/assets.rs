@@ -1,4 +1,4 @@
-//! The asset library (SPEC §4.6) end to end on real Redis and fake-ark over HTTP: the six
+//! The asset library end to end on real Redis and fake-ark over HTTP: the six
 //! Actions, forbidden and unknown Actions, body rewriting, AK/SK signatures fake-ark verifies,
 //! ownership per tenant (404 without calling the upstream), scoped lists, and `asset://` binding
 //! in task creation.

@@ -1,4 +1,4 @@
-//! Billing exactly once (SPEC §6): prices per SKU to the nano-dollar, the final resolution and a
+//! Billing exactly once: prices per SKU to the nano-dollar, the final resolution and a
 //! video reference choosing the SKU, failures never billed — and across two real edge processes
 //! sharing one Redis, 32 concurrent pollers of one succeeded task produce one ledger entry and
 //! Prometheus counters that add up to the task's tokens once. A task nobody polls is settled by

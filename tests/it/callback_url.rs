@@ -1,4 +1,4 @@
-//! Every row of the callback-URL table (reference `callback-url-policy.md` §1.7) through the
+//! Every callback-URL rule (syntax, special-use names, private and mixed DNS answers) through the
 //! whole edge: real DNS answers from the loopback stub, and for every rejection the upstream's
 //! create count is unchanged — nothing reaches BytePlus before the URL is judged.
 

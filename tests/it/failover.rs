@@ -1,5 +1,5 @@
-//! Channel capacity and failover (SPEC §3 `channels[].max_active_tasks`, §4 429
-//! `rate_limit_exceeded`) on a real redis-server with two fake-arks, so each channel's upstream
+//! Channel capacity and failover (`channels[].max_active_tasks`, a 429
+//! `rate_limit_exceeded` when every channel is full) on a real redis-server with two fake-arks, so each channel's upstream
 //! creates can be counted apart: a full channel spills to the next, an upstream 429 or a refused
 //! connection moves the create without a second upstream task, a timeout after sending never
 //! moves it, and a create bound to an asset's channel stays there.

@@ -112,7 +112,7 @@ tenants:
     )
 }
 
-/// SPEC §6a: a 30 MiB create is parsed once and never deep-copied. Measured on the real binary
+/// A 30 MiB create is parsed once and never deep-copied. Measured on the real binary
 /// as its peak resident set (VmHWM), not as time.
 #[tokio::test]
 async fn a_30_mib_create_costs_a_small_multiple_of_its_body() {
@@ -154,7 +154,7 @@ async fn a_30_mib_create_costs_a_small_multiple_of_its_body() {
     assert!(snap.contains("x_junk"), "{snap}");
 }
 
-/// SPEC §6a: bodies in flight are bounded across the process; over the budget → 503 `overloaded`
+/// Bodies in flight are bounded across the process; over the budget → 503 `overloaded`
 /// with `Retry-After`, before the body is read; the budget comes back when a request ends.
 #[tokio::test]
 async fn bodies_in_flight_are_bounded_across_the_process() {
@@ -253,7 +253,7 @@ async fn orphans_are_found_recorded_and_counted_once() {
     assert_eq!(left, vec![intent], "only the crashed create's intent remains");
 }
 
-/// SPEC §4.5: a succeeded task is settled before the upstream deletes its record; when the
+/// A succeeded task is settled before the upstream deletes its record; when the
 /// settlement cannot be recorded, nothing is deleted (503) and the task stays as it was.
 #[tokio::test]
 async fn a_task_whose_settlement_cannot_be_recorded_is_not_deleted_upstream() {

@@ -1,4 +1,4 @@
-//! The process's signals against the real binary (SPEC §3): SIGHUP reloads the file (a bad file
+//! The process's signals against the real binary: SIGHUP reloads the file (a bad file
 //! is refused and the old one keeps serving), SIGTERM drains (`/readyz` 503 while an in-flight
 //! request still finishes), SIGQUIT + `run --upgrade` hands the sockets over with no refused
 //! connection. Client loops are bounded in count and time.

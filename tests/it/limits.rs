@@ -1,4 +1,4 @@
-//! Tenant limits and prepaid balances (SPEC §3 `tenants[].limits`, §6 worst case) on a real
+//! Tenant limits and prepaid balances (`tenants[].limits`, reserved at the worst-case price) on a real
 //! redis-server: the admission script's counts under concurrency and across processes, slots
 //! that end with their task (terminal GET, cancel, settlement, quarantine) or with a create that
 //! created nothing, and the exact nano-dollar arithmetic of reserve, charge and release.

@@ -10,6 +10,7 @@ mod billing_export;
 mod bodies;
 mod cache_topologies;
 mod callback_url;
+mod citations;
 mod cli;
 mod compat;
 mod conf_files;

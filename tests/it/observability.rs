@@ -1,4 +1,4 @@
-//! What an SRE sees from a real `seedance-edge` process (SPEC §7): label values from closed sets
+//! What an SRE sees from a real `seedance-edge` process: label values from closed sets
 //! whatever a client sends (an unknown method is `other`, unauthenticated or not), client text
 //! escaped in the access log, the build, process, in-flight and store-latency metrics, every
 //! known series present at zero, and `/metrics` behind the admin token while the probes stay open.

@@ -1,4 +1,4 @@
-//! Request ids (SPEC §7) over real HTTP: the client's id is kept when it is safe and replaced
+//! Request ids over real HTTP: the client's id is kept when it is safe and replaced
 //! when not, every answer carries it as `X-Request-Id` (edge-written refusals included), the
 //! channel sees it as `X-Client-Request-Id`, and an Action error names it in
 //! `ResponseMetadata.RequestId`. With `log.format: json`, every access line of a real process

@@ -1,4 +1,4 @@
-//! The four task routes end to end (SPEC §4.2–4.5), on a real redis-server, fake-ark over HTTP
+//! The four task routes end to end, on a real redis-server, fake-ark over HTTP
 //! and the loopback DNS stub: every task-route row of the error table, the model table, tenant
 //! isolation, list paging and filters, delete, upstream failures, and that no secret leaks.
 

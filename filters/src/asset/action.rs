@@ -1,4 +1,4 @@
-//! Which asset Action a request names (SPEC §4.6). The query string is the whole contract:
+//! Which asset Action a request names. The query string is the whole contract:
 //! `?Action=<one of six>&Version=2024-01-01`. `Update*` / `Delete*` are refused with 403 rather
 //! than 400 so a customer learns the Action exists but is not offered here; everything else that
 //! is not one of the six (or another Version) is a plain 400.

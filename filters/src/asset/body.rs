@@ -1,4 +1,4 @@
-//! Asset Action bodies and answers (SPEC §4.6): validate and rewrite what the customer sends,
+//! Asset Action bodies and answers: validate and rewrite what the customer sends,
 //! strip what the upstream answers, and keep list answers to the tenant's own items.
 //!
 //! Keys are matched the way the upstream reads them, not only byte for byte. BytePlus's OpenAPI

@@ -1,4 +1,4 @@
-//! The asset library (SPEC §4.6): which Action a request names ([`action`]), its body and the
+//! The asset library: which Action a request names ([`action`]), its body and the
 //! answer's rewriting ([`body`]), and `asset://` URIs in task content ([`uri`]). The shell does
 //! the ownership look-ups and the signing; everything here is pure.
 

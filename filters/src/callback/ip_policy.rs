@@ -1,5 +1,5 @@
-//! The address classifier: table-driven from the IANA special-purpose registries (reference
-//! `callback-url-policy.md` §1.2), not std's `is_global`, which is unstable and, where it exists,
+//! The address classifier: table-driven from the IANA special-purpose registries,
+//! not std's `is_global`, which is unstable and, where it exists,
 //! calls multicast, IPv4-compatible, NAT64 and site-local addresses global. Every table row is
 //! denied; for IPv6 only global unicast (2000::/3) can be public at all, so everything outside it
 //! is denied with the most specific reason we can name.

@@ -1,4 +1,4 @@
-//! Callback and asset URLs (SPEC §4.2, §4.6): the syntax rules and the address classifier. The
+//! Callback and asset URLs: the syntax rules and the address classifier. The
 //! shell resolves domain hosts (A and AAAA, separately) and hands the answers back to
 //! [`judge_addresses`]; everything here is pure.
 

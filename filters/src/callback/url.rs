@@ -1,4 +1,4 @@
-//! Callback / asset URL syntax (reference `callback-url-policy.md` §1.5). The edge never
+//! Callback / asset URL syntax. The edge never
 //! connects to these URLs — BytePlus does, later, with its own parser — so the rules aim at one
 //! thing: the host we judge is the host any reasonable parser would see. Anything a WHATWG parser
 //! would silently repair (backslashes, missing slashes, tabs, numeric or Unicode host forms,

@@ -1,4 +1,4 @@
-//! The `content` array of a create request (SPEC §4.2): each item's shape, its media URL, and
+//! The `content` array of a create request: each item's shape, its media URL, and
 //! BytePlus's content rules for Seedance 2.0 — `role` beside `type`, one mode per request (first
 //! frame, first + last frame, or reference media), and the counts each mode allows. Checked here
 //! so a request the upstream would refuse never costs an upstream call, and so no media URL or

@@ -1,4 +1,4 @@
-//! Create-task validation and rewrite (SPEC §4.2). One pass over the body checks every rule with
+//! Create-task validation and rewrite. One pass over the body checks every rule with
 //! a message naming the field, renames `CallbackURL`, normalizes `asset://` URIs and collects what
 //! the shell must look up (callback host, asset owners) and what the store records.
 

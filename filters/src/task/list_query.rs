@@ -1,4 +1,4 @@
-//! The list query (SPEC §4.4). Parsed strictly: a typo in a filter must not silently widen the
+//! The list query. Parsed strictly: a typo in a filter must not silently widen the
 //! list the customer gets back.
 
 use crate::error::ApiError;

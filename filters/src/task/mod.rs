@@ -1,4 +1,4 @@
-//! The task routes' pure halves (SPEC §4.2–§4.5): create-task validation and rewrite, the
+//! The task routes' pure halves: create-task validation and rewrite, the
 //! response rewrite, the list query, task statuses and the id rule.
 
 mod content;

@@ -1,4 +1,4 @@
-//! The response rewrite (SPEC §4.2 "Internal fields", §4.3): the customer sees the public model
+//! The response rewrite: the customer sees the public model
 //! name it created the task with, and nothing that names the upstream account, project,
 //! endpoint, credential or official model version.
 

@@ -1,4 +1,4 @@
--- Admits one create for a tenant, all or nothing (SPEC §3 limits): the sliding minute of
+-- Admits one create for a tenant, all or nothing: the sliding minute of
 -- creates, the active slots, and for a prepaid tenant the reservation of the request's worst-case
 -- price. One script in the tenant's slot, so every node sharing the store sees one count.
 -- KEYS[1] active zset (slot -> admitted ms)  KEYS[2] creates zset (window)  KEYS[3] holds hash

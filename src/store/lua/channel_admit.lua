@@ -1,4 +1,4 @@
--- Takes room on a capped channel for one create (SPEC §3 channels[].max_active_tasks). Its own
+-- Takes room on a capped channel for one create (channels[].max_active_tasks). Its own
 -- script under the channel's hash tag: the tenant's admission is another cluster slot, so the two
 -- cannot be one script; the caller gives the tenant slot back when the channel refuses.
 -- KEYS[1] channel active zset (slot -> admitted ms)

@@ -1,4 +1,4 @@
--- Marks a succeeded task whose reported usage cannot be billed automatically (SPEC §6): it leaves
+-- Marks a succeeded task whose reported usage cannot be billed automatically: it leaves
 -- the pending set (the reconciler stops asking) and is never settled by the edge. Idempotent: the
 -- first mark stands, and only that call answers 1 (so the metric counts a task once). Nothing is
 -- charged: the task's slot ends and its reservation is given back, once.

@@ -1,4 +1,4 @@
--- Exactly-once settlement (redis-state §3.4): idempotent per task and per settlement attempt.
+-- Exactly-once settlement: idempotent per task and per settlement attempt.
 -- In the same step the task's admission slot ends, its reservation is released, and a prepaid
 -- task's price is charged to the balance: money moves exactly when the ledger entry is written.
 -- KEYS[1] task hash  KEYS[2] ledger stream  KEYS[3] pending zset  KEYS[4] active zset

@@ -1,5 +1,5 @@
-//! A loopback DNS responder for the callback-URL tests: the zone of reference
-//! `callback-url-policy.md` §1.7, on UDP and TCP of one free port. Hand-encoded wire format (A,
+//! A loopback DNS responder for the callback-URL tests: a zone with one name per
+//! callback-URL case (public, private, CNAME to private, mixed A/AAAA), on UDP and TCP of one free port. Hand-encoded wire format (A,
 //! AAAA and CNAME answers are a few bytes each), so the stub shares no code with the resolver
 //! under test. Every query is logged for assertions ("asked A and AAAA for the FQDN").
 #![allow(dead_code)]
