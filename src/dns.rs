@@ -19,6 +19,28 @@ pub enum ResolverError {
     Build(#[source] hickory_resolver::net::NetError),
 }
 
+/// A resolver on `nameservers` (UDP, then TCP, on each one's port), or on the system's
+/// configuration when there are none: the edge's two resolvers (callback hosts here, channel
+/// hosts in `ark`) differ only in their options.
+pub fn resolver_builder(
+    nameservers: &[SocketAddr],
+) -> Result<hickory_resolver::ResolverBuilder<TokioRuntimeProvider>, ResolverError> {
+    if nameservers.is_empty() {
+        return Resolver::builder_tokio().map_err(ResolverError::System);
+    }
+    let servers = nameservers
+        .iter()
+        .map(|sa| {
+            let mut udp = ConnectionConfig::udp();
+            udp.port = sa.port();
+            let mut tcp = ConnectionConfig::tcp();
+            tcp.port = sa.port();
+            NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
+        })
+        .collect();
+    Ok(Resolver::builder_with_config(ResolverConfig::from_name_servers(servers), TokioRuntimeProvider::default()))
+}
+
 /// Why a host could not be judged.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -40,21 +62,7 @@ pub struct HickorySource {
 impl HickorySource {
     /// `nameservers` empty: the system configuration (but still no hosts file, no search list).
     pub fn new(nameservers: &[SocketAddr], timeout: Duration) -> Result<Self, ResolverError> {
-        let mut builder = if nameservers.is_empty() {
-            Resolver::builder_tokio().map_err(ResolverError::System)?
-        } else {
-            let servers = nameservers
-                .iter()
-                .map(|sa| {
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = sa.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = sa.port();
-                    NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
-                })
-                .collect();
-            Resolver::builder_with_config(ResolverConfig::from_name_servers(servers), TokioRuntimeProvider::default())
-        };
+        let mut builder = resolver_builder(nameservers)?;
         let o = builder.options_mut();
         o.timeout = timeout;
         o.attempts = 1;

@@ -5,9 +5,7 @@
 //! interleaved (IPv6 first, as RFC 8305 orders them) and the starting point rotates per lookup,
 //! so the load spreads over the set while a dead address costs one connect timeout at most.
 
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::{Resolver, TokioResolver};
+use hickory_resolver::TokioResolver;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -46,21 +44,7 @@ impl UpstreamResolver {
     }
 
     fn hickory(nameservers: &[SocketAddr], timeout: Duration) -> Result<TokioResolver, String> {
-        let mut builder = if nameservers.is_empty() {
-            Resolver::builder_tokio().map_err(|e| format!("system configuration: {e}"))?
-        } else {
-            let servers = nameservers
-                .iter()
-                .map(|sa| {
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = sa.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = sa.port();
-                    NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
-                })
-                .collect();
-            Resolver::builder_with_config(ResolverConfig::from_name_servers(servers), TokioRuntimeProvider::default())
-        };
+        let mut builder = crate::dns::resolver_builder(nameservers).map_err(|e| e.to_string())?;
         let o = builder.options_mut();
         o.timeout = timeout;
         o.attempts = 2;
