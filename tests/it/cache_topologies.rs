@@ -13,7 +13,7 @@ use seedance_edge::store::Store;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use support::redis::RedisServer;
+use support::redis::{RedisServer, TlsRedis, TLS_PASSWORD};
 use support::wait::{free_port, until, until_sync};
 
 const BOUND: Duration = Duration::from_millis(1000);
@@ -61,56 +61,10 @@ async fn the_cache_follows_a_hide(store: Arc<dyn Store>, other: &dyn Store) {
     assert!(hidden, "the cache kept serving a hidden task");
 }
 
-/// A redis-server speaking only TLS with `requirepass` (certificate for `localhost`,
-/// self-signed: its own CA). Killed on drop.
-struct TlsRedis {
-    port: u16,
-    child: Child,
-    ca: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-const PASSWORD: &str = "pw-Redis-7";
-
-impl TlsRedis {
-    fn start() -> TlsRedis {
-        let dir = tempfile::tempdir().unwrap();
-        let (cert, key) = support::tls_front::self_signed(dir.path());
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1", "-::1"])
-            .arg("--tls-cert-file")
-            .arg(&cert)
-            .arg("--tls-key-file")
-            .arg(&key)
-            .arg("--tls-ca-cert-file")
-            .arg(&cert)
-            .args(["--tls-auth-clients", "no", "--requirepass", PASSWORD, "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        let up = until_sync("TLS redis-server listens", Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(up, "redis-server with TLS did not start");
-        TlsRedis { port, child, ca: cert, _dir: dir }
-    }
-}
-
-impl Drop for TlsRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn the_link_works_over_tls_with_a_password() {
     let redis = TlsRedis::start();
-    let url = format!("rediss://:{PASSWORD}@localhost:{}/0", redis.port);
+    let url = redis.url(TLS_PASSWORD);
     let store = seedance_edge::server::open_store(&conf(&url, Some(redis.ca.clone()))).unwrap();
     let opts = RedisOptions { ca_file: Some(redis.ca.clone()), ..RedisOptions::default() };
     let other = RedisStore::connect(&url, "sde", opts).unwrap();

@@ -79,3 +79,53 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// A redis-server speaking only TLS (certificate for `localhost`, self-signed: its own CA),
+/// with `requirepass`. Killed on drop.
+pub struct TlsRedis {
+    pub port: u16,
+    child: Child,
+    pub ca: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub const TLS_PASSWORD: &str = "pw-Redis-7";
+
+impl TlsRedis {
+    pub fn start() -> TlsRedis {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = super::tls_front::self_signed(dir.path());
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1", "-::1"])
+            .arg("--tls-cert-file")
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .arg("--tls-ca-cert-file")
+            .arg(&cert)
+            .args(["--tls-auth-clients", "no", "--requirepass", TLS_PASSWORD, "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let up = until_sync("TLS redis-server listens", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "redis-server with TLS did not start");
+        TlsRedis { port, child, ca: cert, _dir: dir }
+    }
+
+    pub fn url(&self, password: &str) -> String {
+        format!("rediss://:{password}@localhost:{}/0", self.port)
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
