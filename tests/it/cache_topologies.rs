@@ -10,11 +10,10 @@ use seedance_edge::metrics::Metrics;
 use seedance_edge::store::cache::CacheConf;
 use seedance_edge::store::redis::{RedisOptions, RedisStore};
 use seedance_edge::store::Store;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use support::redis::{RedisServer, TlsRedis, TLS_PASSWORD};
-use support::wait::{free_port, until, until_sync};
+use support::redis::{RedisServer, Sentinel, TlsRedis, TLS_PASSWORD};
+use support::wait::until;
 
 const BOUND: Duration = Duration::from_millis(1000);
 const SLACK: Duration = Duration::from_millis(1500);
@@ -69,54 +68,6 @@ async fn the_link_works_over_tls_with_a_password() {
     let opts = RedisOptions { ca_file: Some(redis.ca.clone()), ..RedisOptions::default() };
     let other = RedisStore::connect(&url, "sde", opts).unwrap();
     the_cache_follows_a_hide(store, &other).await;
-}
-
-/// A redis-server in sentinel mode monitoring `mymaster` with a quorum of one. Killed on drop.
-struct Sentinel {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Sentinel {
-    fn start(master_port: u16) -> Sentinel {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let conf = dir.path().join("sentinel.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} 1\n",
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        let s = Sentinel { port, child, _dir: dir };
-        let up = until_sync("the sentinel knows the master", Duration::from_secs(10), || {
-            let out = Command::new("redis-cli")
-                .args(["-p", &port.to_string(), "SENTINEL", "get-master-addr-by-name", "mymaster"])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default();
-            out.lines().nth(1).map(str::trim) == Some(master_port.to_string().as_str())
-        });
-        assert!(up, "redis sentinel did not start on port {port}");
-        s
-    }
-}
-
-impl Drop for Sentinel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]

@@ -7,80 +7,9 @@ use crate::support;
 
 use seedance_edge::store::redis::{RedisOptions, RedisStore};
 use seedance_edge::store::Store;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::redis::RedisServer;
-use support::wait::{free_port, until, until_sync};
-
-const MASTER: &str = "mymaster";
-
-/// A redis-server in sentinel mode monitoring `MASTER` with a quorum of one. Killed on drop.
-struct Sentinel {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Sentinel {
-    fn start(master_port: u16) -> Sentinel {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        // Sentinel rewrites its config file, so it must be a writable file of its own.
-        let conf = dir.path().join("sentinel.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "port {port}\nbind 127.0.0.1\ndir {}\n\
-                 sentinel monitor {MASTER} 127.0.0.1 {master_port} 1\n\
-                 sentinel down-after-milliseconds {MASTER} 1000\n\
-                 sentinel failover-timeout {MASTER} 5000\n",
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        let s = Sentinel { port, child, _dir: dir };
-        let up = until_sync("the sentinel knows the master", Duration::from_secs(10), || {
-            s.master_port() == Some(master_port)
-        });
-        assert!(up, "redis sentinel did not start on port {port}");
-        s
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(args)
-            .stderr(Stdio::null())
-            .output()
-            .expect("redis-cli is installed");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The master's port as this sentinel sees it now.
-    fn master_port(&self) -> Option<u16> {
-        let out = self.cli(&["SENTINEL", "get-master-addr-by-name", MASTER]);
-        out.lines().nth(1).and_then(|p| p.trim().parse().ok())
-    }
-
-    fn url(&self, master: &str) -> String {
-        // A dead first sentinel: the client must move on to the next one listed.
-        format!("redis+sentinel://127.0.0.1:{},127.0.0.1:{}/{master}", free_port(), self.port)
-    }
-}
-
-impl Drop for Sentinel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::redis::{RedisServer, Sentinel, MASTER};
+use support::wait::{until, until_sync};
 
 fn store(url: &str) -> RedisStore {
     RedisStore::connect(url, "sde", RedisOptions::default()).unwrap()
