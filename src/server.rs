@@ -77,7 +77,7 @@ pub enum StartupError {
 /// edge starts and answers 503 `store_unavailable` while Redis is down).
 pub fn open_store(conf: &StoreConf) -> Result<Arc<dyn Store>, StartupError> {
     if conf.url.starts_with("memory://") {
-        return Ok(Arc::new(MemoryStore::new()));
+        return Ok(Arc::new(MemoryStore::with_retention(conf.retention)));
     }
     let opts = RedisOptions {
         op_timeout: conf.op_timeout,
