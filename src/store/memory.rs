@@ -581,24 +581,8 @@ impl Store for MemoryStore {
 mod tests {
     use super::*;
 
-    pub(crate) fn task(id: &str) -> TaskRecord {
-        TaskRecord {
-            id: id.into(),
-            channel: "main".into(),
-            public_model: "dreamina-seedance-2-0".into(),
-            official_model: "dreamina-seedance-2-0-260128".into(),
-            has_video: false,
-            requested_resolution: Some("720p".into()),
-            created_at: 1_700_000_000,
-            status: "queued".into(),
-            hidden: false,
-            execution_expires_after: None,
-            upstream_request: None,
-            settlement: None,
-            quarantine: None,
-            slot: None,
-            prepaid: false,
-        }
+    fn task(id: &str) -> TaskRecord {
+        TaskRecord::sample(id)
     }
 
     fn settlement(id: &str, by: &str) -> Settlement {

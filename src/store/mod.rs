@@ -188,6 +188,30 @@ pub struct TaskRecord {
     pub prepaid: bool,
 }
 
+#[cfg(test)]
+impl TaskRecord {
+    /// A queued task of tenant-neutral shape, for unit tests of the store and its neighbours.
+    pub(crate) fn sample(id: &str) -> TaskRecord {
+        TaskRecord {
+            id: id.into(),
+            channel: "main".into(),
+            public_model: "dreamina-seedance-2-0".into(),
+            official_model: "dreamina-seedance-2-0-260128".into(),
+            has_video: false,
+            requested_resolution: Some("720p".into()),
+            created_at: 1_700_000_000,
+            status: "queued".into(),
+            hidden: false,
+            execution_expires_after: None,
+            upstream_request: None,
+            settlement: None,
+            quarantine: None,
+            slot: None,
+            prepaid: false,
+        }
+    }
+}
+
 /// A succeeded task held for review: its reported usage was negative, not an integer, or beyond
 /// the formula's bound, so nothing was billed. The first mark stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

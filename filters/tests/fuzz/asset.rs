@@ -1,4 +1,4 @@
-//! Fuzzing the asset Action filters (SPEC §4.6): `parse_asset_request` for every Action and
+//! Fuzzing the asset Action filters (the Action rules): `parse_asset_request` for every Action and
 //! `parse_action` for the query. The upstream decodes keys case-insensitively, so bodies carry
 //! every checked key in several spellings (`ſ` and the Kelvin sign too), other tenants' group ids
 //! under every group key, foreign `ProjectName`s, and `Moderation.Strategy` = Skip in disguise.
@@ -185,7 +185,7 @@ fn fail(msg: impl Into<String>) -> TestCaseError {
 }
 
 /// Whether the upstream would read this body as `Moderation.Strategy` = Skip (written from
-/// SPEC §4.6 and Go's decoder, with trimming as the conservative reading).
+/// the Action rules and Go's decoder, with trimming as the conservative reading).
 fn says_skip(body: &Map<String, Value>) -> bool {
     gen::spellings_of(body, "Moderation").into_iter().filter_map(|(_, m)| m.as_object()).any(|m| {
         gen::spellings_of(m, "Strategy")
@@ -306,7 +306,7 @@ fn check_list(s: &Map<String, Value>, asked: &[String], scope: Option<&[String]>
     Ok(())
 }
 
-/// What `parse_action` must answer, restated from SPEC §4.6 and its doc: a strict decoder, the
+/// What `parse_action` must answer, restated from the Action rules and its doc: a strict decoder, the
 /// first Action and Version only once each, then the checks in their documented order.
 fn expected_action(query: &str) -> Result<Action, (ErrorCode, &'static str)> {
     let (mut action, mut version) = (None::<String>, None::<String>);

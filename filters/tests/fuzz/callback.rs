@@ -1,5 +1,5 @@
-//! Fuzzing the URL check and the address classifier (`check_url`, `classify`; SPEC §4.2,
-//! reference `callback-url-policy.md`). The edge never connects to these URLs — BytePlus does,
+//! Fuzzing the URL check and the address classifier (`check_url`, `classify`: a callback
+//! host must resolve only to public addresses). The edge never connects to these URLs — BytePlus does,
 //! later, with its own parser — so what matters is that the host judged is the host every
 //! parser sees: an accepted URL's host, re-parsed by the `url` crate *and* by a plain RFC 3986
 //! authority split, is the host `check_url` judged, and an accepted IP literal is public.

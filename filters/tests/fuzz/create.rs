@@ -1,4 +1,4 @@
-//! Fuzzing the create filter (`parse_create`, SPEC §4.2). Generated bodies are mostly valid
+//! Fuzzing the create filter (`parse_create`: the create body rules). Generated bodies are mostly valid
 //! ones with something changed — a field out of range, a second spelling of a checked key, a
 //! `null`, whitespace around a URL, a duplicate key in the raw text, an unknown key holding
 //! anything — so most properties are checked on the accept path: whatever the body, what the
@@ -13,7 +13,8 @@ use seedance_filters::{ErrorCode, PublicModel};
 use serde_json::{json, Map, Value};
 
 const OFFICIAL: &str = "dreamina-seedance-2-0-official-260128";
-/// The top-level fields SPEC §4.2 checks or rewrites.
+/// The top-level fields the create rules check or rewrite: an independent copy of the
+/// filter's list, so the oracle does not trust the code it checks.
 const CHECKED: [&str; 18] = [
     "model",
     "content",
@@ -423,7 +424,7 @@ fn check_content(sent: &Map<String, Value>, t: &CreateTask) -> Result<(), TestCa
     check_mode(&media)
 }
 
-/// BytePlus's content rules (SPEC §4.2), restated.
+/// BytePlus's content rules (roles, the three modes, per-type counts), restated.
 fn check_mode(media: &[Media]) -> Result<(), TestCaseError> {
     let count = |ty: &str| media.iter().filter(|m| m.ty == ty).count();
     let (images, videos, audios) = (count("image_url"), count("video_url"), count("audio_url"));

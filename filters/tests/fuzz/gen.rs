@@ -1,8 +1,8 @@
 //! Generators and oracles shared by the fuzz harnesses: the in-suite budget, Go-style key
-//! spellings, JSON noise, URLs (honest ones and the tricks of `callback-url-policy.md`), asset
+//! spellings, JSON noise, URLs (honest ones and parser tricks: userinfo, odd IP spellings, encoded hosts), asset
 //! ids and `asset://` URIs, and raw-text mutations that a `serde_json::Value` cannot express
-//! (duplicate keys, `\u` escapes in keys). The oracles here are written from the SPEC and the
-//! Go decoder, not copied from the crate, so a property never trusts the code it checks.
+//! (duplicate keys, `\u` escapes in keys). The oracles here are written from the contract's rules and
+//! the Go decoder, not copied from the crate, so a property never trusts the code it checks.
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -88,7 +88,7 @@ pub enum PassThrough {
 }
 
 /// Every top-level member of `input` that is none of `checked` (in any spelling) reaches `sent`
-/// (SPEC: unknown fields pass through; a top-level `null` is absent).
+/// (unknown fields pass through; a top-level `null` is absent).
 pub fn unknown_fields_pass_through(
     input: &Map<String, Value>,
     sent: &Map<String, Value>,

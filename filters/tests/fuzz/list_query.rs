@@ -1,4 +1,4 @@
-//! Fuzzing the list query (`parse_list_query`, SPEC §4.4). Queries are built from the six
+//! Fuzzing the list query (`parse_list_query`: paging and filters). Queries are built from the six
 //! parameters with values in and out of range, percent-encoded the ways clients do it (and the
 //! ways they should not), plus near-miss names and raw strings. Accepted queries have paging
 //! within 1..=500 and non-empty, trimmed task ids, and agree with a strict form decoder: a query
@@ -56,7 +56,7 @@ fn query() -> BoxedStrategy<String> {
     prop::collection::vec(pair(), 0..6).prop_map(|p| p.join("&")).boxed()
 }
 
-/// The query as SPEC §4.4 and a strict decoder read it; `None` when it must be refused.
+/// The query as the list rules and a strict decoder read it; `None` when it must be refused.
 fn expected(query: &str) -> Option<ListQuery> {
     let mut q = ListQuery { page_num: 1, page_size: 20, status: None, model: None, task_ids: None, service_tier: None };
     for pair in query.split('&').filter(|p| !p.is_empty()) {

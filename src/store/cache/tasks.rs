@@ -57,23 +57,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn record(id: &str) -> TaskRecord {
-        TaskRecord {
-            id: id.into(),
-            channel: "main".into(),
-            public_model: "dreamina-seedance-2-0".into(),
-            official_model: "dreamina-seedance-2-0-260128".into(),
-            has_video: false,
-            requested_resolution: None,
-            created_at: 1,
-            status: "queued".into(),
-            hidden: false,
-            execution_expires_after: None,
-            upstream_request: None,
-            settlement: None,
-            quarantine: None,
-            slot: None,
-            prepaid: false,
-        }
+        TaskRecord::sample(id)
     }
 
     fn up() -> Coherence {
