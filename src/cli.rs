@@ -261,7 +261,7 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
             let mut t = s.tenant(&id).await?.ok_or_else(|| usage(format!("no tenant {id}")))?;
             t.disabled = true;
             s.put_tenant(&t).await?;
-            println!("tenant {id} disabled ({})", effect_delay(config));
+            println!("tenant {id} disabled ({})", effect_delay(config, s.coherence().is_some()));
         }
         Command::Token(TokenCmd::Issue { tenant }) => {
             s.tenant(&tenant).await?.ok_or_else(|| usage(format!("no tenant {tenant}")))?;
@@ -290,7 +290,11 @@ async fn store_command(cmd: Command, config: &Config, store: Arc<dyn Store>) -> 
                 _ => return Err(usage("give either SHA256 or --token")),
             };
             let existed = s.revoke_token(&hash).await?;
-            println!("{} ({})", if existed { "revoked" } else { "no such token" }, effect_delay(config));
+            println!(
+                "{} ({})",
+                if existed { "revoked" } else { "no such token" },
+                effect_delay(config, s.coherence().is_some())
+            );
         }
         Command::Task(TaskCmd::Show { id, tenant }) => {
             let tenants = match tenant {
@@ -396,12 +400,14 @@ pub fn parse_since(s: &str) -> Result<i64, CliError> {
 }
 
 /// When a revocation or disable reaches the nodes: as soon as their invalidation link hears it
-/// (bounded by `store.cache.max_stale_ms`), and never later than the token cache's TTL.
-fn effect_delay(config: &Config) -> String {
+/// (bounded by `store.cache.max_stale_ms`), and never later than the token cache's TTL. Whether
+/// the nodes have a link is the store's decision (`linked`: the same configuration opens the
+/// same store there).
+fn effect_delay(config: &Config, linked: bool) -> String {
     let ttl = config.auth_cache_ttl;
-    let cache = &config.store.cache;
-    if cache.max_entries > 0 && !config.store.url.contains("+cluster://") && cache.max_stale < ttl {
-        format!("effective within {:?} on every node, {ttl:?} on one whose invalidation link is down", cache.max_stale)
+    let max_stale = config.store.cache.max_stale;
+    if linked && max_stale < ttl {
+        format!("effective within {max_stale:?} on every node, {ttl:?} on one whose invalidation link is down")
     } else {
         format!("effective within {ttl:?} on every node")
     }
