@@ -943,6 +943,13 @@ tenants:
         let e = Config::from_yaml(&bad, &env).unwrap_err().to_string();
         assert!(e.contains("regoin"), "{e}");
 
+        assert_eq!(Config::from_yaml(BASE, &env).unwrap().upstream.pool_size, 128, "the default pool");
+        for n in ["0", "100001"] {
+            let bad = format!("{BASE}upstream: {{ pool_size: {n} }}\n");
+            let e = Config::from_yaml(&bad, &env).unwrap_err().to_string();
+            assert!(e.contains("upstream.pool_size"), "{e}");
+        }
+
         let bad = BASE.replace(
             "dreamina-seedance-2-0: dreamina-seedance-2-0-260128",
             "dreamina-seedance-2-0-filter-off: dreamina-seedance-2-0-260128",
