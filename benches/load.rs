@@ -14,6 +14,9 @@
 //! For the Redis edge it also reports Redis commands per request (`INFO commandstats` deltas on
 //! its own redis-server), and at the end the process's peak RSS.
 //!
+//! Targets compared with each other take turns in short slices (`LOAD_SLICE_MS`, default 500)
+//! so that the machine's changing load falls on all of them alike.
+//!
 //! `cargo bench --bench load` (env `LOAD_SECS` per target, `LOAD_CONCURRENCY`, `LOAD_ONLY=get`
 //! to run only the GET phase; `LOAD_IDLE=N`
 //! adds the idle keep-alive check: N client connections held open, RSS sampled for
@@ -117,79 +120,150 @@ struct Target {
     body: Option<bytes::Bytes>,
 }
 
+/// One target's requests over every slice it was given.
+#[derive(Default)]
 struct Stats {
-    requests: u64,
+    /// Latency of every answered request.
+    lat: Vec<Duration>,
     /// Answers that were not 2xx (counted, not measured: a bench reports, it does not stop).
     errors: u64,
-    p50: Duration,
-    p99: Duration,
-    rps: f64,
+    /// Time the target was driven, summed over its slices.
+    secs: f64,
+    /// Requests answered in each slice, for the spread of the per-slice ratios.
+    per_slice: Vec<f64>,
 }
 
-/// Closed loop (`rate` None) or paced at `rate` requests/s across all connections.
-async fn drive(t: &Target, secs: u64, concurrency: usize, rate: Option<f64>) -> Stats {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(secs);
-    let interval = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r));
-    let mut handles = Vec::new();
-    for worker in 0..concurrency {
-        let (client, t) = (client.clone(), t.clone());
-        handles.push(tokio::spawn(async move {
-            let (mut lat, mut errors) = (Vec::new(), 0u64);
-            // Paced workers start staggered so the load is spread over the interval.
-            let mut next = interval.map(|i| started + i.mul_f64(worker as f64 / concurrency as f64));
-            while Instant::now() < deadline {
-                if let (Some(at), Some(i)) = (next.as_mut(), interval) {
-                    tokio::time::sleep_until((*at).into()).await;
-                    *at += i;
-                }
-                let req = match &t.body {
-                    Some(b) => client.post(&t.url).header("content-type", "application/json").body(b.clone()),
-                    None => client.get(&t.url),
-                };
-                let sent = Instant::now();
-                let r = req.header("authorization", &t.auth).send().await.expect("send");
-                if !r.status().is_success() {
-                    errors += 1;
-                }
-                let _ = r.bytes().await;
-                lat.push(sent.elapsed());
-            }
-            (lat, errors)
-        }));
+impl Stats {
+    fn requests(&self) -> u64 {
+        self.lat.len() as u64
     }
-    let (mut all, mut errors) = (Vec::new(), 0);
-    for h in handles {
-        let (lat, e) = h.await.expect("worker");
-        all.extend(lat);
-        errors += e;
+    fn rps(&self) -> f64 {
+        self.lat.len() as f64 / self.secs.max(1e-9)
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort();
-    let pick = |q: f64| {
+    fn quantile(&self, q: f64) -> Duration {
+        let mut all = self.lat.clone();
+        all.sort();
         all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default()
-    };
-    Stats { requests: all.len() as u64, errors, p50: pick(0.5), p99: pick(0.99), rps: all.len() as f64 / elapsed }
+    }
+    fn p50(&self) -> Duration {
+        self.quantile(0.5)
+    }
+    fn p99(&self) -> Duration {
+        self.quantile(0.99)
+    }
+}
+
+/// A target and the client that keeps its connections between slices.
+struct Driver {
+    target: Target,
+    client: reqwest::Client,
+    stats: Stats,
+}
+
+impl Driver {
+    fn new(target: Target, concurrency: usize) -> Driver {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
+        Driver { target, client, stats: Stats::default() }
+    }
+
+    /// Closed loop (`rate` None) or paced at `rate` requests/s across all connections, for `secs`.
+    async fn slice(&mut self, secs: f64, concurrency: usize, rate: Option<f64>) {
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs_f64(secs);
+        let interval = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r));
+        let mut handles = Vec::new();
+        for worker in 0..concurrency {
+            let (client, t) = (self.client.clone(), self.target.clone());
+            handles.push(tokio::spawn(async move {
+                let (mut lat, mut errors) = (Vec::new(), 0u64);
+                // Paced workers start staggered so the load is spread over the interval.
+                let mut next = interval.map(|i| started + i.mul_f64(worker as f64 / concurrency as f64));
+                while Instant::now() < deadline {
+                    if let (Some(at), Some(i)) = (next.as_mut(), interval) {
+                        tokio::time::sleep_until((*at).into()).await;
+                        *at += i;
+                    }
+                    let req = match &t.body {
+                        Some(b) => client.post(&t.url).header("content-type", "application/json").body(b.clone()),
+                        None => client.get(&t.url),
+                    };
+                    let sent = Instant::now();
+                    let r = req.header("authorization", &t.auth).send().await.expect("send");
+                    if !r.status().is_success() {
+                        errors += 1;
+                    }
+                    let _ = r.bytes().await;
+                    lat.push(sent.elapsed());
+                }
+                (lat, errors)
+            }));
+        }
+        let before = self.stats.lat.len();
+        for h in handles {
+            let (lat, e) = h.await.expect("worker");
+            self.stats.lat.extend(lat);
+            self.stats.errors += e;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        self.stats.secs += elapsed;
+        self.stats.per_slice.push((self.stats.lat.len() - before) as f64 / elapsed);
+    }
+}
+
+/// Length of one slice (`LOAD_SLICE_MS`, default 500): targets take turns this often, so a change
+/// in the machine's load (these machines are shared) falls on all of them alike instead of on
+/// whichever ran last. A slice as long as `LOAD_SECS` runs the targets one after the other (for
+/// a profiler).
+fn slice_length() -> Duration {
+    let ms = std::env::var("LOAD_SLICE_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(500);
+    Duration::from_millis(ms)
+}
+
+/// Drives the targets in turns of one slice ([`slice_length`]) each until each has had `secs`, and returns
+/// their stats in the same order.
+async fn interleaved(targets: Vec<Target>, secs: u64, concurrency: usize, rate: Option<f64>) -> Vec<Stats> {
+    let mut drivers: Vec<Driver> = targets.into_iter().map(|t| Driver::new(t, concurrency)).collect();
+    // One unmeasured request each first: connections open and caches warm before measuring.
+    for d in &mut drivers {
+        d.slice(0.0, 1, None).await;
+        d.stats = Stats::default();
+    }
+    let slice = slice_length().as_secs_f64();
+    let rounds = ((secs as f64 / slice).ceil() as usize).max(1);
+    for round in 0..rounds {
+        // The order rotates, so no target always follows the same one.
+        for i in 0..drivers.len() {
+            let k = (i + round) % drivers.len();
+            drivers[k].slice(slice, concurrency, rate).await;
+        }
+    }
+    drivers.into_iter().map(|d| d.stats).collect()
 }
 
 fn print(name: &str, s: &Stats) {
     println!(
         "  {name:<28} {:>8} req {:>9.0} rps  p50 {:>9.3?}  p99 {:>9.3?}{}",
-        s.requests,
-        s.rps,
-        s.p50,
-        s.p99,
+        s.requests(),
+        s.rps(),
+        s.p50(),
+        s.p99(),
         if s.errors > 0 { format!("  ({} not 2xx)", s.errors) } else { String::new() }
     );
 }
 
+/// The ratio over the whole run, and the spread (10th to 90th percentile) of the per-slice
+/// ratios, each slice compared with the passthrough's slice of the same round.
 fn ratio(name: &str, edge: &Stats, base: &Stats) {
+    let mut slices: Vec<f64> = edge.per_slice.iter().zip(&base.per_slice).map(|(e, b)| e / b.max(1e-9)).collect();
+    slices.sort_by(f64::total_cmp);
+    let at = |q: f64| slices.get(((slices.len() as f64 * q) as usize).min(slices.len().saturating_sub(1))).copied();
     println!(
-        "  ratio {name:<22} throughput {:.2}  p50 {:.2}  p99 {:.2}",
-        edge.rps / base.rps,
-        edge.p50.as_secs_f64() / base.p50.as_secs_f64().max(1e-9),
-        edge.p99.as_secs_f64() / base.p99.as_secs_f64().max(1e-9)
+        "  ratio {name:<22} throughput {:.2} (slices p10 {:.2} p90 {:.2})  p50 {:.2}  p99 {:.2}",
+        edge.rps() / base.rps(),
+        at(0.1).unwrap_or_default(),
+        at(0.9).unwrap_or_default(),
+        edge.p50().as_secs_f64() / base.p50().as_secs_f64().max(1e-9),
+        edge.p99().as_secs_f64() / base.p99().as_secs_f64().max(1e-9)
     );
 }
 
@@ -279,15 +353,18 @@ fn main() {
         let get = |addr: SocketAddr, path: String, auth: String| Target { url: format!("http://{addr}{path}"), auth, body: None };
 
         println!("GET one task");
-        let pt_get = drive(&get(pt, upstream(&redis_id), bearer(KEY)), secs, concurrency, None).await;
-        let mem_get =
-            drive(&get(mem_edge, format!("/volcark{}", upstream(&mem_id)), bearer(TOKEN)), secs, concurrency, None).await;
         let edge_get_target = get(redis_edge, format!("/volcark{}", upstream(&redis_id)), bearer(TOKEN));
-        // One request first so the measured ones are warm (token, tenant and ownership cached).
-        drive(&edge_get_target, 0, 1, None).await;
+        let pt_get_target = get(pt, upstream(&redis_id), bearer(KEY));
+        let mem_get_target = get(mem_edge, format!("/volcark{}", upstream(&mem_id)), bearer(TOKEN));
+        // One request first so the measured ones are warm (token, tenant and ownership cached);
+        // then only the Redis edge talks to Redis: the counters over the whole run are its own.
+        Driver::new(edge_get_target.clone(), 1).slice(0.0, 1, None).await;
         redis.reset();
-        let redis_get = drive(&edge_get_target, secs, concurrency, None).await;
-        let get_cmds = redis.commands() as f64 / redis_get.requests as f64;
+        let mut got = interleaved(vec![pt_get_target.clone(), mem_get_target, edge_get_target.clone()], secs, concurrency, None)
+            .await
+            .into_iter();
+        let (pt_get, mem_get, redis_get) = (got.next().unwrap_or_default(), got.next().unwrap_or_default(), got.next().unwrap_or_default());
+        let get_cmds = redis.commands() as f64 / redis_get.requests() as f64;
         print("passthrough", &pt_get);
         print("edge, memory store", &mem_get);
         print("edge, redis store", &redis_get);
@@ -296,16 +373,16 @@ fn main() {
         println!("  redis commands per warm GET: {get_cmds:.3}");
 
         if run("paced") {
-            let half = pt_get.rps / 2.0;
+            let half = pt_get.rps() / 2.0;
             println!("GET one task paced at half the passthrough's saturation ({half:.0} rps)");
-            let pt_paced = drive(&get(pt, upstream(&redis_id), bearer(KEY)), secs, concurrency, Some(half)).await;
-            let edge_paced = drive(&edge_get_target, secs, concurrency, Some(half)).await;
+            let mut paced = interleaved(vec![pt_get_target, edge_get_target], secs, concurrency, Some(half)).await.into_iter();
+            let (pt_paced, edge_paced) = (paced.next().unwrap_or_default(), paced.next().unwrap_or_default());
             print("passthrough", &pt_paced);
             print("edge, redis store", &edge_paced);
             println!(
                 "  added latency: p50 {:+.3} ms  p99 {:+.3} ms",
-                (edge_paced.p50.as_secs_f64() - pt_paced.p50.as_secs_f64()) * 1e3,
-                (edge_paced.p99.as_secs_f64() - pt_paced.p99.as_secs_f64()) * 1e3
+                (edge_paced.p50().as_secs_f64() - pt_paced.p50().as_secs_f64()) * 1e3,
+                (edge_paced.p99().as_secs_f64() - pt_paced.p99().as_secs_f64()) * 1e3
             );
 
         }
@@ -321,16 +398,17 @@ fn main() {
             let pt_create = Target { url: format!("http://{pt}{tasks}"), auth: bearer(KEY), body: Some(body(OFFICIAL)) };
             let edge_create =
                 Target { url: format!("http://{redis_edge}/volcark{tasks}"), auth: bearer(TOKEN), body: Some(body(MODEL)) };
-            let pt_c = drive(&pt_create, secs, concurrency, None).await;
             redis.reset();
-            let edge_c = drive(&edge_create, secs, concurrency, None).await;
-            let create_cmds = redis.commands() as f64 / edge_c.requests as f64;
+            let mut created = interleaved(vec![pt_create, edge_create], secs, concurrency, None).await.into_iter();
+            let (pt_c, edge_c) = (created.next().unwrap_or_default(), created.next().unwrap_or_default());
+            // Each target's warm-up request is one create more than `requests()` counts.
+            let create_cmds = redis.commands() as f64 / (edge_c.requests() + 1) as f64;
             print("passthrough", &pt_c);
             print("edge, redis store", &edge_c);
             ratio("create redis", &edge_c, &pt_c);
             println!("  redis commands per create: {create_cmds:.2}");
 
-            println!("list, page of 10 over {} tasks of history", edge_c.requests + 1);
+            println!("list, page of 10 over {} tasks of history", edge_c.requests() + 2);
             let page: serde_json::Value = reqwest::Client::new()
                 .get(format!("http://{redis_edge}/volcark{tasks}?page_size=10"))
                 .bearer_auth(TOKEN)
@@ -345,11 +423,12 @@ fn main() {
                 .map(|a| a.iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect())
                 .unwrap_or_default();
             let scoped: String = ids.iter().map(|id| format!("&filter.task_ids={id}")).collect();
-            let pt_l = drive(&get(pt, format!("{tasks}?page_size=10{scoped}"), bearer(KEY)), secs, concurrency, None).await;
+            let pt_list = get(pt, format!("{tasks}?page_size=10{scoped}"), bearer(KEY));
             let edge_list = get(redis_edge, format!("/volcark{tasks}?page_size=10"), bearer(TOKEN));
             redis.reset();
-            let edge_l = drive(&edge_list, secs, concurrency, None).await;
-            let list_cmds = redis.commands() as f64 / edge_l.requests as f64;
+            let mut listed = interleaved(vec![pt_list, edge_list], secs, concurrency, None).await.into_iter();
+            let (pt_l, edge_l) = (listed.next().unwrap_or_default(), listed.next().unwrap_or_default());
+            let list_cmds = redis.commands() as f64 / (edge_l.requests() + 1) as f64;
             print("passthrough (10 scoped ids)", &pt_l);
             print("edge, redis store", &edge_l);
             ratio("list redis", &edge_l, &pt_l);

@@ -126,12 +126,14 @@ impl Transport {
         let started = Instant::now();
         // The per-phase timeouts bound each read; this bounds the whole exchange.
         let budget = self.connect_timeout + self.read_timeout;
+        // Boxed: Pingora's response read keeps a 256-entry header array across its await, and
+        // inline it would make every route's future (allocated and moved per request) 11 KiB.
         let attempt = async {
-            match self.exchange(out).await {
+            match Box::pin(self.exchange(out)).await {
                 // A pooled connection the server closed as we picked it up: a GET is safe to
                 // send again on a fresh one (a create or delete is not: it may have arrived).
                 Err(Failure { reused: true, answered: false, .. }) if out.method == Method::Get => {
-                    self.exchange(out).await
+                    Box::pin(self.exchange(out)).await
                 }
                 other => other,
             }
