@@ -18,7 +18,7 @@
 //! so that the machine's changing load falls on all of them alike.
 //!
 //! `cargo bench --bench load` (env `LOAD_SECS` per target, `LOAD_CONCURRENCY`, `LOAD_ONLY=get`
-//! to run only the GET phase; `LOAD_IDLE=N`
+//! to run only the GET phase, `LOAD_ALLOCS=1` to count heap allocations per request; `LOAD_IDLE=N`
 //! adds the idle keep-alive check: N client connections held open, RSS sampled for
 //! `LOAD_IDLE_SECS`).
 
@@ -30,6 +30,48 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Counts heap allocations while `LOAD_ALLOCS=1` (off by default: the shared counter would cost
+/// the target that allocates more a little throughput). Allocations are the edge's largest cost
+/// the profile shows beside the HTTP legs, and unlike time they do not depend on the machine.
+struct CountingAlloc;
+
+static COUNTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the counter has no effect on
+// the memory handed out.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+fn count_allocation() {
+    use std::sync::atomic::Ordering::Relaxed;
+    if COUNTING.load(Relaxed) {
+        ALLOCATIONS.fetch_add(1, Relaxed);
+    }
+}
+
+fn allocations() -> u64 {
+    ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 const KEY: &str = "bench-channel-key";
 const TOKEN: &str = "oh-bench-token";
@@ -131,6 +173,8 @@ struct Stats {
     secs: f64,
     /// Requests answered in each slice, for the spread of the per-slice ratios.
     per_slice: Vec<f64>,
+    /// Heap allocations in the whole process during this target's slices (`LOAD_ALLOCS=1`).
+    allocations: u64,
 }
 
 impl Stats {
@@ -198,13 +242,14 @@ impl Driver {
                 (lat, errors)
             }));
         }
-        let before = self.stats.lat.len();
+        let (before, allocs_before) = (self.stats.lat.len(), allocations());
         for h in handles {
             let (lat, e) = h.await.expect("worker");
             self.stats.lat.extend(lat);
             self.stats.errors += e;
         }
         let elapsed = started.elapsed().as_secs_f64();
+        self.stats.allocations += allocations() - allocs_before;
         self.stats.secs += elapsed;
         self.stats.per_slice.push((self.stats.lat.len() - before) as f64 / elapsed);
     }
@@ -241,8 +286,13 @@ async fn interleaved(targets: Vec<Target>, secs: u64, concurrency: usize, rate: 
 }
 
 fn print(name: &str, s: &Stats) {
+    let allocs = if s.allocations > 0 {
+        format!("  {:.0} allocations/req (process-wide)", s.allocations as f64 / s.requests().max(1) as f64)
+    } else {
+        String::new()
+    };
     println!(
-        "  {name:<28} {:>8} req {:>9.0} rps  p50 {:>9.3?}  p99 {:>9.3?}{}",
+        "  {name:<28} {:>8} req {:>9.0} rps  p50 {:>9.3?}  p99 {:>9.3?}{allocs}{}",
         s.requests(),
         s.rps(),
         s.p50(),
@@ -333,6 +383,7 @@ fn main() {
     // LOAD_ONLY=get skips the paced, create and list phases (e.g. under a profiler).
     let only = std::env::var("LOAD_ONLY").ok();
     let run = move |phase: &str| only.as_deref().is_none_or(|o| o.split(',').any(|p| p == phase));
+    COUNTING.store(std::env::var("LOAD_ALLOCS").is_ok_and(|v| v == "1"), std::sync::atomic::Ordering::Relaxed);
     let idle_secs: u64 = std::env::var("LOAD_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
     let redis = Redis::start();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
