@@ -2,12 +2,12 @@
 //! task's channel, `model` rewritten to the public name used at creation, terminal statuses
 //! recorded, `succeeded` settled exactly once.
 
-use super::{parse_json, Reply, UPSTREAM_TASKS_PATH};
+use super::{Reply, UPSTREAM_TASKS_PATH};
 use crate::ark::{Method, UpstreamRequest, UpstreamRoute};
 use crate::edge::Edge;
 use crate::store::{TaskRecord, TenantRecord};
 use bytes::Bytes;
-use seedance_filters::task::{is_plausible_task_id, rewrite_error_body, rewrite_task};
+use seedance_filters::task::{is_plausible_task_id, rewrite_error_body, rewrite_task_answer};
 use seedance_filters::{ApiError, ErrorCode};
 
 pub fn task_not_found(id: &str) -> ApiError {
@@ -36,11 +36,10 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, id: &str) -> Result<Repl
             .unwrap_or(resp.body);
         return Ok(Reply::raw(resp.status, body).with_request_id(resp.request_id));
     }
-    let mut task = parse_json(&resp.body)?;
-    if !task.is_object() {
-        return Err(crate::ark::upstream_failure("answered a task that is not an object"));
-    }
-    crate::billing::observe(edge, &tenant.id, &record, &task).await;
-    rewrite_task(&mut task, &record.public_model);
-    Ok(Reply::json(200, &task).with_request_id(resp.request_id))
+    // Rewritten from the upstream's bytes (no tree of the whole answer on the hot path);
+    // billing reads the few members it needs.
+    let answer = rewrite_task_answer(&resp.body, &record.public_model)
+        .ok_or_else(|| crate::ark::upstream_failure("answered a task that is not a JSON object"))?;
+    crate::billing::observe(edge, &tenant.id, &record, &answer.facts).await;
+    Ok(Reply::raw(200, Bytes::from(answer.body)).with_request_id(resp.request_id))
 }

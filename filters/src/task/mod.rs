@@ -10,7 +10,7 @@ mod status;
 pub use content::{ContentFacts, MediaUrl};
 pub use create::{parse_create, CreateTask};
 pub use list_query::{parse_list_query, ListQuery, ServiceTier};
-pub use response::{rewrite_error_body, rewrite_task};
+pub use response::{rewrite_error_body, rewrite_task, rewrite_task_answer, TaskAnswer};
 pub use status::{is_terminal, TaskStatus};
 
 /// Task, asset and group ids as the upstream mints them (`cgt-…`, `asset-…`, `group-…`): short,
