@@ -1,18 +1,22 @@
 //! The read cache on a real three-primary Redis Cluster: what a GET costs (`INFO commandstats`
 //! summed over every node, never timed), a DELETE on one node reaching another within
-//! `store.cache.max_stale_ms`, a revoked token refused, and a link cut or a master stalled
-//! making the cache stand aside until every master is linked again.
+//! `store.cache.max_stale_ms`, a revoked token refused, a link cut or a master stalled making
+//! the cache stand aside until every master is linked again, and the links following a failover.
 
 use crate::support;
 
 use seedance_edge::auth::token_sha256;
+use seedance_edge::config::StoreConf;
+use seedance_edge::store::cache::CacheConf;
+use seedance_edge::store::redis::{RedisOptions, RedisStore};
+use seedance_edge::store::Store;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use support::edge_node::EdgeNode;
 use support::harness::{task_path, token, Harness, Options, TASKS};
 use support::redis::{command_calls, commands_between};
 use support::redis_cluster::{cli, RedisCluster};
-use support::wait::until;
+use support::wait::{until, until_sync};
 
 const MODEL: &str = "dreamina-seedance-2-0";
 /// The default `store.cache.max_stale_ms`: the stated bound of every cross-node test here.
@@ -206,4 +210,67 @@ async fn cache_on_a_cluster_stands_aside_while_any_master_is_unlinked_then_recov
     assert_eq!(node.get("acme", &fresh).await, 200);
     let warm = commands_between(&before, &cluster_calls(&cluster));
     assert!(warm.is_empty(), "a warm GET after the recovery ran {warm:?}");
+}
+
+/// Whether the node on `port` has a connection tracking in broadcast mode (`t` and `B` flags).
+fn linked(port: u16) -> bool {
+    cli(port, &["CLIENT", "LIST"]).lines().any(|l| {
+        l.split(' ').find_map(|f| f.strip_prefix("flags=")).is_some_and(|f| f.contains('t') && f.contains('B'))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_on_a_cluster_follows_a_failover_to_the_new_master() {
+    let cluster = RedisCluster::start(1);
+    let conf = StoreConf {
+        url: cluster.url(),
+        ca_file: None,
+        prefix: "sde".into(),
+        op_timeout: Duration::from_millis(1000),
+        retention: Duration::from_secs(86_400),
+        journal: None,
+        cache: CacheConf { max_entries: 1000, max_stale: BOUND },
+    };
+    let store = seedance_edge::server::open_store(&conf).expect("store");
+    let other = RedisStore::connect(&conf.url, "sde", RedisOptions::default()).expect("store");
+    let id = "cgt-failover-1";
+    other.put_task("acme", &support::fixtures::task(id, 1_700_000_000)).await.expect("put");
+    assert!(store.task("acme", id).await.expect("read").is_some(), "the first read starts the links");
+    let coherence = store.coherence().expect("a cluster caches");
+    let usable = || {
+        let c = coherence.clone();
+        async move { c.usable() }
+    };
+    assert!(until("the links are up", Duration::from_secs(10), usable).await);
+    assert!(!store.task("acme", id).await.expect("read").expect("task").hidden);
+
+    // The task's master hands over to its replica gracefully: the old master stays up (now a
+    // replica), so only the changed master set tells the links.
+    let key = format!("sde:{{t:acme}}:task:{id}");
+    let old = cluster.primary_of(&key);
+    let replica = *cluster
+        .ports
+        .iter()
+        .find(|p| cli(**p, &["ROLE"]).lines().nth(2).is_some_and(|l| l.trim() == old.to_string()))
+        .expect("the master has a replica");
+    let lifetime = coherence.link_value();
+    cli(replica, &["CLUSTER", "FAILOVER"]);
+    let moved =
+        until_sync("the replica serves the slot", Duration::from_secs(20), || cluster.primary_of(&key) == replica);
+    assert!(moved, "the failover did not happen");
+    let relinked = until("the links move to the new master", Duration::from_secs(15), || {
+        let c = coherence.clone();
+        async move { c.usable() && c.link_value() > lifetime + 1 && linked(replica) }
+    })
+    .await;
+    assert!(relinked, "the links did not follow the failover");
+
+    // A hide on the new master reaches the cache within the bound.
+    assert!(!store.task("acme", id).await.expect("read").expect("task").hidden);
+    other.hide_task("acme", id).await.expect("hide");
+    let hidden = until("the cache follows the hide", BOUND + SLACK, || async {
+        store.task("acme", id).await.expect("read").is_some_and(|t| t.hidden)
+    })
+    .await;
+    assert!(hidden, "the cache kept serving a task hidden on the new master");
 }
