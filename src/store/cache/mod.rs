@@ -1,6 +1,6 @@
 //! The read cache in front of the Redis store: task records kept in-process (a warm GET of a
 //! task costs no Redis command), kept coherent with every other node through Redis
-//! server-assisted client-side caching ([`tracking`]). The rules that make it safe are in
+//! server-assisted client-side caching (the links below). The rules that make it safe are in
 //! [`coherence`]: nothing cached is used while the invalidation link is down or unconfirmed for
 //! `store.cache.max_stale_ms`, and a read that raced an invalidation is not kept.
 //!
@@ -11,8 +11,9 @@
 //! terminal status is never overwritten, a task settles once). Writes made through this store
 //! drop the entry at once, so this node reads its own writes.
 //!
-//! Token and tenant reads are not cached here but made where Redis reports their changes, so
-//! the authenticator's token cache hears of a revoked token or an edited tenant too.
+//! Token and tenant reads are not cached here but made where Redis reports their changes (on
+//! the tracked connection; on a cluster, any read: the broadcast covers their keys), so the
+//! authenticator's token cache hears of a revoked token or an edited tenant too.
 //!
 //! Two kinds of links: one server (standalone, or the master found through Sentinel) gets one
 //! tracked connection that the cached reads are made on ([`tracking`]); a Redis Cluster gets a
