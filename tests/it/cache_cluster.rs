@@ -84,6 +84,7 @@ async fn cache_on_a_cluster_a_warm_get_costs_no_command_on_any_node() {
     let warm = commands_between(&before, &cluster_calls(&cluster));
     assert!(warm.is_empty(), "20 warm GETs ran Redis commands: {warm:?}");
     assert!(node.sample(TASK_HITS) >= 20.0);
+    assert!(node.sample("seedance_cache_lookups_total{cache=\"auth\",result=\"hit\"}") >= 20.0);
 
     let cold_id = node.create("acme", MODEL).await;
     let before = cluster_calls(&cluster);
@@ -253,10 +254,16 @@ async fn cache_on_a_cluster_follows_a_failover_to_the_new_master() {
         .iter()
         .find(|p| cli(**p, &["ROLE"]).lines().nth(2).is_some_and(|l| l.trim() == old.to_string()))
         .expect("the master has a replica");
+    // A manual failover waits for the replica to have caught up: a fresh one first syncs.
+    let synced = until_sync("the replica is in sync", Duration::from_secs(30), || {
+        cli(replica, &["INFO", "replication"]).contains("master_link_status:up")
+    });
+    assert!(synced, "the replica never synced");
     let lifetime = coherence.link_value();
-    cli(replica, &["CLUSTER", "FAILOVER"]);
-    let moved =
-        until_sync("the replica serves the slot", Duration::from_secs(20), || cluster.primary_of(&key) == replica);
+    let moved = (0..3).any(|_| {
+        cli(replica, &["CLUSTER", "FAILOVER"]);
+        until_sync("the replica serves the slot", Duration::from_secs(10), || cluster.primary_of(&key) == replica)
+    });
     assert!(moved, "the failover did not happen");
     let relinked = until("the links move to the new master", Duration::from_secs(15), || {
         let c = coherence.clone();

@@ -20,9 +20,13 @@
 //! sent. Once every link has answered, the coherence is confirmed up to that earlier instant.
 //!
 //! Fail safe: a link that drops or misses its heartbeat, a master set that differs from the
-//! one linked (a failover, a node added or removed: also what lies behind a MOVED), or a
-//! node that cannot be reached ends the session — every cache is emptied and bypassed — and
-//! the next one discovers the masters again and links them all before the cache is used.
+//! one linked (a failover, a master added or removed — what a MOVED to an unlinked node
+//! means), or a node that cannot be reached ends the session — every cache is emptied and
+//! bypassed — and the next one discovers the masters again and links them all before the
+//! cache is used. A slot moving between linked masters needs nothing: the source's delete and
+//! the target's later writes are both reported. The topology is each node's gossiped view, so
+//! a master set change is seen once the node asked has heard of it (redis-cli's resharding
+//! tells every master at once; a failover is announced to all by the winner).
 
 use super::cluster_topology::{masters_of, Addr, ClusterSeeds};
 use super::coherence::Coherence;

@@ -21,6 +21,37 @@ impl Drop for RedisCluster {
     }
 }
 
+/// One cluster-enabled node answering, on a free port. Tests start clusters in parallel,
+/// so a port free a moment ago may be taken by the time the server binds it: then another.
+fn spawn_node(dir: &std::path::Path) -> (u16, Child) {
+    for _ in 0..5 {
+        let port = wait::free_port();
+        let node_dir = dir.join(port.to_string());
+        std::fs::create_dir_all(&node_dir).unwrap();
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes"])
+            .args(["--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&node_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        // Ours, not another test's server on the same port: the process id says so.
+        let pid = format!("process_id:{}", child.id());
+        let ours = || cli(port, &["INFO", "server"]).lines().any(|l| l.trim() == pid);
+        let settled =
+            wait::until_sync("node up", Duration::from_secs(10), || ours() || matches!(child.try_wait(), Ok(Some(_))));
+        if settled && ours() {
+            return (port, child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("no cluster node could start");
+}
+
 /// Runs `redis-cli` against the node on `port` and returns its stdout.
 pub fn cli(port: u16, args: &[&str]) -> String {
     let out = Command::new("redis-cli")
@@ -36,25 +67,12 @@ impl RedisCluster {
     /// Three primaries, each with `replicas` replicas.
     pub fn start(replicas: usize) -> RedisCluster {
         let dir = tempfile::tempdir().unwrap();
-        let ports: Vec<u16> = (0..3 * (1 + replicas)).map(|_| wait::free_port()).collect();
+        let mut ports = Vec::new();
         let mut nodes = Vec::new();
-        for p in &ports {
-            let node_dir = dir.path().join(p.to_string());
-            std::fs::create_dir_all(&node_dir).unwrap();
-            let child = Command::new("redis-server")
-                .args(["--port", &p.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes"])
-                .args(["--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"])
-                .args(["--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&node_dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server is installed");
+        for _ in 0..3 * (1 + replicas) {
+            let (port, child) = spawn_node(dir.path());
+            ports.push(port);
             nodes.push(child);
-        }
-        for p in &ports {
-            assert!(wait::until_sync("node up", Duration::from_secs(10), || cli(*p, &["PING"]).trim() == "PONG"));
         }
         let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let created = Command::new("redis-cli")
