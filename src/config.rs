@@ -96,8 +96,8 @@ pub struct StoreConf {
     pub retention: Duration,
     /// Where ownership records go when Redis cannot take them after an upstream create.
     pub journal: Option<PathBuf>,
-    /// `store.cache`: the in-process task cache and its invalidation link (Redis standalone
-    /// and Sentinel; not built for a cluster or the memory store).
+    /// `store.cache`: the in-process task cache and its invalidation links (every Redis
+    /// topology; not built for the memory store).
     pub cache: CacheConf,
 }
 

@@ -138,6 +138,12 @@ impl Keys {
     pub fn token(&self, sha256: &str) -> String {
         format!("{}:token:{sha256}", self.prefix)
     }
+    /// What every token key, and every key of every tenant (its record and its tasks among
+    /// them), starts with: the prefixes a cluster's broadcast invalidation links subscribe to.
+    /// Channel keys (the busiest writes) are left out.
+    pub fn cached_kinds_prefixes(&self) -> [String; 2] {
+        [format!("{}:token:", self.prefix), format!("{}:{{t:", self.prefix)]
+    }
 }
 
 #[cfg(test)]
@@ -158,5 +164,10 @@ mod tests {
         assert_eq!(ix[3], "sde:{t:acme}:tasks:s:succeeded");
         assert_eq!(ix[10], "sde:{t:acme}:tasks:s:cancelled:m:m1");
         assert_eq!(k.tenants(), "sde:tenants");
+        let cached = k.cached_kinds_prefixes();
+        for key in [k.task("acme", "cgt-1"), k.tenant("acme"), k.token("ab12")] {
+            assert!(cached.iter().any(|p| key.starts_with(p.as_str())), "{key}");
+        }
+        assert!(!cached.iter().any(|p| k.channel_active("main").starts_with(p.as_str())));
     }
 }

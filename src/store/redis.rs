@@ -4,7 +4,9 @@
 //! outer deadline, and the connection manager reconnects in the background after Redis returns.
 //! Multi-key writes are Lua scripts whose keys share the tenant's hash tag (one cluster slot).
 
+use super::cache::cluster_topology::ClusterSeeds;
 use super::cache::tracking::TrackingTarget;
+use super::cache::LinkTarget;
 use super::keys::Keys;
 use super::*;
 use crate::clock::now_ms;
@@ -78,7 +80,7 @@ struct SentinelTarget {
 /// given once, in the first node (`redis+cluster://user:pass@h1:p1,h2:p2`), for all of them.
 #[derive(Debug, PartialEq, Eq)]
 struct ClusterSpec {
-    nodes: Vec<String>,
+    hosts: Vec<(String, u16)>,
     username: Option<String>,
     password: Option<String>,
     tls: bool,
@@ -98,8 +100,24 @@ impl ClusterSpec {
         let (creds, hosts) = split_userinfo(rest);
         let (username, password) = decode_userinfo(scheme, creds, "cluster")?;
         let hosts = hosts.trim_end_matches('/').trim_end_matches("/0");
-        let nodes = host_list(hosts, "cluster node")?.into_iter().map(|(h, p)| format!("{scheme}://{h}:{p}")).collect();
-        Ok(Some(ClusterSpec { nodes, username, password, tls }))
+        let hosts = host_list(hosts, "cluster node")?;
+        Ok(Some(ClusterSpec { hosts, username, password, tls }))
+    }
+
+    /// Every node as the cluster client takes it (credentials apart).
+    fn node_urls(&self) -> Vec<String> {
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        self.hosts.iter().map(|(h, p)| format!("{scheme}://{h}:{p}")).collect()
+    }
+
+    /// Where the read cache's links connect: every master, found from these nodes.
+    fn seeds(&self) -> ClusterSeeds {
+        ClusterSeeds {
+            nodes: self.hosts.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            tls: self.tls,
+        }
     }
 }
 
@@ -231,7 +249,7 @@ pub struct RedisStore {
     keys: Keys,
     prefix: String,
     /// Taken once by the read cache ([`super::cache::CachedStore`]).
-    tracking: std::sync::Mutex<Option<TrackingTarget>>,
+    tracking: std::sync::Mutex<Option<LinkTarget>>,
     opts: RedisOptions,
     put_task: Script,
     set_status: Script,
@@ -257,8 +275,8 @@ impl RedisStore {
     /// the system's CAs and, for standalone, `opts.ca_file`. Errors never echo the URL: it may
     /// hold a password.
     pub fn connect(url: &str, prefix: &str, opts: RedisOptions) -> Result<RedisStore, String> {
-        // Where the read cache's invalidation link connects; a cluster has none (see store::cache).
-        let mut tracking = None;
+        // Where the read cache's invalidation links connect (see store::cache).
+        let tracking;
         let target = if let Some(spec) = ClusterSpec::parse(url)? {
             if spec.tls && opts.ca_file.is_some() {
                 // The redis crate takes extra CAs for a cluster only with its rustls backend.
@@ -267,7 +285,8 @@ impl RedisStore {
                         .into(),
                 );
             }
-            let mut b = ClusterClient::builder(spec.nodes)
+            tracking = Some(LinkTarget::Cluster(spec.seeds()));
+            let mut b = ClusterClient::builder(spec.node_urls())
                 .connection_timeout(opts.connect_timeout)
                 .response_timeout(opts.op_timeout)
                 .retries(2)
@@ -290,10 +309,9 @@ impl RedisStore {
                 return Err("store.ca_file applies to rediss:// URLs only".into());
             }
             let client = sentinel_client(&spec, ::redis::ProtocolVersion::RESP2)?;
-            tracking = Some(TrackingTarget::Sentinel(Box::new(tokio::sync::Mutex::new(sentinel_client(
-                &spec,
-                ::redis::ProtocolVersion::RESP3,
-            )?))));
+            tracking = Some(LinkTarget::Server(TrackingTarget::Sentinel(Box::new(tokio::sync::Mutex::new(
+                sentinel_client(&spec, ::redis::ProtocolVersion::RESP3)?,
+            )))));
             Target::Sentinel(Box::new(SentinelTarget {
                 client: tokio::sync::Mutex::new(client),
                 current: tokio::sync::Mutex::new((0, None)),
@@ -308,7 +326,7 @@ impl RedisStore {
                 }
                 _ => ::redis::Client::open(url).map_err(bad)?,
             };
-            tracking = Some(TrackingTarget::Single(Box::new(resp3_twin(&client).map_err(bad)?)));
+            tracking = Some(LinkTarget::Server(TrackingTarget::Single(Box::new(resp3_twin(&client).map_err(bad)?))));
             Target::Single(Box::new(client))
         };
         Ok(RedisStore {
@@ -544,8 +562,8 @@ fn sentinel_client(spec: &SentinelSpec, protocol: ::redis::ProtocolVersion) -> R
 }
 
 impl RedisStore {
-    /// The invalidation link's target, once; `None` for a cluster.
-    pub fn take_tracking_target(&self) -> Option<TrackingTarget> {
+    /// Where the invalidation links connect; `Some` once.
+    pub fn take_link_target(&self) -> Option<LinkTarget> {
         self.tracking.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
@@ -1391,13 +1409,14 @@ mod url_tests {
     #[test]
     fn cluster_credentials_in_the_first_url_apply_to_every_node() {
         let s = ClusterSpec::parse("redis+cluster://app:p%40ss%2Cw@h1:7000,h2:7001,10.0.0.3:7002").unwrap().unwrap();
-        assert_eq!(s.nodes, ["redis://h1:7000", "redis://h2:7001", "redis://10.0.0.3:7002"]);
+        assert_eq!(s.node_urls(), ["redis://h1:7000", "redis://h2:7001", "redis://10.0.0.3:7002"]);
+        assert_eq!(s.seeds().nodes[2], ("10.0.0.3".to_string(), 7002));
         assert_eq!(s.username.as_deref(), Some("app"));
         assert_eq!(s.password.as_deref(), Some("p@ss,w"));
         assert!(!s.tls);
 
         let s = ClusterSpec::parse("rediss+cluster://:secret@h1:7000,h2:7001/").unwrap().unwrap();
-        assert_eq!(s.nodes, ["rediss://h1:7000", "rediss://h2:7001"]);
+        assert_eq!(s.node_urls(), ["rediss://h1:7000", "rediss://h2:7001"]);
         assert_eq!((s.username, s.password.as_deref(), s.tls), (None, Some("secret"), true));
 
         let s = ClusterSpec::parse("redis+cluster://h1:7000").unwrap().unwrap();

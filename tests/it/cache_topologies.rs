@@ -1,7 +1,7 @@
 //! The task cache on each store topology, on real redis-server processes: its invalidation link
 //! comes up on a password-protected `rediss://` server and on a master found through Sentinel
-//! (and follows a hide made through another store handle within `store.cache.max_stale_ms`); a
-//! Redis Cluster URL gets no cache at all, so every read there goes to Redis.
+//! and on a Redis Cluster (one broadcast link per master), and follows a hide made through
+//! another store handle within `store.cache.max_stale_ms`.
 
 use crate::support;
 
@@ -13,6 +13,7 @@ use seedance_edge::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use support::redis::{RedisServer, Sentinel, TlsRedis, TLS_PASSWORD};
+use support::redis_cluster::{cli, RedisCluster};
 use support::wait::until;
 
 const BOUND: Duration = Duration::from_millis(1000);
@@ -70,6 +71,22 @@ async fn the_link_works_over_tls_with_a_password() {
     the_cache_follows_a_hide(store, &other).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_links_reach_every_master_of_a_cluster() {
+    let cluster = RedisCluster::start(0);
+    let url = cluster.url();
+    let store = seedance_edge::server::open_store(&conf(&url, None)).unwrap();
+    let other = RedisStore::connect(&url, "sde", RedisOptions::default()).unwrap();
+    the_cache_follows_a_hide(store.clone(), &other).await;
+    // On every master, one connection tracks in broadcast mode (`t` and `B` in its flags).
+    for p in &cluster.ports {
+        let list = cli(*p, &["CLIENT", "LIST"]);
+        let flags = |l: &str| l.split(' ').find_map(|f| f.strip_prefix("flags=")).unwrap_or("").to_string();
+        let links = list.lines().map(flags).filter(|f| f.contains('t') && f.contains('B')).count();
+        assert_eq!(links, 1, "node {p}: {list}");
+    }
+}
+
 #[tokio::test]
 async fn the_link_finds_the_master_through_the_sentinels() {
     let master = RedisServer::start();
@@ -83,9 +100,9 @@ async fn the_link_finds_the_master_through_the_sentinels() {
 }
 
 #[test]
-fn a_cluster_store_has_no_cache_and_an_off_switch_turns_it_off() {
+fn every_topology_gets_a_cache_and_an_off_switch_turns_it_off() {
     let cluster = seedance_edge::server::open_store(&conf("redis+cluster://127.0.0.1:7000,127.0.0.1:7001", None));
-    assert!(cluster.unwrap().coherence().is_none(), "a cluster URL must not get a cache");
+    assert!(cluster.unwrap().coherence().is_some(), "a cluster URL gets a cache too");
     let mut off = conf("redis://127.0.0.1:6379/0", None);
     off.cache.max_entries = 0;
     assert!(seedance_edge::server::open_store(&off).unwrap().coherence().is_none());

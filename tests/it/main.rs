@@ -8,6 +8,7 @@ mod assets;
 mod billing;
 mod billing_export;
 mod bodies;
+mod cache_cluster;
 mod cache_topologies;
 mod callback_url;
 mod citations;

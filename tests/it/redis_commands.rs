@@ -7,12 +7,11 @@
 use crate::support;
 
 use seedance_edge::auth::token_sha256;
-use seedance_edge::Edge;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::edge_node::EdgeNode;
 use support::harness::{minimal_task, task_path, token, Harness, Options, TASKS};
-use support::redis::RedisServer;
+use support::redis::{commands_between, RedisServer};
 use support::wait::until;
 
 const MODEL: &str = "dreamina-seedance-2-0";
@@ -24,81 +23,9 @@ const SLACK: Duration = Duration::from_millis(1500);
 const TASK_HITS: &str = "seedance_cache_lookups_total{cache=\"task\",result=\"hit\"}";
 const TASK_INVALIDATIONS: &str = "seedance_cache_invalidations_total{kind=\"task\"}";
 
-/// One more edge on the harness's Redis and fake-ark, with a token cache that only an
-/// invalidation can empty within a test (a one-hour TTL).
-struct Node {
-    edge: Arc<Edge>,
-    base: String,
-    client: reqwest::Client,
-    _stop: tokio::sync::watch::Sender<bool>,
-}
-
-impl Node {
-    async fn start(h: &Harness) -> Node {
-        Node::start_with(h, BOUND).await
-    }
-
-    /// With `max_stale` as `store.cache.max_stale_ms`.
-    async fn start_with(h: &Harness, max_stale: Duration) -> Node {
-        let mut config = (*h.edge.config).clone();
-        config.auth_cache_ttl = Duration::from_secs(3600);
-        config.store.cache.max_stale = max_stale;
-        let store = seedance_edge::server::open_store(&config.store).expect("store");
-        let edge = seedance_edge::server::build_edge(config, store, None).expect("edge");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let stop = seedance_edge::server::serve_in_process(edge.clone(), listener);
-        Node { edge, base, client: reqwest::Client::new(), _stop: stop }
-    }
-
-    async fn send(&self, tenant: &str, method: &str, path: &str) -> u16 {
-        let rb = self.client.request(method.parse().expect("method"), format!("{}{path}", self.base));
-        rb.bearer_auth(token(tenant)).send().await.expect("edge answers").status().as_u16()
-    }
-
-    async fn get(&self, tenant: &str, id: &str) -> u16 {
-        self.send(tenant, "GET", &task_path(id)).await
-    }
-
-    /// Waits until the invalidation link is up and confirmed (it starts with the first read).
-    async fn link_up(&self) {
-        let coherence = self.edge.store.coherence().expect("a Redis store caches");
-        let up = until("the invalidation link is up", Duration::from_secs(10), || {
-            let c = coherence.clone();
-            async move { c.usable() }
-        })
-        .await;
-        assert!(up);
-    }
-
-    fn sample(&self, series: &str) -> f64 {
-        let page = String::from_utf8_lossy(&self.edge.metrics.render()).into_owned();
-        support::node::sample(&page, series).unwrap_or(0.0)
-    }
-}
-
-/// `INFO commandstats` as command → calls.
+/// `INFO commandstats` of the harness's Redis.
 fn command_calls(redis: &RedisServer) -> BTreeMap<String, u64> {
-    redis
-        .cli(&["INFO", "commandstats"])
-        .lines()
-        .filter_map(|l| {
-            let (name, rest) = l.trim().strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest.split(',').find_map(|kv| kv.strip_prefix("calls="))?.parse().ok()?;
-            Some((name.to_string(), calls))
-        })
-        .collect()
-}
-
-/// Commands run between two snapshots, leaving out the test's own `INFO` and the link's
-/// heartbeat (`PING`, a few a second per node, not per request).
-fn commands_between(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    after
-        .iter()
-        .filter(|(name, _)| !matches!(name.as_str(), "info" | "ping"))
-        .map(|(name, n)| (name.clone(), n - before.get(name).copied().unwrap_or(0)))
-        .filter(|(_, d)| *d > 0)
-        .collect()
+    support::redis::command_calls(redis.port())
 }
 
 async fn harness() -> Harness {
@@ -116,7 +43,7 @@ async fn create(h: &Harness) -> String {
 async fn a_warm_get_costs_no_redis_command_and_a_cold_one_a_single_read() {
     let h = harness().await;
     // A long lease: a heartbeat delayed by a busy test machine must not turn hits into reads.
-    let node = Node::start_with(&h, Duration::from_secs(30)).await;
+    let node = EdgeNode::start(&h, Duration::from_secs(30)).await;
     let id = create(&h).await;
     assert_eq!(node.get("acme", &id).await, 200);
     node.link_up().await;
@@ -146,7 +73,7 @@ async fn a_warm_get_costs_no_redis_command_and_a_cold_one_a_single_read() {
 #[tokio::test]
 async fn a_delete_on_one_node_hides_the_task_on_another_within_the_bound() {
     let h = harness().await;
-    let (a, b) = (Node::start(&h).await, Node::start(&h).await);
+    let (a, b) = (EdgeNode::start(&h, BOUND).await, EdgeNode::start(&h, BOUND).await);
     let id = create(&h).await;
     assert_eq!(b.get("acme", &id).await, 200);
     b.link_up().await;
@@ -179,7 +106,7 @@ async fn a_delete_on_one_node_hides_the_task_on_another_within_the_bound() {
 #[tokio::test]
 async fn a_revoked_token_or_disabled_tenant_stops_working_on_another_node() {
     let h = harness().await;
-    let node = Node::start(&h).await;
+    let node = EdgeNode::start(&h, BOUND).await;
     let id = create(&h).await;
     assert_eq!(node.get("acme", &id).await, 200);
     node.link_up().await;
@@ -226,7 +153,7 @@ fn tracking_clients(redis: &RedisServer) -> Vec<String> {
 #[tokio::test]
 async fn a_cut_invalidation_link_never_serves_a_hidden_task() {
     let h = harness().await;
-    let node = Node::start(&h).await;
+    let node = EdgeNode::start(&h, BOUND).await;
     let id = create(&h).await;
     assert_eq!(node.get("acme", &id).await, 200);
     node.link_up().await;

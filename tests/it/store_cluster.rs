@@ -6,89 +6,16 @@ use crate::support;
 
 use seedance_edge::store::redis::{RedisOptions, RedisStore};
 use seedance_edge::store::*;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use support::fixtures::{settlement, task};
+use support::redis_cluster::{cli, RedisCluster};
 use support::wait;
-
-struct Cluster {
-    nodes: Vec<Child>,
-    ports: Vec<u16>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for n in &mut self.nodes {
-            let _ = n.kill();
-            let _ = n.wait();
-        }
-    }
-}
-
-fn cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli").args(["-h", "127.0.0.1", "-p", &port.to_string()]).args(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Three primaries, each with `replicas` replicas.
-fn start_cluster(replicas: usize) -> Cluster {
-    let dir = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> = (0..3 * (1 + replicas)).map(|_| wait::free_port()).collect();
-    let mut nodes = Vec::new();
-    for p in &ports {
-        let node_dir = dir.path().join(p.to_string());
-        std::fs::create_dir_all(&node_dir).unwrap();
-        let child = Command::new("redis-server")
-            .args(["--port", &p.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes"])
-            .args([
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                "2000",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&node_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server");
-        nodes.push(child);
-    }
-    for p in &ports {
-        assert!(wait::until_sync("node up", Duration::from_secs(10), || cli(*p, &["PING"]).trim() == "PONG"));
-    }
-    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let created = Command::new("redis-cli")
-        .args(["--cluster", "create"])
-        .args(&addrs)
-        .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(created.success(), "redis-cli --cluster create");
-    for p in &ports {
-        let ok = wait::until_sync("cluster_state:ok", Duration::from_secs(20), || {
-            cli(*p, &["CLUSTER", "INFO"]).contains("cluster_state:ok")
-        });
-        assert!(ok, "cluster never became ok");
-    }
-    Cluster { nodes, ports, _dir: dir }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_and_pipelines_run_on_a_cluster() {
-    let cluster = start_cluster(0);
-    let url = format!(
-        "redis+cluster://{}",
-        cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
-    );
+    let cluster = RedisCluster::start(0);
+    let url = cluster.url();
     let s = Arc::new(RedisStore::connect(&url, "sde", RedisOptions::default()).unwrap());
     // Tenants land on different slots (and so, likely, different primaries).
     let tenants = ["acme", "globex", "initech", "umbrella", "hooli", "stark"];
@@ -148,40 +75,17 @@ async fn scripts_and_pipelines_run_on_a_cluster() {
     }
 }
 
-/// The port of the primary serving `key`'s slot, from `CLUSTER NODES`.
-fn primary_of(port: u16, key: &str) -> u16 {
-    let slot: u16 = cli(port, &["CLUSTER", "KEYSLOT", key]).trim().parse().unwrap();
-    for line in cli(port, &["CLUSTER", "NODES"]).lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 9 || !f[2].contains("master") || f[2].contains("fail") {
-            continue;
-        }
-        let serves = f[8..].iter().any(|r| {
-            let (lo, hi) = r.split_once('-').unwrap_or((r, r));
-            matches!((lo.parse::<u16>(), hi.parse::<u16>()), (Ok(lo), Ok(hi)) if (lo..=hi).contains(&slot))
-        });
-        if serves {
-            let addr = f[1].split('@').next().unwrap();
-            return addr.rsplit_once(':').unwrap().1.parse().unwrap();
-        }
-    }
-    panic!("no primary serves slot {slot}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_primary_killed_fails_over_without_losing_ownership_or_billing_twice() {
-    let mut cluster = start_cluster(1);
-    let url = format!(
-        "redis+cluster://{}",
-        cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
-    );
+    let mut cluster = RedisCluster::start(1);
+    let url = cluster.url();
     let s = Arc::new(RedisStore::connect(&url, "sde", RedisOptions::default()).unwrap());
     s.put_task("acme", &task("cgt-1", 1_700_000_000)).await.unwrap();
-    let victim = primary_of(cluster.ports[0], "sde:{t:acme}:task:cgt-1");
+    let victim = cluster.primary_of("sde:{t:acme}:task:cgt-1");
     // A tenant whose slot another primary serves keeps working throughout.
     let other = (0..100)
         .map(|i| format!("t{i}"))
-        .find(|t| primary_of(cluster.ports[0], &format!("sde:{{t:{t}}}:task:x")) != victim)
+        .find(|t| cluster.primary_of(&format!("sde:{{t:{t}}}:task:x")) != victim)
         .unwrap();
     // The record reached the replica before the primary dies (replication is asynchronous, and
     // a fresh replica first needs its initial sync).
@@ -195,9 +99,7 @@ async fn a_primary_killed_fails_over_without_losing_ownership_or_billing_twice()
         master.is_some() && master == replica
     });
     assert!(synced, "the replica never caught up");
-    let i = cluster.ports.iter().position(|p| *p == victim).unwrap();
-    let _ = cluster.nodes[i].kill();
-    let _ = cluster.nodes[i].wait();
+    cluster.kill(victim);
 
     // During the failover: answers come back within the deadline, never a hang.
     let started = std::time::Instant::now();

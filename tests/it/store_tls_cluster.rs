@@ -3,7 +3,7 @@
 //! cluster's CA trusted the way a TLS cluster is trusted here — the system trust store, which
 //! OpenSSL reads from `SSL_CERT_FILE` (`store.ca_file` cannot apply to a cluster: the redis
 //! crate's native-tls cluster client takes no extra CA). The real binary becomes ready and
-//! upserts its tenants across the cluster's slots.
+//! upserts its tenants across the cluster's slots, and its read cache links every master.
 
 use crate::support;
 
@@ -140,5 +140,17 @@ tenants:
         let found = cluster.ports.iter().any(|p| cluster.cli(*p, &["-c", "EXISTS", &key]).trim() == "1");
         assert!(found, "{key} is not on the cluster");
     }
+    // A token lookup starts the read cache's links: one per master, over TLS with the password,
+    // tracking in broadcast mode (`t` and `B` in the connection's flags).
+    let r = reqwest::Client::new().get(format!("{}{}", node.base, support::harness::TASKS)).bearer_auth("nope");
+    assert_eq!(r.send().await.expect("edge answers").status().as_u16(), 401);
+    let linked = |p: u16| {
+        cluster.cli(p, &["CLIENT", "LIST"]).lines().any(|l| {
+            l.split(' ').find_map(|f| f.strip_prefix("flags=")).is_some_and(|f| f.contains('t') && f.contains('B'))
+        })
+    };
+    let all =
+        until_sync("a link on every TLS master", Duration::from_secs(10), || cluster.ports.iter().all(|p| linked(*p)));
+    assert!(all, "the cache's links did not reach every master over TLS");
     assert!(!node.log_text().contains(PASSWORD), "the store password reached the log");
 }

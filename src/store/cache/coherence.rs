@@ -1,12 +1,15 @@
 //! When may a node trust what it cached? Only while its invalidation link to Redis is up *and*
 //! recently confirmed; and a value read from Redis may only be kept if no invalidation of its key
 //! arrived while the read was in flight. This file holds those rules and nothing about Redis:
-//! the link ([`super::tracking`]) reports what happens, caches ask before they answer or fill.
+//! the links ([`super::tracking`], [`super::cluster_links`]) report what happens, caches ask
+//! before they answer or fill. On a cluster "the link" is every master's: it is up only while
+//! all of them are, and confirmed only when all of them answered.
 //!
 //! The bound: a cached answer given at time `t` reflects every write Redis executed before
 //! `t - max_stale`. Invalidations travel on the link's connection ahead of the heartbeat replies
-//! that follow them, and the link applies them before it counts the reply as a confirmation; the
-//! cache is only used while the latest confirmed heartbeat was *sent* less than `max_stale` ago.
+//! that follow them, and the link applies them before it counts the reply as a confirmation (a
+//! cluster's broadcast links confirm one round later, see there); the cache is only used while
+//! the latest confirmed heartbeat was *sent* less than `max_stale` ago.
 
 use prometheus::IntCounterVec;
 use std::collections::hash_map::DefaultHasher;

@@ -1,6 +1,6 @@
 //! The read cache in front of the Redis store: task records kept in-process (a warm GET of a
 //! task costs no Redis command), kept coherent with every other node through Redis
-//! server-assisted client-side caching ([`tracking`]). The rules that make it safe are in
+//! server-assisted client-side caching (the links below). The rules that make it safe are in
 //! [`coherence`]: nothing cached is used while the invalidation link is down or unconfirmed for
 //! `store.cache.max_stale_ms`, and a read that raced an invalidation is not kept.
 //!
@@ -11,11 +11,19 @@
 //! terminal status is never overwritten, a task settles once). Writes made through this store
 //! drop the entry at once, so this node reads its own writes.
 //!
-//! Token and tenant reads are not cached here but made on the tracked connection, so the
+//! Token and tenant reads are not cached here but made where Redis reports their changes (on
+//! the tracked connection; on a cluster, any read: the broadcast covers their keys), so the
 //! authenticator's token cache hears of a revoked token or an edited tenant too.
-//! Cluster URLs have no tracking target: there the cache is not built (see [`CachedStore::wrap`]).
+//!
+//! Two kinds of links: one server (standalone, or the master found through Sentinel) gets one
+//! tracked connection that the cached reads are made on ([`tracking`]); a Redis Cluster gets a
+//! broadcast link per master and reads on its ordinary connection ([`cluster_links`]).
 
+pub mod cluster_links;
+pub mod cluster_topology;
 pub mod coherence;
+pub mod invalidated_keys;
+pub mod link_life;
 pub mod tasks;
 pub mod tracking;
 
@@ -27,43 +35,78 @@ use super::{
 };
 use ::redis::aio::MultiplexedConnection;
 use async_trait::async_trait;
+use cluster_links::ClusterLinks;
+use cluster_topology::ClusterSeeds;
 use coherence::{task_key, Change, Coherence};
 use std::sync::Arc;
 use tasks::TaskCache;
-use tracking::TrackingLink;
+use tracking::{TrackingLink, TrackingTarget};
 
 pub use crate::config::CacheConf;
+
+/// Where a store's invalidation links connect.
+pub enum LinkTarget {
+    /// One server: one tracked connection, cached reads made on it.
+    Server(TrackingTarget),
+    /// Every master of a cluster: broadcast links, cached reads made on the cluster connection.
+    Cluster(ClusterSeeds),
+}
+
+enum Links {
+    Server(Arc<TrackingLink>),
+    Cluster(Arc<ClusterLinks>),
+}
 
 pub struct CachedStore {
     inner: Arc<RedisStore>,
     coherence: Arc<Coherence>,
-    link: Arc<TrackingLink>,
+    links: Links,
     tasks: TaskCache,
 }
 
 impl CachedStore {
-    /// The store behind a read cache when `conf` asks for one and the topology allows it; the
-    /// store itself otherwise (`max_entries: 0`, or a Redis Cluster: no tracking target).
+    /// The store behind a read cache when `conf` asks for one (`max_entries` above 0); the
+    /// store itself otherwise.
     pub fn wrap(inner: RedisStore, conf: CacheConf) -> Arc<dyn Store> {
         if conf.max_entries == 0 {
             return Arc::new(inner);
         }
-        let Some(target) = inner.take_tracking_target() else {
-            log::info!("store.cache: not used with a Redis Cluster URL; every read goes to Redis");
-            return Arc::new(inner);
-        };
+        let Some(target) = inner.take_link_target() else { return Arc::new(inner) };
         let coherence = Arc::new(Coherence::new(conf.max_stale));
         let (connect_timeout, op_timeout) = inner.timeouts();
-        let link = Arc::new(TrackingLink::new(target, coherence.clone(), inner.prefix(), connect_timeout, op_timeout));
+        let links = match target {
+            LinkTarget::Server(t) => Links::Server(Arc::new(TrackingLink::new(
+                t,
+                coherence.clone(),
+                inner.prefix(),
+                connect_timeout,
+                op_timeout,
+            ))),
+            LinkTarget::Cluster(seeds) => Links::Cluster(Arc::new(ClusterLinks::new(
+                seeds,
+                coherence.clone(),
+                inner.prefix(),
+                connect_timeout,
+                op_timeout,
+            ))),
+        };
         let tasks = TaskCache::new(conf.max_entries, &coherence);
-        Arc::new(CachedStore { inner: Arc::new(inner), coherence, link, tasks })
+        Arc::new(CachedStore { inner: Arc::new(inner), coherence, links, tasks })
     }
 
-    /// The tracked connection, starting the link if it is not running. `None` while it is down:
-    /// the caller reads on the ordinary connection, untracked, and keeps nothing.
+    /// Starts the links if they are not running; for one server, its tracked connection.
+    /// `None` (or a cluster) while it is down: the caller reads on the ordinary connection.
     fn tracked_conn(&self) -> Option<(u64, MultiplexedConnection)> {
-        self.link.ensure_running();
-        self.link.conn()
+        match &self.links {
+            Links::Server(link) => {
+                link.ensure_running();
+                link.conn()
+            }
+            Links::Cluster(links) => {
+                links.ensure_running();
+                None
+            }
+        }
     }
 
     async fn cached_task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>> {
@@ -76,11 +119,20 @@ impl CachedStore {
         }
         let ticket = self.coherence.task_ticket(&key);
         let tracked = self.tracked_conn();
-        let (Some(ticket), Some((link, mut conn))) = (ticket, tracked) else {
+        let cluster = matches!(self.links, Links::Cluster(_));
+        let Some(ticket) = ticket.filter(|_| cluster || tracked.is_some()) else {
             self.coherence.count("task", "bypass");
             return self.inner.task(tenant, id).await;
         };
         self.coherence.count("task", "miss");
+        let Some((link, mut conn)) = tracked else {
+            // A cluster: the masters' broadcast links report any write, read where it may be.
+            let read = self.inner.task(tenant, id).await;
+            if let Ok(Some(record)) = &read {
+                self.tasks.fill(&self.coherence, &ticket, key, record.clone());
+            }
+            return read;
+        };
         match self.inner.tracked_task(&mut conn, tenant, id).await {
             Some(Ok(Some(record))) => {
                 self.tasks.fill(&self.coherence, &ticket, key, record.clone());
@@ -88,9 +140,16 @@ impl CachedStore {
             }
             Some(other) => other,
             None => {
-                self.link.broken(link);
+                self.broken(link);
                 self.inner.task(tenant, id).await
             }
+        }
+    }
+
+    /// A read on the tracked connection failed.
+    fn broken(&self, link: u64) {
+        if let Links::Server(l) = &self.links {
+            l.broken(link);
         }
     }
 
@@ -106,7 +165,10 @@ fn task_change(tenant: &str, id: &str) -> Change {
 
 impl Drop for CachedStore {
     fn drop(&mut self) {
-        self.link.stop();
+        match &self.links {
+            Links::Server(l) => link_life::stop(&**l),
+            Links::Cluster(l) => link_life::stop(&**l),
+        }
     }
 }
 
@@ -151,7 +213,7 @@ impl Store for CachedStore {
         if let Some((link, mut conn)) = self.tracked_conn() {
             match self.inner.tracked_tenant(&mut conn, id).await {
                 Some(r) => return r,
-                None => self.link.broken(link),
+                None => self.broken(link),
             }
         }
         self.inner.tenant(id).await
@@ -205,7 +267,7 @@ impl Store for CachedStore {
         if let Some((link, mut conn)) = self.tracked_conn() {
             match self.inner.tracked_token_tenant(&mut conn, token_sha256).await {
                 Some(r) => return r,
-                None => self.link.broken(link),
+                None => self.broken(link),
             }
         }
         self.inner.token_tenant(token_sha256).await

@@ -9,14 +9,14 @@
 //! emptied and bypassed — and it reconnects with backoff. It is started lazily by the first
 //! cached read, in that read's runtime, and stops when the store is dropped.
 
-use super::coherence::{Change, Coherence};
+use super::coherence::Coherence;
+use super::invalidated_keys::apply_push;
+use super::link_life::{self, Ended, Link, LinkLife, Session};
 use ::redis::aio::MultiplexedConnection;
 use ::redis::sentinel::SentinelClient;
-use ::redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use ::redis::{AsyncConnectionConfig, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 /// Where the link connects (RESP3 clients: tracking pushes need it).
 pub enum TrackingTarget {
@@ -43,14 +43,8 @@ pub struct TrackingLink {
     /// The connection while the link is up, with the link value ([`Coherence::link_value`]) it
     /// was made under.
     conn: Mutex<Option<(u64, MultiplexedConnection)>>,
-    running: AtomicBool,
-    stopped: AtomicBool,
-    /// Wakes the session to end it (a failed read on the link, or the store dropped).
-    interrupt: Notify,
+    life: LinkLife,
 }
-
-/// Why a session ended.
-type Ended = String;
 
 impl TrackingLink {
     pub fn new(
@@ -67,27 +61,13 @@ impl TrackingLink {
             connect_timeout,
             op_timeout,
             conn: Mutex::new(None),
-            running: AtomicBool::new(false),
-            stopped: AtomicBool::new(false),
-            interrupt: Notify::new(),
+            life: LinkLife::default(),
         }
     }
 
-    /// Starts the link in the current runtime unless it runs (or no runtime is current).
+    /// Starts the link unless it runs (see [`link_life::ensure_running`]).
     pub fn ensure_running(self: &Arc<Self>) {
-        if self.stopped.load(SeqCst) || self.running.swap(true, SeqCst) {
-            return;
-        }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            self.running.store(false, SeqCst);
-            return;
-        };
-        let me = self.clone();
-        rt.spawn(async move {
-            // Dropped with its runtime too: then the link is down until a read restarts it.
-            let _running = Running(me.clone());
-            me.drive().await;
-        });
+        link_life::ensure_running(self);
     }
 
     /// The tracked connection and its link value, while the link is up.
@@ -104,14 +84,8 @@ impl TrackingLink {
             // must already find its ticket refused.
             self.coherence.link_down();
             self.take_conn(Some(link));
-            self.interrupt.notify_one();
+            self.life.interrupt.notify_one();
         }
-    }
-
-    /// Ends the link for good (the store is being dropped).
-    pub fn stop(&self) {
-        self.stopped.store(true, SeqCst);
-        self.interrupt.notify_one();
     }
 
     /// Clears the connection slot (only if it still holds `link`, when given).
@@ -122,40 +96,9 @@ impl TrackingLink {
         }
     }
 
-    async fn drive(&self) {
-        let mut backoff = Duration::from_millis(50);
-        let mut failures = 0u64;
-        while !self.stopped.load(SeqCst) {
-            let began = Instant::now();
-            let link = self.coherence.link_value();
-            let why = self.session().await;
-            let was_up = self.coherence.link_value() != link;
-            self.coherence.link_down();
-            self.take_conn(None);
-            if self.stopped.load(SeqCst) {
-                return;
-            }
-            // Once per outage at warn: a Redis without CLIENT TRACKING would repeat it forever.
-            failures = if was_up { 0 } else { failures + 1 };
-            if failures <= 1 {
-                log::warn!("store cache: invalidation link down ({why}); reads go to Redis until it is back");
-            } else {
-                log::debug!("store cache: invalidation link still down ({why})");
-            }
-            if began.elapsed() > Duration::from_secs(5) {
-                backoff = Duration::from_millis(50);
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                _ = self.interrupt.notified() => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(2));
-        }
-    }
-
     /// One connection's life: connect, switch tracking on, then apply invalidations and
     /// confirm heartbeats until something fails.
-    async fn session(&self) -> Ended {
+    async fn run_session(&self) -> Ended {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let cfg = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
@@ -185,17 +128,17 @@ impl TrackingLink {
             loop {
                 tokio::select! {
                     biased;
-                    m = rx.recv() => if let Err(why) = self.on_push(m) { return why },
+                    m = rx.recv() => if let Err(why) = apply_push(&self.coherence, &self.prefix, m) { return why },
                     r = &mut beat => match r {
                         Ok(()) => break,
                         Err(why) => return why,
                     },
-                    _ = self.interrupt.notified() => return "interrupted".into(),
+                    _ = self.life.interrupt.notified() => return "interrupted".into(),
                 }
             }
             // Every invalidation sent ahead of the heartbeat's reply is queued by now.
             while let Ok(m) = rx.try_recv() {
-                if let Err(why) = self.on_push(Some(m)) {
+                if let Err(why) = apply_push(&self.coherence, &self.prefix, Some(m)) {
                     return why;
                 }
             }
@@ -205,9 +148,9 @@ impl TrackingLink {
             loop {
                 tokio::select! {
                     biased;
-                    m = rx.recv() => if let Err(why) = self.on_push(m) { return why },
+                    m = rx.recv() => if let Err(why) = apply_push(&self.coherence, &self.prefix, m) { return why },
                     _ = &mut pause => break,
-                    _ = self.interrupt.notified() => return "interrupted".into(),
+                    _ = self.life.interrupt.notified() => return "interrupted".into(),
                 }
             }
         }
@@ -238,87 +181,22 @@ impl TrackingLink {
             Err(_) => Err(format!("heartbeat: no answer within {limit:?}")),
         }
     }
-
-    fn on_push(&self, m: Option<PushInfo>) -> Result<(), Ended> {
-        let Some(m) = m else { return Err("connection closed".into()) };
-        match m.kind {
-            PushKind::Invalidate => {
-                for change in changes(&self.prefix, &m.data) {
-                    self.coherence.apply(&change);
-                }
-                Ok(())
-            }
-            PushKind::Disconnection => Err("connection closed".into()),
-            _ => Ok(()),
-        }
-    }
 }
 
-/// Marks the link stopped when its task ends, however it ends.
-struct Running(Arc<TrackingLink>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.coherence.link_down();
-        self.0.take_conn(None);
-        self.0.running.store(false, SeqCst);
+impl Link for TrackingLink {
+    fn life(&self) -> &LinkLife {
+        &self.life
     }
-}
 
-/// The changes an `invalidate` push names: its keys, or everything (`nil`: a flush).
-fn changes(prefix: &str, data: &[Value]) -> Vec<Change> {
-    match data.first() {
-        Some(Value::Array(keys)) | Some(Value::Set(keys)) => keys
-            .iter()
-            .filter_map(|k| match k {
-                Value::BulkString(b) => std::str::from_utf8(b).ok().and_then(|k| change_of(prefix, k)),
-                Value::SimpleString(s) => change_of(prefix, s),
-                _ => None,
-            })
-            .collect(),
-        // A nil (or anything not understood) may stand for any key: forget everything.
-        _ => vec![Change::Everything],
+    fn coherence(&self) -> &Coherence {
+        &self.coherence
     }
-}
 
-/// What a key (as laid out by `store::keys::Keys`) holds, for the kinds the caches keep.
-fn change_of(prefix: &str, key: &str) -> Option<Change> {
-    let rest = key.strip_prefix(prefix)?.strip_prefix(':')?;
-    if let Some(sha) = rest.strip_prefix("token:") {
-        return Some(Change::Token(sha.to_string()));
+    fn session(&self) -> Session<'_> {
+        Box::pin(self.run_session())
     }
-    let (tenant, rest) = rest.strip_prefix("{t:")?.split_once("}:")?;
-    if rest == "tenant" {
-        return Some(Change::Tenant(tenant.to_string()));
-    }
-    let id = rest.strip_prefix("task:")?;
-    Some(Change::Task { tenant: tenant.to_string(), id: id.to_string() })
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::keys::Keys;
-
-    #[test]
-    fn invalidated_keys_name_what_the_caches_hold() {
-        let k = Keys::new("sde");
-        let bulk = |s: String| Value::BulkString(s.into_bytes());
-        let data = [Value::Array(vec![
-            bulk(k.task("acme", "cgt-1")),
-            bulk(k.token("ab12")),
-            bulk(k.tenant("acme")),
-            bulk(k.wallet("acme")),
-            bulk(k.task("other", "cgt-1").replacen("sde", "xyz", 1)),
-        ])];
-        assert_eq!(
-            changes("sde", &data),
-            [
-                Change::Task { tenant: "acme".into(), id: "cgt-1".into() },
-                Change::Token("ab12".into()),
-                Change::Tenant("acme".into()),
-            ]
-        );
-        assert_eq!(changes("sde", &[Value::Nil]), [Change::Everything]);
+    fn on_down(&self) {
+        self.take_conn(None);
     }
 }

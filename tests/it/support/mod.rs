@@ -5,9 +5,11 @@
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod dns;
+pub mod edge_node;
 pub mod fixtures;
 pub mod harness;
 pub mod node;
 pub mod redis;
+pub mod redis_cluster;
 pub mod tls_front;
 pub mod wait;

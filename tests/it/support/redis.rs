@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use super::wait::{free_port, until_sync};
+use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -187,6 +188,30 @@ impl Drop for Sentinel {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `INFO commandstats` of the server on `port` as command → calls.
+pub fn command_calls(port: u16) -> BTreeMap<String, u64> {
+    redis_cli(port, &["INFO", "commandstats"])
+        .lines()
+        .filter_map(|l| {
+            let (name, rest) = l.trim().strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest.split(',').find_map(|kv| kv.strip_prefix("calls="))?.parse().ok()?;
+            Some((name.to_string(), calls))
+        })
+        .collect()
+}
+
+/// Commands run between two snapshots, leaving out the test's own `INFO` and the invalidation
+/// links' heartbeats (`PING`, and on a cluster `CLUSTER SLOTS`: a few a second per node, not
+/// per request).
+pub fn commands_between(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "info" | "ping" | "cluster|slots"))
+        .map(|(name, n)| (name.clone(), n - before.get(name).copied().unwrap_or(0)))
+        .filter(|(_, d)| *d > 0)
+        .collect()
 }
 
 /// Runs `redis-cli` against the server on `port` and returns its stdout.

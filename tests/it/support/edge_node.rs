@@ -1,0 +1,72 @@
+//! One more edge, in-process, on the harness's fake-ark and configuration — on its Redis or
+//! on another store URL (a cluster) — with a token cache that only an invalidation can empty
+//! within a test (a one-hour TTL). For the multi-node cache tests.
+#![allow(dead_code)]
+
+use super::harness::{minimal_task, task_path, token, Harness, TASKS};
+use super::wait::until;
+use seedance_edge::Edge;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct EdgeNode {
+    pub edge: Arc<Edge>,
+    pub base: String,
+    client: reqwest::Client,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl EdgeNode {
+    /// On the harness's Redis, with `max_stale` as `store.cache.max_stale_ms`.
+    pub async fn start(h: &Harness, max_stale: Duration) -> EdgeNode {
+        EdgeNode::start_on(h, &h.edge.config.store.url, max_stale).await
+    }
+
+    /// On the store at `url`.
+    pub async fn start_on(h: &Harness, url: &str, max_stale: Duration) -> EdgeNode {
+        let mut config = (*h.edge.config).clone();
+        config.auth_cache_ttl = Duration::from_secs(3600);
+        config.store.url = url.to_string();
+        config.store.cache.max_stale = max_stale;
+        let store = seedance_edge::server::open_store(&config.store).expect("store");
+        let edge = seedance_edge::server::build_edge(config, store, None).expect("edge");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = seedance_edge::server::serve_in_process(edge.clone(), listener);
+        EdgeNode { edge, base, client: reqwest::Client::new(), _stop: stop }
+    }
+
+    pub async fn send(&self, tenant: &str, method: &str, path: &str) -> u16 {
+        let rb = self.client.request(method.parse().expect("method"), format!("{}{path}", self.base));
+        rb.bearer_auth(token(tenant)).send().await.expect("edge answers").status().as_u16()
+    }
+
+    pub async fn get(&self, tenant: &str, id: &str) -> u16 {
+        self.send(tenant, "GET", &task_path(id)).await
+    }
+
+    /// Creates a minimal task of `model` through this node and returns its id.
+    pub async fn create(&self, tenant: &str, model: &str) -> String {
+        let r = self.client.post(format!("{}{TASKS}", self.base)).bearer_auth(token(tenant)).json(&minimal_task(model));
+        let resp = r.send().await.expect("edge answers");
+        assert_eq!(resp.status().as_u16(), 200, "create");
+        let body: serde_json::Value = resp.json().await.expect("json");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Waits until the invalidation link is up and confirmed (it starts with the first read).
+    pub async fn link_up(&self) {
+        let coherence = self.edge.store.coherence().expect("a Redis store caches");
+        let up = until("the invalidation link is up", Duration::from_secs(10), || {
+            let c = coherence.clone();
+            async move { c.usable() }
+        })
+        .await;
+        assert!(up);
+    }
+
+    pub fn sample(&self, series: &str) -> f64 {
+        let page = String::from_utf8_lossy(&self.edge.metrics.render()).into_owned();
+        super::node::sample(&page, series).unwrap_or(0.0)
+    }
+}
