@@ -148,15 +148,6 @@ impl<'a> RawObject<'a> {
         out.push(b'}');
     }
 
-    /// Each key once, in order, with its last member (what [`RawObject::write`] emits).
-    pub fn last_members(&self) -> impl Iterator<Item = (&str, &Member<'a>)> {
-        self.members
-            .iter()
-            .enumerate()
-            .filter(|(i, (k, _))| !self.members[i + 1..].iter().any(|(later, _)| later == k))
-            .map(|(_, (k, m))| (k.as_str(), m))
-    }
-
     pub fn write(&self, out: &mut Vec<u8>) {
         self.write_with(out, &|_, _| false);
     }
