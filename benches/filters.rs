@@ -1,10 +1,11 @@
 //! Criterion benches of the pure filters on the request path: create-task validation and
 //! rewrite (small and with a 512 KiB inline image), callback URL syntax and the address
-//! classifier, the task response rewrite, and list-query parsing.
+//! classifier, the task response rewrite (through a tree, and from the bytes as a GET does it),
+//! and list-query parsing.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use seedance_filters::callback::{check_url, ip_policy::classify};
-use seedance_filters::task::{parse_create, parse_list_query, rewrite_task};
+use seedance_filters::task::{parse_create, parse_list_query, rewrite_task, rewrite_task_answer};
 use serde_json::json;
 use std::hint::black_box;
 
@@ -78,6 +79,22 @@ fn bench_response(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // A GET's whole answer path, upstream bytes to customer bytes: through a tree, and as the
+    // edge does it (from the bytes, plus what billing reads).
+    let body = task.to_string().into_bytes();
+    let mut g = c.benchmark_group("get_answer");
+    g.throughput(Throughput::Bytes(body.len() as u64));
+    g.bench_function("tree: parse, rewrite, serialize", |b| {
+        b.iter(|| {
+            let mut t: serde_json::Value = serde_json::from_slice(black_box(&body)).expect("json");
+            rewrite_task(&mut t, "dreamina-seedance-2-0-fast");
+            black_box(serde_json::to_vec(&t).expect("serialize"))
+        })
+    });
+    g.bench_function("bytes: rewrite_task_answer", |b| {
+        b.iter(|| black_box(rewrite_task_answer(black_box(&body), "dreamina-seedance-2-0-fast")))
+    });
+    g.finish();
     let q = "page_num=2&page_size=50&filter.status=succeeded&filter.model=dreamina-seedance-2-0-fast-260128&filter.task_ids=cgt-1,cgt-2,cgt-3";
     c.bench_function("parse_list_query", |b| b.iter(|| black_box(parse_list_query(Some(black_box(q))))));
 }

@@ -28,31 +28,54 @@ pub fn strip_internal(v: &mut Value) {
 /// `project_name` and `PROJECT-NAME` match. `model` is internal too: callers put the public name
 /// back where the customer expects one.
 pub fn is_internal_key(key: &str) -> bool {
-    const CONTAINS: [&str; 8] =
-        ["project", "account", "accesskey", "secret", "credential", "apikey", "password", "endpoint"];
-    const EXACT: [&str; 9] =
-        ["model", "officialmodel", "upstreammodel", "sku", "trn", "ownerid", "userid", "createdby", "creator"];
     // This runs for every key of every answer, so the folded key goes to a stack buffer. Every
     // pattern is ASCII: a character that does not fold to ASCII becomes a byte no pattern has.
     let mut buf = [0u8; 64];
     let mut len = 0;
-    for c in key.chars().filter(|c| !matches!(c, '_' | '-' | '.' | ' ')) {
-        let Some(slot) = buf.get_mut(len) else {
-            // Longer than any key worth hiding behind: judged all the same, on the heap.
-            let norm: String = key
-                .chars()
-                .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
-                .map(|c| fold_char(c).unwrap_or(c))
-                .collect();
-            return CONTAINS.iter().any(|k| norm.contains(k)) || EXACT.contains(&norm.as_str());
-        };
-        *slot = fold_char(c).filter(char::is_ascii).map_or(0xFF, |a| a as u8);
+    let mut push = |b: u8| {
+        let slot = buf.get_mut(len)?;
+        *slot = b;
         len += 1;
+        Some(())
+    };
+    let fits = if key.is_ascii() {
+        key.bytes().filter(|b| !matches!(b, b'_' | b'-' | b'.' | b' ')).try_for_each(|b| push(b.to_ascii_lowercase()))
+    } else {
+        key.chars()
+            .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+            .try_for_each(|c| push(fold_char(c).filter(char::is_ascii).map_or(0xFF, |a| a as u8)))
+    };
+    if fits.is_none() {
+        // Longer than any key worth hiding behind: judged all the same, on the heap.
+        let norm: String =
+            key.chars().filter(|c| !matches!(c, '_' | '-' | '.' | ' ')).map(|c| fold_char(c).unwrap_or(c)).collect();
+        return INTERNAL_INSIDE.iter().any(|k| norm.contains(k)) || INTERNAL_EXACT.contains(&norm.as_str());
     }
     let norm = &buf[..len];
-    CONTAINS.iter().any(|k| norm.windows(k.len()).any(|w| w == k.as_bytes()))
-        || EXACT.iter().any(|k| norm == k.as_bytes())
+    // A pattern can start only at one of the few bytes patterns start with: one table lookup per
+    // position, a full compare rarely.
+    (0..len).any(|i| {
+        STARTS_INSIDE[usize::from(norm[i])] && INTERNAL_INSIDE.iter().any(|k| norm[i..].starts_with(k.as_bytes()))
+    }) || INTERNAL_EXACT.iter().any(|k| norm == k.as_bytes())
 }
+
+/// Folded keys that are internal wherever they appear inside a key.
+const INTERNAL_INSIDE: [&str; 8] =
+    ["project", "account", "accesskey", "secret", "credential", "apikey", "password", "endpoint"];
+/// Folded keys that are internal only as the whole key.
+const INTERNAL_EXACT: [&str; 9] =
+    ["model", "officialmodel", "upstreammodel", "sku", "trn", "ownerid", "userid", "createdby", "creator"];
+
+/// The bytes an [`INTERNAL_INSIDE`] pattern starts with.
+const STARTS_INSIDE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < INTERNAL_INSIDE.len() {
+        table[INTERNAL_INSIDE[i].as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// Why the upstream refused the channel itself, for the operator's metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
