@@ -39,6 +39,8 @@ pub struct Endpoint {
     pub(super) port: u16,
     /// Path prefix of the base URL, without a trailing slash ("" for none).
     prefix: String,
+    /// The `Host` header's value, built once: every request sends it.
+    authority: String,
     pub(super) ca: Option<Arc<Box<[X509]>>>,
     /// Separates pooled connections by trust: pingora's pool key covers address, SNI and the
     /// verify flags but not the CA, so without this a connection verified against one
@@ -72,9 +74,11 @@ impl Endpoint {
                 (Some(Arc::new(certs.into_boxed_slice())), std::hash::Hasher::finish(&h) | 1)
             }
         };
+        let host = host.trim_matches(['[', ']']).to_string();
         Ok(Endpoint {
+            authority: authority(&host, port, tls),
             tls,
-            host: host.trim_matches(['[', ']']).to_string(),
+            host,
             port,
             prefix: url.path().trim_end_matches('/').to_string(),
             ca,
@@ -83,14 +87,8 @@ impl Endpoint {
     }
 
     /// The value of the `Host` header.
-    pub fn authority(&self) -> String {
-        let default = if self.tls { 443 } else { 80 };
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        if self.port == default {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
+    pub fn authority(&self) -> &str {
+        &self.authority
     }
 
     pub fn host(&self) -> &str {
@@ -100,5 +98,16 @@ impl Endpoint {
     /// `path` starts with '/'.
     pub fn path(&self, path: &str) -> String {
         format!("{}{path}", self.prefix)
+    }
+}
+
+/// `host[:port]`, the port left out when it is the scheme's own, an IPv6 literal bracketed.
+fn authority(host: &str, port: u16, tls: bool) -> String {
+    let default = if tls { 443 } else { 80 };
+    let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+    if port == default {
+        host
+    } else {
+        format!("{host}:{port}")
     }
 }
