@@ -18,7 +18,7 @@
 //! so that the machine's changing load falls on all of them alike.
 //!
 //! `cargo bench --bench load` (env `LOAD_SECS` per target, `LOAD_CONCURRENCY`, `LOAD_ONLY=get`
-//! to run only the GET phase, `LOAD_ALLOCS=1` to count heap allocations per request; `LOAD_IDLE=N`
+//! to run only the GET phase, `LOAD_ALLOCS=1` to count heap allocations per request, `LOAD_VERBOSE=1` to print every slice; `LOAD_IDLE=N`
 //! adds the idle keep-alive check: N client connections held open, RSS sampled for
 //! `LOAD_IDLE_SECS`).
 
@@ -275,11 +275,15 @@ async fn interleaved(targets: Vec<Target>, secs: u64, concurrency: usize, rate: 
     }
     let slice = slice_length().as_secs_f64();
     let rounds = ((secs as f64 / slice).ceil() as usize).max(1);
+    let verbose = std::env::var("LOAD_VERBOSE").is_ok_and(|v| v == "1");
     for round in 0..rounds {
         // The order rotates, so no target always follows the same one.
         for i in 0..drivers.len() {
             let k = (i + round) % drivers.len();
             drivers[k].slice(slice, concurrency, rate).await;
+            if verbose {
+                println!("    round {round} target {k}: {:.0} rps", drivers[k].stats.per_slice.last().copied().unwrap_or(0.0));
+            }
         }
     }
     drivers.into_iter().map(|d| d.stats).collect()
