@@ -10,4 +10,5 @@ pub mod harness;
 pub mod node;
 pub mod redis;
 pub mod tls_front;
+pub mod turns;
 pub mod wait;
