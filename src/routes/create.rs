@@ -54,6 +54,8 @@ struct Create<'a> {
     tenant: &'a TenantRecord,
     task: &'a CreateTask<'a>,
     intent: &'a Intent,
+    /// The intent is already on this attempt's channel (written alongside the admission).
+    intent_written: bool,
 }
 
 /// The channel the last attempt skipped, counted as a failover once the next one is known.
@@ -77,22 +79,27 @@ pub async fn handle(edge: &Edge, tenant: &TenantRecord, req: &Request) -> Result
     let candidates = choose_channels(edge, tenant, &task).await?;
     // The admission slot is named like the intent: one id traces the create through both.
     let intent = Intent { tenant: tenant.id.clone(), id: format!("{:016x}", rand::random::<u64>()), at_ms: now_ms() };
-    crate::limits::admit(edge, tenant, &task, &intent.id, intent.at_ms).await?;
+    let written = admit_with_intent(edge, tenant, &task, &intent, candidates.routes.first()).await?;
 
     // Failover moves only creates that certainly created nothing (full, 429, never sent), so a
     // customer's request never becomes two upstream tasks.
     let mut skipped: Option<Skip> = None;
     let mut busy: Option<SkipReason> = None;
     let mut unreachable: Option<ApiError> = None;
-    for route in &candidates.routes {
+    for (i, route) in candidates.routes.iter().enumerate() {
         if let Some(Skip { from, reason }) = skipped.take() {
             count_failover(edge, &from, &route.channel.conf.id, reason);
         }
+        let intent_written = written && i == 0;
         let breaker = &route.channel.breaker;
         let outcome = if breaker.skip(std::time::Instant::now()) {
+            if intent_written {
+                forget_intent(edge, &route.channel.conf.id, &intent).await;
+            }
             Attempt::Skipped { reason: SkipReason::CircuitOpen, error: None }
         } else {
-            let outcome = attempt(edge, Create { tenant, task: &task, intent: &intent }, route).await;
+            let create = Create { tenant, task: &task, intent: &intent, intent_written };
+            let outcome = attempt(edge, create, route).await;
             track_circuit(edge, route, &outcome);
             outcome
         };
@@ -171,25 +178,33 @@ fn count_failover(edge: &Edge, from: &str, to: &str, reason: SkipReason) {
 /// path that returns `Skipped` has given back the channel's room and intent; the tenant's slot
 /// stays with the caller, which tries the next channel.
 async fn attempt(edge: &Edge, create: Create<'_>, route: &ChannelRoute) -> Attempt {
-    let Create { tenant, task, intent } = create;
+    let Create { tenant, task, intent, intent_written } = create;
     let channel = &route.channel;
     let channel_id = channel.conf.id.clone();
     match crate::capacity::take(edge, channel, &intent.id, now_ms()).await {
         Ok(crate::capacity::Room::Taken) => {}
         Ok(crate::capacity::Room::Full { active, max }) => {
-            return Attempt::Skipped { reason: SkipReason::Full { active, max }, error: None }
+            if intent_written {
+                forget_intent(edge, &channel_id, intent).await;
+            }
+            return Attempt::Skipped { reason: SkipReason::Full { active, max }, error: None };
         }
         Err(e) => {
+            if intent_written {
+                forget_intent(edge, &channel_id, intent).await;
+            }
             crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
             return Attempt::Answered(Err(e));
         }
     }
     // Write-ahead, and fail closed: if the store cannot take the intent, create nothing upstream;
     // if the process dies after the upstream answers, the intent is what the orphan scan finds.
-    if let Err(e) = edge.store.put_intent(&channel_id, intent).await {
-        crate::capacity::give_back(edge, channel, &intent.id).await;
-        crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
-        return Attempt::Answered(Err(e.into()));
+    if !intent_written {
+        if let Err(e) = edge.store.put_intent(&channel_id, intent).await {
+            crate::capacity::give_back(edge, channel, &intent.id).await;
+            crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
+            return Attempt::Answered(Err(e.into()));
+        }
     }
 
     let body = Bytes::from(task.upstream_body(&route.official_model));
@@ -202,9 +217,7 @@ async fn attempt(edge: &Edge, create: Create<'_>, route: &ChannelRoute) -> Attem
         Err(e) => !e.may_have_acted(),
     };
     if created_nothing {
-        // A failure is counted and logged by the store; a stale intent only costs the orphan
-        // scan a look.
-        let _ = edge.store.drop_intent(&channel_id, intent).await;
+        forget_intent(edge, &channel_id, intent).await;
         crate::capacity::give_back(edge, channel, &intent.id).await;
     }
     // Only these two certainly created nothing *and* say another channel may do better.
@@ -229,7 +242,7 @@ async fn finish(
     route: &ChannelRoute,
     sent: Result<UpstreamResponse, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let Create { tenant, task, intent } = create;
+    let Create { tenant, task, intent, .. } = create;
     let channel_id = route.channel.conf.id.clone();
     let resp = sent?;
     if resp.status != 200 {
@@ -265,10 +278,24 @@ async fn finish(
         prepaid: tenant.limits.prepaid,
     };
     crate::scope::note_task(&id);
-    record_ownership(edge, &tenant.id, &record).await?;
-    // Ownership is recorded (or journaled): if the claim fails (counted and logged by the
-    // store), the orphan scan falls back to the tenant's records.
-    let _ = edge.store.claim(&channel_id, &id, intent).await;
+    // The record (tenant's slot) and the claim (channel's slot) are independent writes: both go
+    // in one round trip, and the id is released only once both have answered. A claim that
+    // fails (counted and logged by the store) leaves the orphan scan to read the tenant's
+    // records. A record that fails past the journal too must not leave the claim behind, or the
+    // orphan scan would take the unrecorded task for owned.
+    let (recorded, claimed) =
+        tokio::join!(record_ownership(edge, &tenant.id, &record), edge.store.claim(&channel_id, &id, intent));
+    if let Err(e) = recorded {
+        if claimed.is_ok() {
+            if let Err(ue) = edge.store.unclaim(&channel_id, &id, intent).await {
+                log::error!(
+                    "tenant={} task {id} unrecorded but its claim on channel {channel_id} stays ({ue}): the orphan scan will not report it",
+                    tenant.id
+                );
+            }
+        }
+        return Err(e);
+    }
     log::info!("tenant={} created task {} on channel {}", tenant.id, id, record.channel);
     // The create answer is passed through as the upstream gave it (`{"id":"cgt-…"}`).
     Ok(Reply::raw(200, resp.body).with_request_id(resp.request_id))
@@ -328,6 +355,42 @@ async fn check_media_hosts(edge: &Edge, urls: &[MediaUrl]) -> Result<(), ApiErro
         check_public_host(edge, &m.param, &m.url).await?;
     }
     Ok(())
+}
+
+/// Takes the create's admission slot and, alongside it, writes the write-ahead intent on the
+/// first channel to be tried: two independent writes (the tenant's slot and the channel's) in
+/// one round trip. Either failing undoes the other, so a refused create leaves nothing behind
+/// but, at worst, a stale intent. Returns whether the intent was written.
+async fn admit_with_intent(
+    edge: &Edge,
+    tenant: &TenantRecord,
+    task: &CreateTask<'_>,
+    intent: &Intent,
+    first: Option<&ChannelRoute>,
+) -> Result<bool, ApiError> {
+    let admit = crate::limits::admit(edge, tenant, task, &intent.id, intent.at_ms);
+    let Some(route) = first else { return admit.await.map(|()| false) };
+    let channel = route.channel.conf.id.as_str();
+    let (admitted, written) = tokio::join!(admit, edge.store.put_intent(channel, intent));
+    match (admitted, written) {
+        (Ok(()), Ok(())) => Ok(true),
+        (Ok(()), Err(e)) => {
+            crate::limits::release(edge, &tenant.id, &intent.id, now_ms()).await;
+            Err(e.into())
+        }
+        (Err(e), written) => {
+            if written.is_ok() {
+                forget_intent(edge, channel, intent).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The create made nothing on `channel`: its intent goes. A failure is counted and logged by
+/// the store; a stale intent only costs the orphan scan a look.
+async fn forget_intent(edge: &Edge, channel: &str, intent: &Intent) {
+    let _ = edge.store.drop_intent(channel, intent).await;
 }
 
 /// Writes ownership before the response is released; the journal catches a store failure.

@@ -112,7 +112,7 @@ impl Keys {
         format!("{}:{{c:{channel}}}:{rest}", self.prefix)
     }
     /// ZSET: create intents on a channel (`<tenant>|<intent id>` by ms), written before the
-    /// upstream create and removed once ownership is recorded: what a crash in between leaves.
+    /// upstream create and removed as ownership is recorded: what a crash in between leaves.
     pub fn intents(&self, channel: &str) -> String {
         self.channel_key(channel, "intents")
     }

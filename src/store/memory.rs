@@ -282,6 +282,16 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn unclaim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let c = inner.channels.entry(channel.to_string()).or_default();
+        c.owned.remove(task_id);
+        if !c.intents.contains(intent) {
+            c.intents.push(intent.clone());
+        }
+        Ok(())
+    }
+
     async fn channel_owner(&self, channel: &str, task_id: &str) -> StoreResult<Option<String>> {
         Ok(self.lock().channels.get(channel).and_then(|c| c.owned.get(task_id).cloned()))
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Every operation of the [`Store`] trait, as its metrics label.
-pub const STORE_OPS: [&str; 40] = [
+pub const STORE_OPS: [&str; 41] = [
     "ping",
     "put_tenant",
     "tenant",
@@ -36,6 +36,7 @@ pub const STORE_OPS: [&str; 40] = [
     "put_intent",
     "drop_intent",
     "claim",
+    "unclaim",
     "channel_owner",
     "intents",
     "record_orphan",
@@ -158,6 +159,9 @@ impl Store for MeteredStore {
     }
     async fn claim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
         self.timed("claim", self.inner.claim(channel, task_id, intent)).await
+    }
+    async fn unclaim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
+        self.timed("unclaim", self.inner.unclaim(channel, task_id, intent)).await
     }
     async fn channel_owner(&self, channel: &str, task_id: &str) -> StoreResult<Option<String>> {
         self.timed("channel_owner", self.inner.channel_owner(channel, task_id)).await

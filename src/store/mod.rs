@@ -395,9 +395,12 @@ pub trait Store: Send + Sync + 'static {
     async fn put_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()>;
     /// The create failed: nothing to trace.
     async fn drop_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()>;
-    /// The create succeeded and its ownership is recorded: the channel-wide owner index learns
-    /// the task and the intent is resolved.
+    /// The create succeeded and its ownership is being recorded (alongside, in the same round
+    /// trip): the channel-wide owner index learns the task and the intent is resolved.
     async fn claim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()>;
+    /// Undoes a claim made alongside a record that then failed (neither stored nor journaled):
+    /// the owner index forgets the task and the intent is back, so the orphan scan finds it.
+    async fn unclaim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()>;
     /// The tenant owning `task_id` on `channel`, from the channel-wide index.
     async fn channel_owner(&self, channel: &str, task_id: &str) -> StoreResult<Option<String>>;
     /// Unresolved intents on a channel newer than `since_ms` (older ones are pruned).

@@ -976,9 +976,10 @@ impl Store for RedisStore {
 
     async fn put_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()> {
         let (key, member, ttl) = (self.keys.intents(channel), intent_member(intent), self.ttl_secs());
+        // Pipelined, not MULTI: a TTL left unset by a connection lost in between is set by the
+        // next intent, and the orphan scan prunes old entries anyway.
         self.run("put_intent", |mut c| async move {
             ::redis::pipe()
-                .atomic()
                 .cmd("ZADD")
                 .arg(&key)
                 .arg(intent.at_ms)
@@ -1007,9 +1008,10 @@ impl Store for RedisStore {
         let (owned, intents, member) = (self.keys.owned(channel), self.keys.intents(channel), intent_member(intent));
         // The upstream keeps tasks 7 days; the index outlives that, so a listed task is always known.
         let ttl = self.ttl_secs().max(8 * 86_400);
+        // Pipelined in this order, not MULTI: an intent removed without its owner entry (a
+        // connection lost in between) only leaves the orphan scan to read the tenant's record.
         self.run("claim", |mut c| async move {
             ::redis::pipe()
-                .atomic()
                 .cmd("HSET")
                 .arg(&owned)
                 .arg(task_id)
@@ -1021,6 +1023,26 @@ impl Store for RedisStore {
                 .ignore()
                 .cmd("ZREM")
                 .arg(&intents)
+                .arg(&member)
+                .ignore()
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    async fn unclaim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
+        let (owned, intents, member) = (self.keys.owned(channel), self.keys.intents(channel), intent_member(intent));
+        self.run("unclaim", |mut c| async move {
+            ::redis::pipe()
+                .atomic()
+                .cmd("HDEL")
+                .arg(&owned)
+                .arg(task_id)
+                .ignore()
+                .cmd("ZADD")
+                .arg(&intents)
+                .arg(intent.at_ms)
                 .arg(&member)
                 .ignore()
                 .query_async::<()>(&mut c)

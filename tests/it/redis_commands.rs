@@ -1,5 +1,6 @@
-//! What a GET costs in Redis commands, counted with `INFO commandstats` on the test's own
-//! redis-server (never timed): a warm GET reads nothing, a cold one reads the task once. And that
+//! What a GET and a create cost in Redis commands, counted with `INFO commandstats` on the test's own
+//! redis-server (never timed): a warm GET reads nothing, a cold one reads the task once, a create
+//! spends twenty commands in two round trips. And that
 //! the cache stays coherent across nodes sharing one Redis: a DELETE, a revoked token or a
 //! disabled tenant on one node takes effect on another within `store.cache.max_stale_ms`, also
 //! when the invalidation link is cut.
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use support::edge_node::EdgeNode;
 use support::harness::{minimal_task, task_path, token, Harness, Options, TASKS};
 use support::redis::{commands_between, RedisServer};
+use support::turns::TurnCounter;
 use support::wait::until;
 
 const MODEL: &str = "dreamina-seedance-2-0";
@@ -68,6 +70,47 @@ async fn a_warm_get_costs_no_redis_command_and_a_cold_one_a_single_read() {
 
     // Another tenant asking for the cached id gets the same 404 as for an unknown one, from Redis.
     assert_eq!(node.get("globex", &id).await, 404);
+}
+
+/// What a create costs on an uncapped channel for a tenant without limits, once its token is
+/// cached: the admission script, the intent, the record with its three list indexes and
+/// pending entry, and the claim. Index maintenance (pruning, TTL) is due at most hourly per
+/// index, so a warm create only reads each index's TTL.
+#[tokio::test]
+async fn a_create_costs_twenty_redis_commands_in_two_round_trips() {
+    let h = harness().await;
+    let relay = TurnCounter::start(h.redis.port()).await;
+    let node = EdgeNode::start_on(&h, &relay.url(), BOUND).await;
+    node.create("acme", MODEL).await;
+    node.create("acme", MODEL).await;
+
+    let (before, turns_before) = (command_calls(&h.redis), relay.turns().len());
+    let id = node.create("acme", MODEL).await;
+    let spent = commands_between(&before, &command_calls(&h.redis));
+    // The admission with the intent, then the record with the claim.
+    let turns: Vec<_> = relay.turns().split_off(turns_before).into_iter().filter(|t| t.is_work()).collect();
+    assert_eq!(turns.len(), 2, "round trips of a create: {turns:?}");
+    let expected: BTreeMap<String, u64> = [
+        // admit.lua (its stale-slot sweep and the slot), put_task.lua
+        ("evalsha", 2),
+        ("zrangebyscore", 1),
+        // slot, intent, three list indexes, pending
+        ("zadd", 6),
+        // intent, record, pending, owner index
+        ("expire", 4),
+        // record, owner index
+        ("hset", 2),
+        ("incr", 1),
+        ("ttl", 3),
+        // the claim resolves the intent
+        ("zrem", 1),
+    ]
+    .into_iter()
+    .map(|(c, n)| (c.to_string(), n))
+    .collect();
+    assert_eq!(spent, expected, "a warm create");
+    assert_eq!(spent.values().sum::<u64>(), 20);
+    assert_eq!(node.get("acme", &id).await, 200);
 }
 
 #[tokio::test]

@@ -422,6 +422,12 @@ async fn intents_claims_and_orphans(s: &dyn Store) {
     assert_eq!(s.channel_owner("main", "cgt-2").await.unwrap(), None);
     assert_eq!(s.intents("main", 0).await.unwrap(), [intent("i1", 1_000)], "dropped and claimed intents are resolved");
     assert!(s.intents("main", 1_001).await.unwrap().is_empty(), "older intents are pruned");
+    // A claim taken back (its record failed): the task is unknown again, its intent back.
+    s.put_intent("main", &intent("i4", 4_000)).await.unwrap();
+    s.claim("main", "cgt-4", &intent("i4", 4_000)).await.unwrap();
+    s.unclaim("main", "cgt-4", &intent("i4", 4_000)).await.unwrap();
+    assert_eq!(s.channel_owner("main", "cgt-4").await.unwrap(), None);
+    assert_eq!(s.intents("main", 3_500).await.unwrap(), [intent("i4", 4_000)]);
 
     let orphan = Orphan {
         channel: "main".into(),

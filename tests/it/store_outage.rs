@@ -125,3 +125,44 @@ async fn a_garbage_journal_line_is_kept_aside_and_the_good_lines_replay() {
     assert_eq!(h.edge.journal.as_ref().unwrap().pending(), 0);
     assert!(h.metrics().contains("\nseedance_journal_corrupt_lines_total 1\n"), "{}", h.metrics());
 }
+
+/// The record and the claim go to Redis together. When the record fails (here: the tenant's keys
+/// become off limits while the upstream is creating) and there is no journal, the claim that
+/// succeeded alongside it is taken back: the owner index must not name an unrecorded task, or the
+/// orphan scan would never report it.
+#[tokio::test]
+async fn a_create_recorded_nowhere_leaves_no_claim_and_the_orphan_scan_finds_it() {
+    use seedance_edge::billing::orphans::{scan, Window};
+    let h = Harness::start().await;
+    h.fault_next_create("delay:800");
+    let create = {
+        let (client, url, token) = (h.client.clone(), format!("{}{TASKS}", h.base), support::harness::token("acme"));
+        tokio::spawn(async move {
+            let r = client.post(url).bearer_auth(token).json(&minimal_task("dreamina-seedance-2-0")).send().await;
+            let r = r.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    let arrived = wait::until("the create reaches the upstream", Duration::from_secs(10), || async {
+        h.fake.requests().iter().any(|r| r.method == "POST" && r.path.ends_with("/tasks"))
+    })
+    .await;
+    assert!(arrived);
+    // Only the channels' keys stay writable: the record fails, the claim does not.
+    h.redis.cli(&["ACL", "SETUSER", "default", "resetkeys", "~sde:{c:*"]);
+    let (status, raw) = create.await.unwrap();
+    h.redis.cli(&["ACL", "SETUSER", "default", "allkeys"]);
+    assert_eq!(status, 503, "{raw}");
+    assert!(raw.contains("store_unavailable"), "{raw}");
+    assert_eq!(h.fake.creates(), 1);
+
+    let found = scan(&h.edge, Window { grace_secs: 0, window_secs: 3600 }).await.unwrap();
+    assert_eq!(found, 1, "the unrecorded task is an orphan");
+    let mut orphans = Vec::new();
+    for c in ["dead", "fo", "main", "revoked", "unopened"] {
+        orphans.extend(h.edge.store.orphans(c).await.unwrap());
+    }
+    assert_eq!(orphans.len(), 1, "{orphans:?}");
+    assert_eq!(orphans[0].probable_tenant.as_deref(), Some("acme"), "the intent is back");
+    assert_eq!(h.edge.store.channel_owner("main", &orphans[0].task_id).await.unwrap(), None);
+}

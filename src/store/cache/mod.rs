@@ -235,6 +235,9 @@ impl Store for CachedStore {
     async fn claim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
         self.inner.claim(channel, task_id, intent).await
     }
+    async fn unclaim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
+        self.inner.unclaim(channel, task_id, intent).await
+    }
     async fn channel_owner(&self, channel: &str, task_id: &str) -> StoreResult<Option<String>> {
         self.inner.channel_owner(channel, task_id).await
     }

@@ -12,4 +12,5 @@ pub mod node;
 pub mod redis;
 pub mod redis_cluster;
 pub mod tls_front;
+pub mod turns;
 pub mod wait;
