@@ -282,7 +282,10 @@ async fn interleaved(targets: Vec<Target>, secs: u64, concurrency: usize, rate: 
             let k = (i + round) % drivers.len();
             drivers[k].slice(slice, concurrency, rate).await;
             if verbose {
-                println!("    round {round} target {k}: {:.0} rps", drivers[k].stats.per_slice.last().copied().unwrap_or(0.0));
+                println!(
+                    "    round {round} target {k}: {:.0} rps",
+                    drivers[k].stats.per_slice.last().copied().unwrap_or(0.0)
+                );
             }
         }
     }
