@@ -225,7 +225,7 @@ impl Reconciler {
         for (id, _) in due {
             match store.task(tenant, id).await {
                 Ok(Some(r)) if !is_terminal(&r.status) || (r.status == "succeeded" && r.settlement.is_none()) => {
-                    records.push(r)
+                    records.push(Arc::unwrap_or_clone(r))
                 }
                 Ok(_) => store.reschedule(tenant, id, None).await?,
                 Err(e @ StoreError::Corrupt { .. }) => {

@@ -9,13 +9,14 @@ use crate::store::{TaskRecord, TenantRecord};
 use bytes::Bytes;
 use seedance_filters::task::{is_plausible_task_id, rewrite_error_body, rewrite_task_answer};
 use seedance_filters::{ApiError, ErrorCode};
+use std::sync::Arc;
 
 pub fn task_not_found(id: &str) -> ApiError {
     ApiError::with_param(ErrorCode::TaskNotFound, "task_id", format!("task {id} does not exist in this account"))
 }
 
 /// The caller's own, visible task record — or 404, the same for "never existed" and "not yours".
-pub async fn owned_task(edge: &Edge, tenant: &TenantRecord, id: &str) -> Result<TaskRecord, ApiError> {
+pub async fn owned_task(edge: &Edge, tenant: &TenantRecord, id: &str) -> Result<Arc<TaskRecord>, ApiError> {
     if !is_plausible_task_id(id) {
         return Err(task_not_found(id));
     }

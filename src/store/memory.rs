@@ -6,7 +6,7 @@ use super::*;
 use crate::clock::now_ms;
 use seedance_filters::task::is_terminal;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 #[derive(Default)]
@@ -210,8 +210,8 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>> {
-        Ok(self.lock().tenants.get(tenant).and_then(|t| t.tasks.get(id).cloned()))
+    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<Arc<TaskRecord>>> {
+        Ok(self.lock().tenants.get(tenant).and_then(|t| t.tasks.get(id).cloned()).map(Arc::new))
     }
 
     async fn open_tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {

@@ -196,7 +196,7 @@ impl Store for MeteredStore {
     async fn put_task_if_absent(&self, tenant: &str, task: &TaskRecord) -> StoreResult<bool> {
         self.timed("put_task_if_absent", self.inner.put_task_if_absent(tenant, task)).await
     }
-    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>> {
+    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<Arc<TaskRecord>>> {
         self.timed("task", self.inner.task(tenant, id)).await
     }
     async fn open_tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {

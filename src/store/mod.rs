@@ -14,6 +14,7 @@ pub use page::{StatusMatch, TaskPage, TaskPageQuery};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Why the store could not answer. Both map to 503 `store_unavailable`: the edge fails closed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -350,7 +351,7 @@ pub struct AssetRecord {
 pub trait Store: Send + Sync + 'static {
     /// The invalidation feed of a store that caches reads (`None`: nothing is cached below, and
     /// caches above it can only trust a TTL). The authenticator listens to it.
-    fn coherence(&self) -> Option<std::sync::Arc<cache::coherence::Coherence>> {
+    fn coherence(&self) -> Option<Arc<cache::coherence::Coherence>> {
         None
     }
 
@@ -374,7 +375,9 @@ pub trait Store: Send + Sync + 'static {
     async fn put_task(&self, tenant: &str, task: &TaskRecord) -> StoreResult<()>;
     /// Like `put_task` but never overwrites an existing record (journal replay).
     async fn put_task_if_absent(&self, tenant: &str, task: &TaskRecord) -> StoreResult<bool>;
-    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>>;
+    /// A task record, shared: a cached one is handed out without copying its strings (the
+    /// audit snapshot alone may be kilobytes) on every GET.
+    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<Arc<TaskRecord>>>;
     /// The tenant's visible tasks whose recorded status is not terminal (queued, running),
     /// newest first: the tasks whose current status only the upstream knows. Bounded by the
     /// tenant's unfinished tasks within the retention, not by its history.

@@ -17,6 +17,7 @@ use ::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerTyp
 use ::redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 use seedance_filters::task::is_terminal;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -599,14 +600,14 @@ impl RedisStore {
         conn: &mut MultiplexedConnection,
         tenant: &str,
         id: &str,
-    ) -> Option<StoreResult<Option<TaskRecord>>> {
+    ) -> Option<StoreResult<Option<Arc<TaskRecord>>>> {
         let mut cmd = ::redis::cmd("HGETALL");
         cmd.arg(self.keys.task(tenant, id));
         let h: HashMap<String, String> = match self.on_tracked("task", conn, cmd).await? {
             Ok(h) => h,
             Err(e) => return Some(Err(e)),
         };
-        Some(if h.is_empty() { Ok(None) } else { parse_task("task", id, h).map(Some) })
+        Some(if h.is_empty() { Ok(None) } else { parse_task("task", id, h).map(|t| Some(Arc::new(t))) })
     }
 
     pub async fn tracked_token_tenant(
@@ -874,7 +875,7 @@ impl Store for RedisStore {
         self.write_task("put_task_if_absent", tenant, task, true).await
     }
 
-    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>> {
+    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<Arc<TaskRecord>>> {
         let key = self.keys.task(tenant, id);
         let h: HashMap<String, String> = self
             .run("task", |mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await })
@@ -882,7 +883,7 @@ impl Store for RedisStore {
         if h.is_empty() {
             return Ok(None);
         }
-        parse_task("task", id, h).map(Some)
+        parse_task("task", id, h).map(|t| Some(Arc::new(t)))
     }
 
     async fn open_tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {

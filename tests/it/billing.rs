@@ -63,7 +63,7 @@ async fn every_sku_is_priced_to_the_nano_dollar() {
         h.finish(&id, "succeeded", tokens, final_res);
         let g = h.get(tenant, &format!("{TASKS}/{id}")).await;
         assert_eq!(g.body["status"], "succeeded");
-        let rec = h.edge.store.task(tenant, &id).await.unwrap().unwrap();
+        let rec = h.edge.store.task(tenant, &id).await.unwrap().as_deref().cloned().unwrap();
         let s = rec.settlement.unwrap_or_else(|| panic!("{model} {sku}: not settled"));
         assert_eq!(s.sku, sku, "{model} {requested}->{final_res} video={video}");
         assert_eq!(s.tokens, tokens);
@@ -92,7 +92,7 @@ async fn failed_expired_and_cancelled_are_never_billed() {
             let g = h.get("acme", &format!("{TASKS}/{id}")).await;
             assert_eq!(g.body["status"], status);
         }
-        let rec = h.edge.store.task("acme", &id).await.unwrap().unwrap();
+        let rec = h.edge.store.task("acme", &id).await.unwrap().as_deref().cloned().unwrap();
         assert_eq!(rec.status, status);
         assert!(rec.settlement.is_none());
     }

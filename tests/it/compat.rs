@@ -193,7 +193,7 @@ async fn a_deleted_succeeded_task_is_billed_on_completion_tokens() {
     h.finish(&id, "succeeded", 40_594, "480p");
     let g = h.get("acme", &task_path(&id)).await;
     assert_eq!(g.body["usage"]["completion_tokens"], 40_594, "{}", g.raw);
-    let rec = h.edge.store.task("acme", &id).await.unwrap().unwrap();
+    let rec = h.edge.store.task("acme", &id).await.unwrap().as_deref().cloned().unwrap();
     let s = rec.settlement.expect("settled");
     assert_eq!(s.tokens, 40_594);
     // 40594 tokens at 5.6 USD per million, in nano-USD.

@@ -81,7 +81,7 @@ async fn create_on(h: &Harness, tenant: &str) -> String {
     let r = h.post(tenant, TASKS, &minimal_task(MODEL)).await;
     assert_eq!(r.status, 200, "create: {}", r.raw);
     let id = r.body["id"].as_str().expect("id").to_string();
-    h.edge.store.task(tenant, &id).await.expect("store answers").expect("recorded").channel
+    h.edge.store.task(tenant, &id).await.expect("store answers").expect("recorded").channel.clone()
 }
 
 /// A create answered with its `Retry-After` header, which [`Harness::post`] does not keep.

@@ -67,7 +67,7 @@ async fn unbelievable_usage_is_held_for_review_and_never_breaks_reads() {
         assert!(metrics.contains(&line), "{line} missing (each task counted once):\n{metrics}");
     }
     for (id, (_, reason)) in ids.iter().zip(cases.iter()) {
-        let rec = h.edge.store.task("acme", id).await.unwrap().unwrap();
+        let rec = h.edge.store.task("acme", id).await.unwrap().as_deref().cloned().unwrap();
         assert!(rec.settlement.is_none(), "{id} was billed");
         assert_eq!(rec.quarantine.as_ref().map(|q| q.reason.as_str()), Some(*reason), "{id}");
     }
@@ -148,7 +148,7 @@ async fn a_30_mib_create_costs_a_small_multiple_of_its_body() {
     let store = seedance_edge::store::redis::RedisStore::connect(&redis.url(), "sde", Default::default()).unwrap();
     use seedance_edge::store::Store;
     let page = store.task_page("acme", &seedance_edge::store::TaskPageQuery::page(1, 500)).await.unwrap();
-    let rec = store.task("acme", &page.records[0].id).await.unwrap().unwrap();
+    let rec = store.task("acme", &page.records[0].id).await.unwrap().as_deref().cloned().unwrap();
     let snap = rec.upstream_request.unwrap_or_default();
     assert!(snap.len() <= 16 * 1024, "audit snapshot of {} bytes", snap.len());
     assert!(snap.contains("x_junk"), "{snap}");
@@ -270,7 +270,7 @@ async fn a_task_whose_settlement_cannot_be_recorded_is_not_deleted_upstream() {
     // Once the usage is there, the same DELETE settles, then deletes.
     h.finish(&id, "succeeded", 40_594, "480p");
     assert_eq!(h.delete("acme", &task_path(&id)).await.status, 200);
-    let rec = h.edge.store.task("acme", &id).await.unwrap().unwrap();
+    let rec = h.edge.store.task("acme", &id).await.unwrap().as_deref().cloned().unwrap();
     assert_eq!(rec.settlement.map(|s| s.tokens), Some(40_594));
     assert!(rec.hidden);
 }

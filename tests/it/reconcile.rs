@@ -48,7 +48,7 @@ async fn unreadable_state_of_one_tenant_does_not_stop_another_tenants_settlement
     let finished = reconciler.pass().await.expect("the pass goes on past unreadable state");
 
     assert_eq!(finished, 1);
-    let settled = h.edge.store.task("globex", &globex).await.unwrap().unwrap();
+    let settled = h.edge.store.task("globex", &globex).await.unwrap().as_deref().cloned().unwrap();
     assert!(settled.settlement.is_some(), "globex's task is settled despite acme's and its own bad records");
     assert_eq!(h.edge.store.ledger("globex", 0).await.unwrap().len(), 1);
     assert_eq!(sample(&h, "seedance_reconcile_skipped_total{reason=\"record_unreadable\"}"), Some(3.0));
@@ -87,7 +87,7 @@ async fn a_deferred_settlement_is_counted_and_shown_on_the_task() {
 
     // The upstream says succeeded but reports no usage: nothing to bill yet.
     let id = h.create("acme", "dreamina-seedance-2-0").await;
-    let record = h.edge.store.task("acme", &id).await.unwrap().unwrap();
+    let record = h.edge.store.task("acme", &id).await.unwrap().as_deref().cloned().unwrap();
     let no_usage = json!({"id": id, "status": "succeeded", "resolution": "480p"});
     assert_eq!(observe(&h.edge, "acme", &record, &no_usage).await, Observed::Deferred);
     assert_eq!(observe(&h.edge, "acme", &record, &no_usage).await, Observed::Deferred);
@@ -100,7 +100,7 @@ async fn a_deferred_settlement_is_counted_and_shown_on_the_task() {
     assert!(since > 1_700_000_000_000, "{shown}");
 
     // A task whose channel was removed from the configuration: the reconciler cannot ask.
-    let mut orphan = h.edge.store.task("acme", &id).await.unwrap().unwrap();
+    let mut orphan = h.edge.store.task("acme", &id).await.unwrap().as_deref().cloned().unwrap();
     orphan.id = "cgt-20260101000000-orphan".into();
     orphan.channel = "gone".into();
     orphan.settlement = None;

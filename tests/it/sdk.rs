@@ -54,9 +54,11 @@ async fn the_official_python_sdk_works_unchanged() {
     assert_eq!(summary["ok"], true);
     assert_eq!(summary["tokens"], 108_900);
     // What the SDK did is in the store: the succeeded task billed once, the cancelled one kept.
-    let done = h.edge.store.task("acme", summary["succeeded"].as_str().unwrap()).await.unwrap().unwrap();
+    let done =
+        h.edge.store.task("acme", summary["succeeded"].as_str().unwrap()).await.unwrap().as_deref().cloned().unwrap();
     assert_eq!(done.settlement.map(|s| s.tokens), Some(108_900));
-    let cancelled = h.edge.store.task("acme", summary["cancelled"].as_str().unwrap()).await.unwrap().unwrap();
+    let cancelled =
+        h.edge.store.task("acme", summary["cancelled"].as_str().unwrap()).await.unwrap().as_deref().cloned().unwrap();
     assert_eq!((cancelled.status.as_str(), cancelled.hidden), ("cancelled", true));
 }
 

@@ -24,7 +24,7 @@ async fn records_round_trip_in_the_tenants_namespace_only() {
     let s = store(&redis);
     let t = task("cgt-1", 1_700_000_000);
     s.put_task("acme", &t).await.unwrap();
-    assert_eq!(s.task("acme", "cgt-1").await.unwrap(), Some(t.clone()));
+    assert_eq!(s.task("acme", "cgt-1").await.unwrap().as_deref(), Some(&t));
     assert_eq!(s.task("globex", "cgt-1").await.unwrap(), None, "another tenant's id is simply absent");
     assert!(redis.cli(&["TTL", "sde:{t:acme}:task:cgt-1"]).trim().parse::<i64>().unwrap() > 86_400);
     assert!(!s.put_task_if_absent("acme", &task("cgt-1", 1)).await.unwrap(), "replay never overwrites");
@@ -91,7 +91,7 @@ async fn settlement_is_exactly_once_under_concurrency() {
     }
     assert_eq!(won, 1);
     assert_eq!(redis.cli(&["XLEN", "sde:{t:acme}:ledger"]).trim(), "1");
-    let rec = s.task("acme", "cgt-1").await.unwrap().unwrap();
+    let rec = s.task("acme", "cgt-1").await.unwrap().as_deref().cloned().unwrap();
     let by = rec.settlement.clone().unwrap().settled_by;
     assert_eq!(rec.status, "succeeded");
     assert_eq!(rec.settlement.unwrap().usd_nanos, 174_554_200);

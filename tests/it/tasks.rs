@@ -45,7 +45,7 @@ async fn aliases_are_normalized_in_get_list_and_store() {
     assert_eq!(l.status, 200, "{}", l.raw);
     assert_eq!(l.body["total"], 1);
     assert_eq!(l.body["items"][0]["model"], "dreamina-seedance-2-0");
-    let stored = h.edge.store.task("acme", &id).await.unwrap().unwrap();
+    let stored = h.edge.store.task("acme", &id).await.unwrap().as_deref().cloned().unwrap();
     assert_eq!(stored.public_model, "dreamina-seedance-2-0");
     assert_eq!(stored.official_model, "dreamina-seedance-2-0-260128");
 }
@@ -302,7 +302,7 @@ async fn delete_running_queued_and_terminal() {
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(upstream_deletes(&h, &queued), deletes_before, "a cancelled task is not deleted upstream");
     assert_eq!(h.get("acme", &task_path(&queued)).await.status, 404);
-    let rec = h.edge.store.task("acme", &queued).await.unwrap().unwrap();
+    let rec = h.edge.store.task("acme", &queued).await.unwrap().as_deref().cloned().unwrap();
     assert!(rec.hidden, "the audit record is kept, hidden");
     assert_eq!(rec.status, "cancelled");
 
@@ -311,7 +311,7 @@ async fn delete_running_queued_and_terminal() {
     let r = h.delete("acme", &task_path(&done)).await;
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(h.get("acme", &task_path(&done)).await.status, 404);
-    let rec = h.edge.store.task("acme", &done).await.unwrap().unwrap();
+    let rec = h.edge.store.task("acme", &done).await.unwrap().as_deref().cloned().unwrap();
     assert!(rec.settlement.is_some(), "a finished task deleted unpolled is still billed");
     let l = h.get("acme", TASKS).await;
     assert_eq!(l.body["total"], 1, "hidden tasks leave the list: {}", l.raw);
@@ -330,7 +330,7 @@ async fn upstream_failures_are_502_and_record_nothing() {
     }
     // A refused connection: a task recorded on a channel whose endpoint is a closed port.
     let id = h.create("acme", "dreamina-seedance-2-0").await;
-    let mut rec = h.edge.store.task("acme", &id).await.unwrap().unwrap();
+    let mut rec = h.edge.store.task("acme", &id).await.unwrap().as_deref().cloned().unwrap();
     rec.channel = "dead".into();
     h.edge.store.put_task("acme", &rec).await.unwrap();
     let before = h.fake.requests().len();

@@ -109,12 +109,12 @@ impl CachedStore {
         }
     }
 
-    async fn cached_task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>> {
+    async fn cached_task(&self, tenant: &str, id: &str) -> StoreResult<Option<Arc<TaskRecord>>> {
         let key = task_key(tenant, id);
         if self.coherence.usable() {
             if let Some(hit) = self.tasks.get(&key) {
                 self.coherence.count("task", "hit");
-                return Ok(Some(TaskRecord::clone(&hit)));
+                return Ok(Some(hit));
             }
         }
         let ticket = self.coherence.task_ticket(&key);
@@ -285,7 +285,7 @@ impl Store for CachedStore {
         self.changed(task_change(tenant, &task.id));
         r
     }
-    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<TaskRecord>> {
+    async fn task(&self, tenant: &str, id: &str) -> StoreResult<Option<Arc<TaskRecord>>> {
         self.cached_task(tenant, id).await
     }
     async fn open_tasks(&self, tenant: &str) -> StoreResult<Vec<TaskRecord>> {

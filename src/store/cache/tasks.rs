@@ -33,8 +33,8 @@ impl TaskCache {
     /// Keeps a record read under `ticket`, unless an invalidation of its key arrived meanwhile.
     /// Insert first, check after: an invalidation that moves the epoch after the check removes
     /// the entry itself, one that moved it before makes this remove it.
-    pub fn fill(&self, coherence: &Coherence, ticket: &Ticket, key: String, record: TaskRecord) {
-        self.entries.insert(key.clone(), Arc::new(record));
+    pub fn fill(&self, coherence: &Coherence, ticket: &Ticket, key: String, record: Arc<TaskRecord>) {
+        self.entries.insert(key.clone(), record);
         if !coherence.admits(ticket) {
             self.entries.invalidate(&key);
         }
@@ -56,8 +56,8 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    fn record(id: &str) -> TaskRecord {
-        TaskRecord::sample(id)
+    fn record(id: &str) -> Arc<TaskRecord> {
+        Arc::new(TaskRecord::sample(id))
     }
 
     fn up() -> Coherence {
