@@ -9,9 +9,9 @@ use crate::support;
 
 use seedance_edge::auth::token_sha256;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
-use support::edge_node::EdgeNode;
-use support::harness::{minimal_task, task_path, token, Harness, Options, TASKS};
+use std::time::Duration;
+use support::edge_node::{self, EdgeNode};
+use support::harness::{minimal_task, token, Harness, Options, TASKS};
 use support::redis::{commands_between, RedisServer};
 use support::turns::TurnCounter;
 use support::wait::until;
@@ -23,7 +23,6 @@ const BOUND: Duration = Duration::from_millis(1000);
 const SLACK: Duration = Duration::from_millis(1500);
 
 const TASK_HITS: &str = "seedance_cache_lookups_total{cache=\"task\",result=\"hit\"}";
-const TASK_INVALIDATIONS: &str = "seedance_cache_invalidations_total{kind=\"task\"}";
 
 /// `INFO commandstats` of the harness's Redis.
 fn command_calls(redis: &RedisServer) -> BTreeMap<String, u64> {
@@ -125,23 +124,7 @@ async fn a_delete_on_one_node_hides_the_task_on_another_within_the_bound() {
     assert_eq!(b.get("acme", &id).await, 200);
     assert!(b.sample(TASK_HITS) > hits, "node B answers from its cache");
 
-    // The task ends upstream; node A deletes it (settling first), which hides it. Node B sends
-    // nothing meanwhile, so a task invalidation it applies can only come from Redis.
-    let heard = b.sample(TASK_INVALIDATIONS);
-    h.finish(&id, "succeeded", 1000, "480p");
-    assert_eq!(a.send("acme", "DELETE", &task_path(&id)).await, 200);
-    let deleted = Instant::now();
-    let told =
-        until("node B hears of the change", BOUND + SLACK, || async { b.sample(TASK_INVALIDATIONS) > heard }).await;
-    assert!(told, "no invalidation reached node B");
-    eprintln!("node B heard of the DELETE on node A {:?} after its answer", deleted.elapsed());
-
-    // Node B answers 404 itself, as for any hidden task: the upstream is not asked.
-    let upstream_before = h.fake.requests().len();
-    for _ in 0..10 {
-        assert_eq!(b.get("acme", &id).await, 404, "node B serves the deleted task");
-    }
-    assert_eq!(h.fake.requests().len(), upstream_before, "node B asked the upstream about a hidden task");
+    edge_node::delete_on_a_reaches_b(&h, &a, &b, &id, BOUND + SLACK).await;
     // Exactly one settlement, whoever observed the success.
     assert_eq!(h.redis.cli(&["XLEN", "sde:{t:acme}:ledger"]).trim(), "1");
 }

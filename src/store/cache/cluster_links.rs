@@ -30,7 +30,7 @@
 
 use super::cluster_topology::{masters_of, Addr, ClusterSeeds};
 use super::coherence::Coherence;
-use super::invalidated_keys::apply_push;
+use super::invalidated_keys::Pushes;
 use super::link_life::{self, Ended, Link, LinkLife, Session};
 use crate::store::keys::Keys;
 use ::redis::aio::MultiplexedConnection;
@@ -146,7 +146,7 @@ impl ClusterLinks {
         // Before the first CLIENT TRACKING: a write executed after it is reported, one
         // executed before is seen by any read made once the link is up.
         let tracking_from = Instant::now();
-        let (links, mut rx) = match self.link_all(&masters).await {
+        let (links, rx) = match self.link_all(&masters).await {
             Ok(l) => l,
             Err(why) => return why,
         };
@@ -154,39 +154,22 @@ impl ClusterLinks {
         log::info!("store cache: invalidation links up on {} cluster masters", links.len());
         let interval = (self.coherence.max_stale() / 4).max(Duration::from_millis(10));
         let mut confirmable = tracking_from;
+        let mut pushes =
+            Pushes { coherence: &self.coherence, prefix: &self.prefix, rx, interrupt: &self.life.interrupt };
         for round in 0usize.. {
             let sent = Instant::now();
-            let beat = self.heartbeat(&links, &masters, round);
-            tokio::pin!(beat);
-            loop {
-                tokio::select! {
-                    biased;
-                    m = rx.recv() => if let Err(why) = apply_push(&self.coherence, &self.prefix, m) { return why },
-                    r = &mut beat => match r {
-                        Ok(()) => break,
-                        Err(why) => return why,
-                    },
-                    _ = self.life.interrupt.notified() => return "interrupted".into(),
-                }
-            }
-            // Every report sent ahead of a reply is queued by now.
-            while let Ok(m) = rx.try_recv() {
-                if let Err(why) = apply_push(&self.coherence, &self.prefix, Some(m)) {
-                    return why;
-                }
+            let beat = async {
+                pushes.during(self.heartbeat(&links, &masters, round)).await?;
+                pushes.drain()
+            };
+            if let Err(why) = beat.await {
+                return why;
             }
             // Not `sent`: see the module comment (broadcasts go out after the pass's replies).
             self.coherence.confirm(confirmable);
             confirmable = sent;
-            let pause = tokio::time::sleep(interval);
-            tokio::pin!(pause);
-            loop {
-                tokio::select! {
-                    biased;
-                    m = rx.recv() => if let Err(why) = apply_push(&self.coherence, &self.prefix, m) { return why },
-                    _ = &mut pause => break,
-                    _ = self.life.interrupt.notified() => return "interrupted".into(),
-                }
+            if let Err(why) = pushes.pause(interval).await {
+                return why;
             }
         }
         "stopped".into()

@@ -6,6 +6,54 @@
 use super::coherence::{Change, Coherence};
 use super::link_life::Ended;
 use ::redis::{PushInfo, PushKind, Value};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::Notify;
+
+/// The push messages of a link's connections, applied to the caches while the link waits for
+/// anything else (a heartbeat's reply, the pause between heartbeats): an invalidation is never
+/// left queued behind the link's own work.
+pub struct Pushes<'a> {
+    pub coherence: &'a Coherence,
+    pub prefix: &'a str,
+    pub rx: UnboundedReceiver<PushInfo>,
+    /// Ends the wait (a failed read on the link, or the store dropped).
+    pub interrupt: &'a Notify,
+}
+
+impl Pushes<'_> {
+    /// Awaits `work`, applying every push that arrives meanwhile (those first: `biased`).
+    pub async fn during<T>(&mut self, work: impl Future<Output = Result<T, Ended>>) -> Result<T, Ended> {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                m = self.rx.recv() => apply_push(self.coherence, self.prefix, m)?,
+                r = &mut work => return r,
+                _ = self.interrupt.notified() => return Err("interrupted".into()),
+            }
+        }
+    }
+
+    /// Applies every push already queued: after a heartbeat's reply, every invalidation the
+    /// server sent ahead of it.
+    pub fn drain(&mut self) -> Result<(), Ended> {
+        while let Ok(m) = self.rx.try_recv() {
+            apply_push(self.coherence, self.prefix, Some(m))?;
+        }
+        Ok(())
+    }
+
+    /// Waits `pause`, applying pushes.
+    pub async fn pause(&mut self, pause: Duration) -> Result<(), Ended> {
+        self.during(async {
+            tokio::time::sleep(pause).await;
+            Ok(())
+        })
+        .await
+    }
+}
 
 /// Applies one push message of a link; `Err` when it says the connection is gone (`None`: the
 /// push channel closed with its connection).

@@ -10,7 +10,7 @@
 //! cached read, in that read's runtime, and stops when the store is dropped.
 
 use super::coherence::Coherence;
-use super::invalidated_keys::apply_push;
+use super::invalidated_keys::Pushes;
 use super::link_life::{self, Ended, Link, LinkLife, Session};
 use ::redis::aio::MultiplexedConnection;
 use ::redis::sentinel::SentinelClient;
@@ -99,7 +99,7 @@ impl TrackingLink {
     /// One connection's life: connect, switch tracking on, then apply invalidations and
     /// confirm heartbeats until something fails.
     async fn run_session(&self) -> Ended {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let cfg = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.op_timeout))
@@ -121,37 +121,20 @@ impl TrackingLink {
         self.coherence.link_up(sent);
         log::info!("store cache: invalidation link up");
         let interval = (self.coherence.max_stale() / 4).max(Duration::from_millis(10));
+        let mut pushes =
+            Pushes { coherence: &self.coherence, prefix: &self.prefix, rx, interrupt: &self.life.interrupt };
         loop {
             let sent = Instant::now();
-            let beat = self.heartbeat(conn.clone());
-            tokio::pin!(beat);
-            loop {
-                tokio::select! {
-                    biased;
-                    m = rx.recv() => if let Err(why) = apply_push(&self.coherence, &self.prefix, m) { return why },
-                    r = &mut beat => match r {
-                        Ok(()) => break,
-                        Err(why) => return why,
-                    },
-                    _ = self.life.interrupt.notified() => return "interrupted".into(),
-                }
-            }
-            // Every invalidation sent ahead of the heartbeat's reply is queued by now.
-            while let Ok(m) = rx.try_recv() {
-                if let Err(why) = apply_push(&self.coherence, &self.prefix, Some(m)) {
-                    return why;
-                }
+            let beat = async {
+                pushes.during(self.heartbeat(conn.clone())).await?;
+                pushes.drain()
+            };
+            if let Err(why) = beat.await {
+                return why;
             }
             self.coherence.confirm(sent);
-            let pause = tokio::time::sleep(interval);
-            tokio::pin!(pause);
-            loop {
-                tokio::select! {
-                    biased;
-                    m = rx.recv() => if let Err(why) = apply_push(&self.coherence, &self.prefix, m) { return why },
-                    _ = &mut pause => break,
-                    _ = self.life.interrupt.notified() => return "interrupted".into(),
-                }
+            if let Err(why) = pushes.pause(interval).await {
+                return why;
             }
         }
     }

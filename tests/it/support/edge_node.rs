@@ -70,3 +70,24 @@ impl EdgeNode {
         super::node::sample(&page, series).unwrap_or(0.0)
     }
 }
+
+/// The task-invalidation counter of a node's metrics.
+pub const TASK_INVALIDATIONS: &str = "seedance_cache_invalidations_total{kind=\"task\"}";
+
+/// The upstream finishes `id`; node A deletes it (settling first), which hides it. Node B, which
+/// answered it from its cache and sends nothing meanwhile, must hear of it from Redis within
+/// `within` and then answer 404 itself, without asking the upstream.
+pub async fn delete_on_a_reaches_b(h: &Harness, a: &EdgeNode, b: &EdgeNode, id: &str, within: Duration) {
+    let heard = b.sample(TASK_INVALIDATIONS);
+    h.finish(id, "succeeded", 1000, "480p");
+    assert_eq!(a.send("acme", "DELETE", &task_path(id)).await, 200);
+    let deleted = std::time::Instant::now();
+    let told = until("node B hears of the change", within, || async { b.sample(TASK_INVALIDATIONS) > heard }).await;
+    assert!(told, "no invalidation reached node B");
+    eprintln!("node B heard of the DELETE on node A {:?} after its answer", deleted.elapsed());
+    let upstream_before = h.fake.requests().len();
+    for _ in 0..10 {
+        assert_eq!(b.get("acme", id).await, 404, "node B serves the deleted task");
+    }
+    assert_eq!(h.fake.requests().len(), upstream_before, "node B asked the upstream about a hidden task");
+}
