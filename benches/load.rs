@@ -387,7 +387,8 @@ fn main() {
     let secs: u64 = std::env::var("LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let concurrency: usize = std::env::var("LOAD_CONCURRENCY").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
     let idle: usize = std::env::var("LOAD_IDLE").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
-    // LOAD_ONLY=get skips the paced, create and list phases (e.g. under a profiler).
+    // LOAD_ONLY=get (or paced, create, list; comma-separated) runs only those phases, e.g. under
+    // a profiler; paced runs the GET phase too (for its rate), list the create phase (its tasks).
     let only = std::env::var("LOAD_ONLY").ok();
     let run = move |phase: &str| only.as_deref().is_none_or(|o| o.split(',').any(|p| p == phase));
     COUNTING.store(std::env::var("LOAD_ALLOCS").is_ok_and(|v| v == "1"), std::sync::atomic::Ordering::Relaxed);
@@ -410,41 +411,44 @@ fn main() {
         let bearer = |t: &str| format!("Bearer {t}");
         let get = |addr: SocketAddr, path: String, auth: String| Target { url: format!("http://{addr}{path}"), auth, body: None };
 
-        println!("GET one task");
-        let edge_get_target = get(redis_edge, format!("/volcark{}", upstream(&redis_id)), bearer(TOKEN));
-        let pt_get_target = get(pt, upstream(&redis_id), bearer(KEY));
-        let mem_get_target = get(mem_edge, format!("/volcark{}", upstream(&mem_id)), bearer(TOKEN));
-        // One request first so the measured ones are warm (token, tenant and ownership cached);
-        // then only the Redis edge talks to Redis: the counters over the whole run are its own.
-        Driver::new(edge_get_target.clone(), 1).slice(0.0, 1, None).await;
-        redis.reset();
-        let mut got = interleaved(vec![pt_get_target.clone(), mem_get_target, edge_get_target.clone()], secs, concurrency, None)
-            .await
-            .into_iter();
-        let (pt_get, mem_get, redis_get) = (got.next().unwrap_or_default(), got.next().unwrap_or_default(), got.next().unwrap_or_default());
-        let get_cmds = redis.commands() as f64 / redis_get.requests() as f64;
-        print("passthrough", &pt_get);
-        print("edge, memory store", &mem_get);
-        print("edge, redis store", &redis_get);
-        ratio("GET memory", &mem_get, &pt_get);
-        ratio("GET redis", &redis_get, &pt_get);
-        println!("  redis commands per warm GET: {get_cmds:.3}");
+        // The paced phase is set from the GET phase's saturation rate.
+        if run("get") || run("paced") {
+            println!("GET one task");
+            let edge_get_target = get(redis_edge, format!("/volcark{}", upstream(&redis_id)), bearer(TOKEN));
+            let pt_get_target = get(pt, upstream(&redis_id), bearer(KEY));
+            let mem_get_target = get(mem_edge, format!("/volcark{}", upstream(&mem_id)), bearer(TOKEN));
+            // One request first so the measured ones are warm (token, tenant and ownership cached);
+            // then only the Redis edge talks to Redis: the counters over the whole run are its own.
+            Driver::new(edge_get_target.clone(), 1).slice(0.0, 1, None).await;
+            redis.reset();
+            let mut got = interleaved(vec![pt_get_target.clone(), mem_get_target, edge_get_target.clone()], secs, concurrency, None)
+                .await
+                .into_iter();
+            let (pt_get, mem_get, redis_get) = (got.next().unwrap_or_default(), got.next().unwrap_or_default(), got.next().unwrap_or_default());
+            let get_cmds = redis.commands() as f64 / redis_get.requests() as f64;
+            print("passthrough", &pt_get);
+            print("edge, memory store", &mem_get);
+            print("edge, redis store", &redis_get);
+            ratio("GET memory", &mem_get, &pt_get);
+            ratio("GET redis", &redis_get, &pt_get);
+            println!("  redis commands per warm GET: {get_cmds:.3}");
 
-        if run("paced") {
-            let half = pt_get.rps() / 2.0;
-            println!("GET one task paced at half the passthrough's saturation ({half:.0} rps)");
-            let mut paced = interleaved(vec![pt_get_target, edge_get_target], secs, concurrency, Some(half)).await.into_iter();
-            let (pt_paced, edge_paced) = (paced.next().unwrap_or_default(), paced.next().unwrap_or_default());
-            print("passthrough", &pt_paced);
-            print("edge, redis store", &edge_paced);
-            println!(
-                "  added latency: p50 {:+.3} ms  p99 {:+.3} ms",
-                (edge_paced.p50().as_secs_f64() - pt_paced.p50().as_secs_f64()) * 1e3,
-                (edge_paced.p99().as_secs_f64() - pt_paced.p99().as_secs_f64()) * 1e3
-            );
+            if run("paced") {
+                let half = pt_get.rps() / 2.0;
+                println!("GET one task paced at half the passthrough's saturation ({half:.0} rps)");
+                let mut paced = interleaved(vec![pt_get_target, edge_get_target], secs, concurrency, Some(half)).await.into_iter();
+                let (pt_paced, edge_paced) = (paced.next().unwrap_or_default(), paced.next().unwrap_or_default());
+                print("passthrough", &pt_paced);
+                print("edge, redis store", &edge_paced);
+                println!(
+                    "  added latency: p50 {:+.3} ms  p99 {:+.3} ms",
+                    (edge_paced.p50().as_secs_f64() - pt_paced.p50().as_secs_f64()) * 1e3,
+                    (edge_paced.p99().as_secs_f64() - pt_paced.p99().as_secs_f64()) * 1e3
+                );
 
+            }
         }
-        if run("create") {
+        if run("create") || run("list") {
             println!("create, small body");
             let body = |model: &str| {
                 bytes::Bytes::from(
@@ -456,41 +460,51 @@ fn main() {
             let pt_create = Target { url: format!("http://{pt}{tasks}"), auth: bearer(KEY), body: Some(body(OFFICIAL)) };
             let edge_create =
                 Target { url: format!("http://{redis_edge}/volcark{tasks}"), auth: bearer(TOKEN), body: Some(body(MODEL)) };
+            // The memory store shows what the edge costs a create without Redis.
+            let mem_create =
+                Target { url: format!("http://{mem_edge}/volcark{tasks}"), auth: bearer(TOKEN), body: Some(body(MODEL)) };
             redis.reset();
-            let mut created = interleaved(vec![pt_create, edge_create], secs, concurrency, None).await.into_iter();
-            let (pt_c, edge_c) = (created.next().unwrap_or_default(), created.next().unwrap_or_default());
+            let mut created =
+                interleaved(vec![pt_create, mem_create, edge_create], secs, concurrency, None).await.into_iter();
+            let (pt_c, mem_c, edge_c) =
+                (created.next().unwrap_or_default(), created.next().unwrap_or_default(), created.next().unwrap_or_default());
             // Each target's warm-up request is one create more than `requests()` counts.
             let create_cmds = redis.commands() as f64 / (edge_c.requests() + 1) as f64;
             print("passthrough", &pt_c);
+            print("edge, memory store", &mem_c);
             print("edge, redis store", &edge_c);
+            ratio("create memory", &mem_c, &pt_c);
             ratio("create redis", &edge_c, &pt_c);
             println!("  redis commands per create: {create_cmds:.2}");
 
-            println!("list, page of 10 over {} tasks of history", edge_c.requests() + 2);
-            let page: serde_json::Value = reqwest::Client::new()
-                .get(format!("http://{redis_edge}/volcark{tasks}?page_size=10"))
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .expect("list")
-                .json()
-                .await
-                .expect("json");
-            let ids: Vec<String> = page["items"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect())
-                .unwrap_or_default();
-            let scoped: String = ids.iter().map(|id| format!("&filter.task_ids={id}")).collect();
-            let pt_list = get(pt, format!("{tasks}?page_size=10{scoped}"), bearer(KEY));
-            let edge_list = get(redis_edge, format!("/volcark{tasks}?page_size=10"), bearer(TOKEN));
-            redis.reset();
-            let mut listed = interleaved(vec![pt_list, edge_list], secs, concurrency, None).await.into_iter();
-            let (pt_l, edge_l) = (listed.next().unwrap_or_default(), listed.next().unwrap_or_default());
-            let list_cmds = redis.commands() as f64 / (edge_l.requests() + 1) as f64;
-            print("passthrough (10 scoped ids)", &pt_l);
-            print("edge, redis store", &edge_l);
-            ratio("list redis", &edge_l, &pt_l);
-            println!("  redis commands per list page: {list_cmds:.2}");
+            // The list reads the tasks the create phase made.
+            if run("list") {
+                println!("list, page of 10 over {} tasks of history", edge_c.requests() + 2);
+                let page: serde_json::Value = reqwest::Client::new()
+                    .get(format!("http://{redis_edge}/volcark{tasks}?page_size=10"))
+                    .bearer_auth(TOKEN)
+                    .send()
+                    .await
+                    .expect("list")
+                    .json()
+                    .await
+                    .expect("json");
+                let ids: Vec<String> = page["items"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect())
+                    .unwrap_or_default();
+                let scoped: String = ids.iter().map(|id| format!("&filter.task_ids={id}")).collect();
+                let pt_list = get(pt, format!("{tasks}?page_size=10{scoped}"), bearer(KEY));
+                let edge_list = get(redis_edge, format!("/volcark{tasks}?page_size=10"), bearer(TOKEN));
+                redis.reset();
+                let mut listed = interleaved(vec![pt_list, edge_list], secs, concurrency, None).await.into_iter();
+                let (pt_l, edge_l) = (listed.next().unwrap_or_default(), listed.next().unwrap_or_default());
+                let list_cmds = redis.commands() as f64 / (edge_l.requests() + 1) as f64;
+                print("passthrough (10 scoped ids)", &pt_l);
+                print("edge, redis store", &edge_l);
+                ratio("list redis", &edge_l, &pt_l);
+                println!("  redis commands per list page: {list_cmds:.2}");
+            }
 
         }
         let (rss, peak) = rss_mib();

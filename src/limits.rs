@@ -20,26 +20,33 @@ use seedance_filters::{ApiError, ErrorCode};
 /// queueing cannot belong to a live task: its capacity and reservation are given back.
 pub const STALE_SLOT_MS: i64 = (259_200 + 3_600) * 1_000;
 
-/// Takes the create's admission slot named `slot`, or says which limit refuses it.
-pub async fn admit(
+/// The create's admission slot named `slot`, as the store is asked for it: the tenant's limits
+/// and, for a prepaid tenant, the request's worst-case price to reserve.
+pub fn admission(
     edge: &Edge,
     tenant: &TenantRecord,
     task: &CreateTask<'_>,
     slot: &str,
     now_ms: i64,
-) -> Result<(), ApiError> {
+) -> Result<Admission, ApiError> {
     let limits = &tenant.limits;
     let reserve_nanos = if limits.prepaid { Some(worst_case_price(edge, task)?) } else { None };
-    let admission = Admission {
+    Ok(Admission {
         slot: slot.to_string(),
         now_ms,
         max_active_tasks: limits.max_active_tasks,
         creates_per_minute: limits.creates_per_minute,
         reserve_nanos,
         stale_before_ms: now_ms.saturating_sub(STALE_SLOT_MS),
-    };
+    })
+}
+
+/// The store's decision on an admission: taken, or the refusal naming the limit.
+pub fn judge(tenant: &TenantRecord, admission: &Admission, decision: Admit) -> Result<(), ApiError> {
+    let limits = &tenant.limits;
+    let reserve_nanos = admission.reserve_nanos;
     // Refusals are counted by `seedance_rejections_total{code}` like every edge refusal.
-    Err(match edge.store.admit(&tenant.id, &admission).await? {
+    Err(match decision {
         Admit::Admitted => return Ok(()),
         Admit::RateLimited { retry_after_ms } => {
             let secs = u64::try_from(retry_after_ms).unwrap_or(0).div_ceil(1000);

@@ -283,9 +283,8 @@ async fn finish(
     // fails (counted and logged by the store) leaves the orphan scan to read the tenant's
     // records. A record that fails past the journal too must not leave the claim behind, or the
     // orphan scan would take the unrecorded task for owned.
-    let (recorded, claimed) =
-        tokio::join!(record_ownership(edge, &tenant.id, &record), edge.store.claim(&channel_id, &id, intent));
-    if let Err(e) = recorded {
+    let (stored, claimed) = edge.store.record_and_claim(&tenant.id, &record, &channel_id, intent).await;
+    if let Err(e) = journal_unless_stored(edge, &tenant.id, &record, stored).await {
         if claimed.is_ok() {
             if let Err(ue) = edge.store.unclaim(&channel_id, &id, intent).await {
                 log::error!(
@@ -368,10 +367,14 @@ async fn admit_with_intent(
     intent: &Intent,
     first: Option<&ChannelRoute>,
 ) -> Result<bool, ApiError> {
-    let admit = crate::limits::admit(edge, tenant, task, &intent.id, intent.at_ms);
-    let Some(route) = first else { return admit.await.map(|()| false) };
+    let admission = crate::limits::admission(edge, tenant, task, &intent.id, intent.at_ms)?;
+    let Some(route) = first else {
+        let decision = edge.store.admit(&tenant.id, &admission).await?;
+        return crate::limits::judge(tenant, &admission, decision).map(|()| false);
+    };
     let channel = route.channel.conf.id.as_str();
-    let (admitted, written) = tokio::join!(admit, edge.store.put_intent(channel, intent));
+    let (decided, written) = edge.store.admit_with_intent(&tenant.id, &admission, channel, intent).await;
+    let admitted = decided.map_err(ApiError::from).and_then(|d| crate::limits::judge(tenant, &admission, d));
     match (admitted, written) {
         (Ok(()), Ok(())) => Ok(true),
         (Ok(()), Err(e)) => {
@@ -393,9 +396,14 @@ async fn forget_intent(edge: &Edge, channel: &str, intent: &Intent) {
     let _ = edge.store.drop_intent(channel, intent).await;
 }
 
-/// Writes ownership before the response is released; the journal catches a store failure.
-async fn record_ownership(edge: &Edge, tenant: &str, record: &TaskRecord) -> Result<(), ApiError> {
-    let Err(e) = edge.store.put_task(tenant, record).await else { return Ok(()) };
+/// Ownership is written before the response is released; the journal catches a store failure.
+async fn journal_unless_stored(
+    edge: &Edge,
+    tenant: &str,
+    record: &TaskRecord,
+    stored: Result<(), crate::store::StoreError>,
+) -> Result<(), ApiError> {
+    let Err(e) = stored else { return Ok(()) };
     let Some(journal) = &edge.journal else {
         log::error!("tenant={tenant} task {} created upstream but not recorded: {e}", record.id);
         return Err(ApiError::new(ErrorCode::StoreUnavailable, "the ownership store is unavailable; retry later"));

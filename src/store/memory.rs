@@ -5,7 +5,7 @@
 use super::*;
 use crate::clock::now_ms;
 use seedance_filters::task::is_terminal;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,14 +20,50 @@ struct Tenant {
     deferred: HashMap<String, PendingSettlement>,
     lease: Option<(String, i64)>,
     assets: Vec<AssetRecord>,
-    /// Admission slots → admitted ms.
-    active: HashMap<String, i64>,
+    /// Admission slots by admitted ms.
+    active: Slots,
     /// Admission times in the rate window.
     creates: Vec<(i64, String)>,
     /// Slot → nano-USD reserved.
     holds: HashMap<String, u64>,
     wallet: Wallet,
     movements: Vec<WalletMovement>,
+}
+
+/// Slots by admitted ms, like the Redis store's sorted sets: a create finds the stale ones
+/// without walking every slot held (a tenant may hold tens of thousands of queued tasks).
+#[derive(Default)]
+struct Slots {
+    at: HashMap<String, i64>,
+    by_time: BTreeSet<(i64, String)>,
+}
+
+impl Slots {
+    fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    fn contains(&self, slot: &str) -> bool {
+        self.at.contains_key(slot)
+    }
+
+    fn insert(&mut self, slot: &str, at_ms: i64) {
+        if let Some(old) = self.at.insert(slot.to_string(), at_ms) {
+            self.by_time.remove(&(old, slot.to_string()));
+        }
+        self.by_time.insert((at_ms, slot.to_string()));
+    }
+
+    fn remove(&mut self, slot: &str) -> bool {
+        let Some(at) = self.at.remove(slot) else { return false };
+        self.by_time.remove(&(at, slot.to_string()));
+        true
+    }
+
+    /// Slots admitted before `before_ms`, oldest first.
+    fn stale(&self, before_ms: i64) -> Vec<String> {
+        self.by_time.range(..(before_ms, String::new())).map(|(_, s)| s.clone()).collect()
+    }
 }
 
 /// One line of a tenant's wallet stream.
@@ -38,7 +74,7 @@ fn movement(kind: &str, slot: &str, task_id: &str, usd_nanos: u64, at_ms: i64) -
 impl Tenant {
     /// Ends a slot and gives its reservation back, once (the scripts' `release`).
     fn release(&mut self, slot: &str, task_id: &str, at_ms: i64) -> bool {
-        let was_active = self.active.remove(slot).is_some();
+        let was_active = self.active.remove(slot);
         let Some(held) = self.holds.remove(slot) else { return was_active };
         self.wallet.reserved_nanos -= i64::try_from(held).unwrap_or(i64::MAX);
         self.movements.push(movement("release", slot, task_id, held, at_ms));
@@ -88,8 +124,8 @@ struct ChannelState {
     intents: Vec<Intent>,
     owned: HashMap<String, String>,
     orphans: BTreeMap<String, Orphan>,
-    /// Slots holding room on the channel → admitted ms (`max_active_tasks`).
-    active: HashMap<String, i64>,
+    /// Slots holding room on the channel by admitted ms (`max_active_tasks`).
+    active: Slots,
 }
 
 pub struct MemoryStore {
@@ -487,9 +523,7 @@ impl Store for MemoryStore {
     async fn admit(&self, tenant: &str, a: &Admission) -> StoreResult<Admit> {
         let mut inner = self.lock();
         let t = inner.tenant(tenant);
-        let stale: Vec<String> =
-            t.active.iter().filter(|(_, at)| **at < a.stale_before_ms).map(|(s, _)| s.clone()).collect();
-        for slot in stale {
+        for slot in t.active.stale(a.stale_before_ms) {
             t.release(&slot, "", a.now_ms);
         }
         if let Some(cap) = a.creates_per_minute {
@@ -513,7 +547,7 @@ impl Store for MemoryStore {
             t.wallet.reserved_nanos += i64::try_from(reserve).unwrap_or(i64::MAX);
             t.movements.push(movement("reserve", &a.slot, "", reserve, a.now_ms));
         }
-        t.active.insert(a.slot.clone(), a.now_ms);
+        t.active.insert(&a.slot, a.now_ms);
         if a.creates_per_minute.is_some() {
             t.creates.push((a.now_ms, a.slot.clone()));
         }
@@ -527,12 +561,17 @@ impl Store for MemoryStore {
     async fn channel_admit(&self, channel: &str, a: &ChannelAdmission) -> StoreResult<ChannelAdmit> {
         let mut inner = self.lock();
         let c = inner.channels.entry(channel.to_string()).or_default();
-        c.active.retain(|_, at| *at >= a.stale_before_ms);
+        for slot in c.active.stale(a.stale_before_ms) {
+            c.active.remove(&slot);
+        }
         let active = c.active.len() as u64;
-        if !c.active.contains_key(&a.slot) && active >= u64::from(a.max_active_tasks) {
+        if c.active.contains(&a.slot) {
+            return Ok(ChannelAdmit::Admitted { active });
+        }
+        if active >= u64::from(a.max_active_tasks) {
             return Ok(ChannelAdmit::Full { active });
         }
-        c.active.insert(a.slot.clone(), a.now_ms);
+        c.active.insert(&a.slot, a.now_ms);
         Ok(ChannelAdmit::Admitted { active: c.active.len() as u64 })
     }
 

@@ -98,6 +98,11 @@ impl MeteredStore {
     async fn timed<T, E: Failure>(&self, op: &'static str, f: impl Future<Output = Result<T, E>>) -> Result<T, E> {
         let start = Instant::now();
         let r = f.await;
+        self.observed(op, start, r)
+    }
+
+    /// Counts one operation begun at `start` (two sent together each count the round trip).
+    fn observed<T, E: Failure>(&self, op: &'static str, start: Instant, r: Result<T, E>) -> Result<T, E> {
         self.duration.with_label_values(&[op]).observe(start.elapsed().as_secs_f64());
         if let Some(e) = r.as_ref().err().and_then(Failure::store_error) {
             self.errors.with_label_values(&[e.op()]).inc();
@@ -120,6 +125,28 @@ impl Store for MeteredStore {
     }
     async fn channel_active(&self, channel: &str) -> StoreResult<u64> {
         self.timed("channel_active", self.inner.channel_active(channel)).await
+    }
+    async fn admit_with_intent(
+        &self,
+        tenant: &str,
+        a: &Admission,
+        channel: &str,
+        intent: &Intent,
+    ) -> (StoreResult<Admit>, StoreResult<()>) {
+        let start = Instant::now();
+        let (admitted, written) = self.inner.admit_with_intent(tenant, a, channel, intent).await;
+        (self.observed("admit", start, admitted), self.observed("put_intent", start, written))
+    }
+    async fn record_and_claim(
+        &self,
+        tenant: &str,
+        task: &TaskRecord,
+        channel: &str,
+        intent: &Intent,
+    ) -> (StoreResult<()>, StoreResult<()>) {
+        let start = Instant::now();
+        let (recorded, claimed) = self.inner.record_and_claim(tenant, task, channel, intent).await;
+        (self.observed("put_task", start, recorded), self.observed("claim", start, claimed))
     }
     async fn admit(&self, tenant: &str, a: &Admission) -> StoreResult<Admit> {
         self.timed("admit", self.inner.admit(tenant, a)).await

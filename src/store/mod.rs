@@ -401,6 +401,18 @@ pub trait Store: Send + Sync + 'static {
     /// The create succeeded and its ownership is being recorded (alongside, in the same round
     /// trip): the channel-wide owner index learns the task and the intent is resolved.
     async fn claim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()>;
+    /// A create's ownership: its record and its channel's claim, two independent writes sent
+    /// together (one round trip where the store can: a cluster keeps the tenant's and the
+    /// channel's keys on different slots). Either may fail alone.
+    async fn record_and_claim(
+        &self,
+        tenant: &str,
+        task: &TaskRecord,
+        channel: &str,
+        intent: &Intent,
+    ) -> (StoreResult<()>, StoreResult<()>) {
+        tokio::join!(self.put_task(tenant, task), self.claim(channel, &task.id, intent))
+    }
     /// Undoes a claim made alongside a record that then failed (neither stored nor journaled):
     /// the owner index forgets the task and the intent is back, so the orphan scan finds it.
     async fn unclaim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()>;
@@ -440,6 +452,17 @@ pub trait Store: Send + Sync + 'static {
     // --- limits and prepaid balances --------------------------------------------------
     /// Decides one create: rate window, active slots, reservation — all or nothing.
     async fn admit(&self, tenant: &str, a: &Admission) -> StoreResult<Admit>;
+    /// A create's admission and the write-ahead intent on the first channel it tries, two
+    /// independent writes sent together like [`Store::record_and_claim`]. Either may fail alone.
+    async fn admit_with_intent(
+        &self,
+        tenant: &str,
+        a: &Admission,
+        channel: &str,
+        intent: &Intent,
+    ) -> (StoreResult<Admit>, StoreResult<()>) {
+        tokio::join!(self.admit(tenant, a), self.put_intent(channel, intent))
+    }
     /// A create that certainly created nothing upstream gives its slot and reservation back.
     /// `true` if something was released (once).
     async fn release_slot(&self, tenant: &str, slot: &str, at_ms: i64) -> StoreResult<bool>;

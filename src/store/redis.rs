@@ -513,6 +513,13 @@ impl RedisStore {
         task: &TaskRecord,
         only_if_absent: bool,
     ) -> StoreResult<bool> {
+        let inv = self.task_invocation(tenant, task, only_if_absent);
+        let n: i64 = self.run(op, |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        Ok(n == 1)
+    }
+
+    /// `put_task.lua` for one record: the hash, its list indexes, the pending set.
+    fn task_invocation(&self, tenant: &str, task: &TaskRecord, only_if_absent: bool) -> ::redis::ScriptInvocation<'_> {
         let k = &self.keys;
         let mut inv = self.put_task.prepare_invoke();
         inv.key(k.task(tenant, &task.id)).key(k.pending(tenant)).key(k.seq(tenant));
@@ -531,8 +538,94 @@ impl RedisStore {
         for (f, v) in task_fields(task) {
             inv.arg(f).arg(v);
         }
-        let n: i64 = self.run(op, |mut c| async move { inv.invoke_async(&mut c).await }).await?;
-        Ok(n == 1)
+        inv
+    }
+
+    /// `admit.lua` for one create.
+    fn admit_invocation(&self, tenant: &str, a: &Admission) -> ::redis::ScriptInvocation<'_> {
+        let k = &self.keys;
+        let mut inv = self.admit.prepare_invoke();
+        inv.key(k.active(tenant))
+            .key(k.creates(tenant))
+            .key(k.holds(tenant))
+            .key(k.wallet(tenant))
+            .key(k.wallet_log(tenant))
+            .arg(&a.slot)
+            .arg(a.now_ms)
+            .arg(limit_arg(a.max_active_tasks))
+            .arg(limit_arg(a.creates_per_minute))
+            .arg(limit_arg(a.reserve_nanos))
+            .arg(a.stale_before_ms);
+        inv
+    }
+
+    /// The write-ahead intent. Not MULTI: a TTL left unset by a connection lost in between is
+    /// set by the next intent, and the orphan scan prunes old entries anyway.
+    fn intent_cmds(&self, channel: &str, intent: &Intent) -> Vec<Cmd> {
+        let key = self.keys.intents(channel);
+        let mut add = ::redis::cmd("ZADD");
+        add.arg(&key).arg(intent.at_ms).arg(intent_member(intent));
+        let mut ttl = ::redis::cmd("EXPIRE");
+        ttl.arg(&key).arg(self.ttl_secs());
+        vec![add, ttl]
+    }
+
+    /// The channel's claim: the owner index learns the task, then the intent goes. In this
+    /// order and not MULTI: an intent removed without its owner entry (a connection lost in
+    /// between) only leaves the orphan scan to read the tenant's record.
+    fn claim_cmds(&self, channel: &str, task_id: &str, intent: &Intent) -> Vec<Cmd> {
+        let owned = self.keys.owned(channel);
+        // The upstream keeps tasks 7 days; the index outlives that, so a listed task is always known.
+        let ttl = self.ttl_secs().max(8 * 86_400);
+        let mut own = ::redis::cmd("HSET");
+        own.arg(&owned).arg(task_id).arg(&intent.tenant);
+        let mut keep = ::redis::cmd("EXPIRE");
+        keep.arg(&owned).arg(ttl);
+        let mut resolve = ::redis::cmd("ZREM");
+        resolve.arg(self.keys.intents(channel)).arg(intent_member(intent));
+        vec![own, keep, resolve]
+    }
+
+    /// Whether two keys of different hash tags may share a pipeline: not on a cluster, where
+    /// they live on different slots (and maybe nodes).
+    fn one_node(&self) -> bool {
+        !matches!(self.target, Target::Cluster(_))
+    }
+
+    /// Sends a script's invocation and plain commands in one pipeline, loading the script and
+    /// sending again if the server does not know it (a restart, a failover, `SCRIPT FLUSH`):
+    /// the commands paired with scripts here are idempotent. Answers each command's own
+    /// result; an error a failover explains fails the whole call, so `run` re-resolves.
+    async fn paired(
+        &self,
+        op: &'static str,
+        script: &Script,
+        inv: &::redis::ScriptInvocation<'_>,
+        plain: Vec<Cmd>,
+    ) -> StoreResult<Vec<Result<Value, RedisError>>> {
+        let mut pipe = ::redis::pipe();
+        pipe.ignore_errors().invoke_script(inv);
+        for cmd in plain {
+            pipe.add_command(cmd);
+        }
+        self.run(op, |mut c| async move {
+            let mut answers: Vec<Result<Value, RedisError>> = pipe.query_async(&mut c).await?;
+            let unknown = |a: &[Result<Value, RedisError>]| {
+                a.first().is_some_and(|r| {
+                    r.as_ref()
+                        .is_err_and(|e| e.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::NoScript))
+                })
+            };
+            if unknown(&answers) {
+                script.load_async(&mut c).await?;
+                answers = pipe.query_async(&mut c).await?;
+            }
+            if let Some(at) = answers.iter().position(|r| r.as_ref().is_err_and(master_lost)) {
+                answers.swap_remove(at)?;
+            }
+            Ok(answers)
+        })
+        .await
     }
 }
 
@@ -754,6 +847,39 @@ fn parse_task(op: &'static str, id: &str, mut h: HashMap<String, String>) -> Sto
 }
 
 /// An optional limit as the admission script reads it: `''` = unlimited.
+/// `admit.lua`'s answer: `{1,'ok',0}` or a refusal with its number.
+fn admit_answer(v: Value) -> StoreResult<Admit> {
+    let (ok, why, n): (i64, String, i64) = ::redis::from_redis_value(v).map_err(|e| corrupt("admit", e.to_string()))?;
+    Ok(match (ok, why.as_str()) {
+        (1, _) => Admit::Admitted,
+        (_, "rate") => Admit::RateLimited { retry_after_ms: n },
+        (_, "active") => Admit::ActiveLimit { active: u64::try_from(n).unwrap_or(0) },
+        (_, "quota") => Admit::InsufficientQuota { available_nanos: n },
+        _ => return Err(corrupt("admit", format!("unexpected answer {ok} {why:?}"))),
+    })
+}
+
+/// A paired pipeline's answers (a script's, then its plain commands') as the two operations'
+/// results: the script's value, and whether every plain command succeeded.
+fn split_answers(
+    answers: StoreResult<Vec<Result<Value, RedisError>>>,
+    (script_op, plain_op): (&'static str, &'static str),
+) -> (StoreResult<Value>, StoreResult<()>) {
+    let answers = match answers {
+        Ok(a) => a,
+        // Sent together, failed together (the error names the pair).
+        Err(e) => return (Err(e.clone()), Err(e)),
+    };
+    let mut answers = answers.into_iter();
+    let script = match answers.next() {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(classify(script_op, &e)),
+        None => Err(corrupt(script_op, "no answer")),
+    };
+    let plain = answers.try_for_each(|r| r.map(|_| ())).map_err(|e| classify(plain_op, &e));
+    (script, plain)
+}
+
 fn limit_arg(v: Option<impl ToString>) -> String {
     v.map(|n| n.to_string()).unwrap_or_default()
 }
@@ -976,24 +1102,11 @@ impl Store for RedisStore {
     }
 
     async fn put_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()> {
-        let (key, member, ttl) = (self.keys.intents(channel), intent_member(intent), self.ttl_secs());
-        // Pipelined, not MULTI: a TTL left unset by a connection lost in between is set by the
-        // next intent, and the orphan scan prunes old entries anyway.
-        self.run("put_intent", |mut c| async move {
-            ::redis::pipe()
-                .cmd("ZADD")
-                .arg(&key)
-                .arg(intent.at_ms)
-                .arg(&member)
-                .ignore()
-                .cmd("EXPIRE")
-                .arg(&key)
-                .arg(ttl)
-                .ignore()
-                .query_async::<()>(&mut c)
-                .await
-        })
-        .await
+        let mut pipe = ::redis::pipe();
+        for cmd in self.intent_cmds(channel, intent) {
+            pipe.add_command(cmd).ignore();
+        }
+        self.run("put_intent", |mut c| async move { pipe.query_async::<()>(&mut c).await }).await
     }
 
     async fn drop_intent(&self, channel: &str, intent: &Intent) -> StoreResult<()> {
@@ -1006,30 +1119,28 @@ impl Store for RedisStore {
     }
 
     async fn claim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
-        let (owned, intents, member) = (self.keys.owned(channel), self.keys.intents(channel), intent_member(intent));
-        // The upstream keeps tasks 7 days; the index outlives that, so a listed task is always known.
-        let ttl = self.ttl_secs().max(8 * 86_400);
-        // Pipelined in this order, not MULTI: an intent removed without its owner entry (a
-        // connection lost in between) only leaves the orphan scan to read the tenant's record.
-        self.run("claim", |mut c| async move {
-            ::redis::pipe()
-                .cmd("HSET")
-                .arg(&owned)
-                .arg(task_id)
-                .arg(&intent.tenant)
-                .ignore()
-                .cmd("EXPIRE")
-                .arg(&owned)
-                .arg(ttl)
-                .ignore()
-                .cmd("ZREM")
-                .arg(&intents)
-                .arg(&member)
-                .ignore()
-                .query_async::<()>(&mut c)
-                .await
-        })
-        .await
+        let mut pipe = ::redis::pipe();
+        for cmd in self.claim_cmds(channel, task_id, intent) {
+            pipe.add_command(cmd).ignore();
+        }
+        self.run("claim", |mut c| async move { pipe.query_async::<()>(&mut c).await }).await
+    }
+
+    async fn record_and_claim(
+        &self,
+        tenant: &str,
+        task: &TaskRecord,
+        channel: &str,
+        intent: &Intent,
+    ) -> (StoreResult<()>, StoreResult<()>) {
+        if !self.one_node() {
+            return tokio::join!(self.put_task(tenant, task), self.claim(channel, &task.id, intent));
+        }
+        let inv = self.task_invocation(tenant, task, false);
+        let answers =
+            self.paired("record_and_claim", &self.put_task, &inv, self.claim_cmds(channel, &task.id, intent)).await;
+        let (recorded, claimed) = split_answers(answers, ("put_task", "claim"));
+        (recorded.map(|_| ()), claimed)
     }
 
     async fn unclaim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
@@ -1244,28 +1355,25 @@ impl Store for RedisStore {
     }
 
     async fn admit(&self, tenant: &str, a: &Admission) -> StoreResult<Admit> {
-        let k = &self.keys;
-        let mut inv = self.admit.prepare_invoke();
-        inv.key(k.active(tenant))
-            .key(k.creates(tenant))
-            .key(k.holds(tenant))
-            .key(k.wallet(tenant))
-            .key(k.wallet_log(tenant))
-            .arg(&a.slot)
-            .arg(a.now_ms)
-            .arg(limit_arg(a.max_active_tasks))
-            .arg(limit_arg(a.creates_per_minute))
-            .arg(limit_arg(a.reserve_nanos))
-            .arg(a.stale_before_ms);
-        let (ok, why, n): (i64, String, i64) =
-            self.run("admit", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
-        Ok(match (ok, why.as_str()) {
-            (1, _) => Admit::Admitted,
-            (_, "rate") => Admit::RateLimited { retry_after_ms: n },
-            (_, "active") => Admit::ActiveLimit { active: u64::try_from(n).unwrap_or(0) },
-            (_, "quota") => Admit::InsufficientQuota { available_nanos: n },
-            _ => return Err(corrupt("admit", format!("unexpected answer {ok} {why:?}"))),
-        })
+        let inv = self.admit_invocation(tenant, a);
+        let answer: Value = self.run("admit", |mut c| async move { inv.invoke_async(&mut c).await }).await?;
+        admit_answer(answer)
+    }
+
+    async fn admit_with_intent(
+        &self,
+        tenant: &str,
+        a: &Admission,
+        channel: &str,
+        intent: &Intent,
+    ) -> (StoreResult<Admit>, StoreResult<()>) {
+        if !self.one_node() {
+            return tokio::join!(self.admit(tenant, a), self.put_intent(channel, intent));
+        }
+        let inv = self.admit_invocation(tenant, a);
+        let answers = self.paired("admit_with_intent", &self.admit, &inv, self.intent_cmds(channel, intent)).await;
+        let (admitted, written) = split_answers(answers, ("admit", "put_intent"));
+        (admitted.and_then(admit_answer), written)
     }
 
     async fn release_slot(&self, tenant: &str, slot: &str, at_ms: i64) -> StoreResult<bool> {

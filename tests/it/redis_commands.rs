@@ -112,6 +112,27 @@ async fn a_create_costs_twenty_redis_commands_in_two_round_trips() {
     assert_eq!(node.get("acme", &id).await, 200);
 }
 
+/// The admission and the record are scripts sent in one pipeline with the intent's and the
+/// claim's commands; a server that lost its scripts (restart, failover, `SCRIPT FLUSH`) answers
+/// NOSCRIPT for the script alone. The edge loads it and sends the pair again: the create
+/// succeeds, and its intent is resolved by the claim, not left for the orphan scan.
+#[tokio::test]
+async fn a_create_after_the_server_lost_its_scripts_loads_them_and_leaves_no_intent() {
+    let h = harness().await;
+    let id = create(&h).await;
+    assert_eq!(h.redis.cli(&["SCRIPT", "FLUSH"]).trim(), "OK");
+    let before = command_calls(&h.redis);
+    let second = create(&h).await;
+    let spent = commands_between(&before, &command_calls(&h.redis));
+    assert_eq!(spent.get("script|load"), Some(&2), "both scripts loaded again: {spent:?}");
+    assert_ne!(id, second);
+    assert_eq!(h.get("acme", &format!("{TASKS}/{second}")).await.status, 200);
+    let intents = h.redis.cli(&["ZCARD", "sde:{c:main}:intents"]);
+    assert_eq!(intents.trim(), "0", "an intent outlived its create");
+    let owner = h.redis.cli(&["HGET", "sde:{c:main}:owned", &second]);
+    assert_eq!(owner.trim(), "acme");
+}
+
 #[tokio::test]
 async fn a_delete_on_one_node_hides_the_task_on_another_within_the_bound() {
     let h = harness().await;

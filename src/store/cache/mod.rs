@@ -189,6 +189,15 @@ impl Store for CachedStore {
     async fn admit(&self, tenant: &str, a: &Admission) -> StoreResult<Admit> {
         self.inner.admit(tenant, a).await
     }
+    async fn admit_with_intent(
+        &self,
+        tenant: &str,
+        a: &Admission,
+        channel: &str,
+        intent: &Intent,
+    ) -> (StoreResult<Admit>, StoreResult<()>) {
+        self.inner.admit_with_intent(tenant, a, channel, intent).await
+    }
     async fn release_slot(&self, tenant: &str, slot: &str, at_ms: i64) -> StoreResult<bool> {
         self.inner.release_slot(tenant, slot, at_ms).await
     }
@@ -234,6 +243,17 @@ impl Store for CachedStore {
     }
     async fn claim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
         self.inner.claim(channel, task_id, intent).await
+    }
+    async fn record_and_claim(
+        &self,
+        tenant: &str,
+        task: &TaskRecord,
+        channel: &str,
+        intent: &Intent,
+    ) -> (StoreResult<()>, StoreResult<()>) {
+        let r = self.inner.record_and_claim(tenant, task, channel, intent).await;
+        self.changed(task_change(tenant, &task.id));
+        r
     }
     async fn unclaim(&self, channel: &str, task_id: &str, intent: &Intent) -> StoreResult<()> {
         self.inner.unclaim(channel, task_id, intent).await
