@@ -12,7 +12,9 @@ use crate::billing::reconcile::sync_tenants;
 use crate::config::Config;
 use crate::edge::{Edge, LiveEdge};
 use async_trait::async_trait;
-use pingora_core::server::{ShutdownSignal, ShutdownSignalWatch};
+use pingora_core::apps::ServerApp;
+use pingora_core::protocols::Stream;
+use pingora_core::server::{ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -178,6 +180,48 @@ impl ShutdownSignalWatch for EdgeSignals {
                 _ = int.recv() => return ShutdownSignal::FastShutdown,
             }
         }
+    }
+}
+
+/// The longest a stopped listener's last connections wait for their first request: TLS
+/// handshakes and requests still on the way when the listener stopped accepting.
+const SETTLE_MAX: Duration = Duration::from_secs(2);
+
+/// How long after the listeners stop accepting connections with no request yet are kept: half
+/// the grace period, at most [`SETTLE_MAX`], so they are answered before the runtimes stop.
+pub fn settle_time(grace_period_seconds: u64) -> Duration {
+    (Duration::from_secs(grace_period_seconds) / 2).min(SETTLE_MAX)
+}
+
+/// The proxy app with a later `cleanup`. Pingora drops every connection still waiting for its
+/// request the moment the listeners stop accepting (SIGTERM after the drain delay, SIGQUIT
+/// after the handover): a client that had just connected, or whose TLS handshake was still
+/// running, got its connection closed with no answer. This waits [`settle_time`] first, so
+/// such a request is served (with `Connection: close`, as Pingora answers while shutting down)
+/// and only then are the idle ones closed.
+pub struct SettlingApp<A> {
+    inner: Arc<A>,
+    settle: Duration,
+}
+
+impl<A> SettlingApp<A> {
+    pub fn new(inner: A, settle: Duration) -> SettlingApp<A> {
+        SettlingApp { inner: Arc::new(inner), settle }
+    }
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for SettlingApp<A> {
+    async fn process_new(self: &Arc<Self>, session: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        self.inner.process_new(session, shutdown).await
+    }
+
+    async fn cleanup(&self) {
+        if !self.settle.is_zero() {
+            log::info!("listeners stopped; connections without a request yet get {:?} to send one", self.settle);
+            tokio::time::sleep(self.settle).await;
+        }
+        self.inner.cleanup().await;
     }
 }
 

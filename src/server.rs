@@ -193,11 +193,9 @@ fn assemble(live: Arc<LiveEdge>, upgrade: bool) -> Result<(Server, Arc<crate::tl
     server.bootstrap();
 
     let module = SeedanceModule::with_live(live);
-    let mut proxy = pingora_proxy::http_proxy_service_with_name(
-        &server.configuration,
-        EdgeProxy { module: module.clone() },
-        "seedance-edge",
-    );
+    let app = pingora_proxy::http_proxy(&server.configuration, EdgeProxy { module: module.clone() });
+    let settle = crate::lifecycle::settle_time(config.grace_period_seconds);
+    let mut proxy = Service::new("seedance-edge".to_string(), crate::lifecycle::SettlingApp::new(app, settle));
     let certs = Arc::new(crate::tls_certs::Certificates::default());
     for l in &config.listen {
         match &l.tls {

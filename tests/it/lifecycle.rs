@@ -176,6 +176,67 @@ async fn sigterm_reports_not_ready_and_finishes_the_request_in_flight() {
     assert!(exit.is_some_and(|s| s.success()), "no clean exit after the drain: {exit:?}");
 }
 
+/// One HTTP/1.1 request on `conn`, its response read to the end of its body: (status line,
+/// head). Empty when the edge closed the connection without answering.
+async fn exchange(conn: &mut tokio::net::TcpStream, request: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if conn.write_all(request.as_bytes()).await.is_err() {
+        return (String::new(), String::new());
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let read = tokio::time::timeout(Duration::from_millis(500), conn.read(&mut buf)).await;
+        match read {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        let text = String::from_utf8_lossy(&got);
+        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                .and_then(|v| v.parse::<usize>().ok());
+            if length.is_some_and(|n| rest.len() >= n) {
+                return (head.lines().next().unwrap_or_default().to_string(), head.to_string());
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&got).to_string();
+    (text.lines().next().unwrap_or_default().to_string(), text)
+}
+
+/// A keep-alive connection idle when the listeners stop accepting is still answered if its next
+/// request comes within the settle time (half the grace period): Pingora alone closed every
+/// connection waiting for a request at that instant, so a client that had just connected, or
+/// had just reused its connection, lost its request with no answer.
+#[tokio::test]
+async fn a_request_on_a_connection_open_when_the_listeners_stop_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = "grace_period_seconds: 4, drain_delay_seconds: 0";
+    let mut node = Node::start_yaml(dir.path(), "settle", &body("memory://", "http://127.0.0.1:1", server), &ENV).await;
+    let request =
+        format!("GET {TASKS}?page_size=1 HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer {}\r\n\r\n", token("acme"));
+    let mut conn = tokio::net::TcpStream::connect(&node.listen_addr).await.unwrap();
+    let (status, _) = exchange(&mut conn, &request).await;
+    assert!(status.contains(" 200 "), "before the stop: {status:?}");
+
+    node.signal("TERM");
+    let addr = node.listen_addr.clone();
+    let stopped = wait::until("the listener stops accepting", Duration::from_secs(10), || async {
+        tokio::net::TcpStream::connect(&addr).await.is_err()
+    })
+    .await;
+    assert!(stopped, "the listener kept accepting: {}", node.log_text());
+    let (status, head) = exchange(&mut conn, &request).await;
+    assert!(status.contains(" 200 "), "the idle connection's request after the stop: {status:?} {}", node.log_text());
+    assert!(head.to_ascii_lowercase().contains("connection: close"), "answered while shutting down: {head}");
+    let exit = node.wait_exit(Duration::from_secs(20)).await;
+    assert!(exit.is_some_and(|s| s.success()), "no clean exit: {exit:?}");
+}
+
 // Two workers: the client loop must keep running while the test waits for the handover.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigquit_hands_the_sockets_to_an_upgraded_process() {
