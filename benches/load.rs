@@ -7,7 +7,8 @@
 //! Scenarios, each run against the passthrough and the edge(s) back to back:
 //! - GET of one task (memory and Redis store), closed loop, then paced at half the passthrough's
 //!   saturation rate to read the latency the edge adds when it is not the bottleneck;
-//! - create with a small body (Redis store);
+//! - create with a small body (memory and Redis store: the first is the edge's own cost, the
+//!   difference what the store's two round trips add);
 //! - a list page of 10 over the tenant's whole history (Redis store) against the upstream list
 //!   call scoped to ten ids.
 //!
@@ -18,7 +19,8 @@
 //! so that the machine's changing load falls on all of them alike.
 //!
 //! `cargo bench --bench load` (env `LOAD_SECS` per target, `LOAD_CONCURRENCY`, `LOAD_ONLY=get`
-//! to run only the GET phase, `LOAD_ALLOCS=1` to count heap allocations per request, `LOAD_VERBOSE=1` to print every slice; `LOAD_IDLE=N`
+//! (or `paced`, `create`, `list`, comma-separated) to run only those phases, `LOAD_ALLOCS=1` to
+//! count heap allocations per request, `LOAD_VERBOSE=1` to print every slice; `LOAD_IDLE=N`
 //! adds the idle keep-alive check: N client connections held open, RSS sampled for
 //! `LOAD_IDLE_SECS`).
 
