@@ -846,7 +846,6 @@ fn parse_task(op: &'static str, id: &str, mut h: HashMap<String, String>) -> Sto
     })
 }
 
-/// An optional limit as the admission script reads it: `''` = unlimited.
 /// `admit.lua`'s answer: `{1,'ok',0}` or a refusal with its number.
 fn admit_answer(v: Value) -> StoreResult<Admit> {
     let (ok, why, n): (i64, String, i64) = ::redis::from_redis_value(v).map_err(|e| corrupt("admit", e.to_string()))?;
@@ -880,6 +879,7 @@ fn split_answers(
     (script, plain)
 }
 
+/// An optional limit as the admission script reads it: `''` = unlimited.
 fn limit_arg(v: Option<impl ToString>) -> String {
     v.map(|n| n.to_string()).unwrap_or_default()
 }
