@@ -177,6 +177,8 @@ async fn a_slot_ends_when_its_task_is_seen_terminal_or_cancelled_or_never_create
     let r = h.post("capped", TASKS, &minimal_task(model)).await;
     assert_eq!((r.status, r.body["error"]["code"].as_str()), (429, Some("active_task_limit_exceeded")), "{}", r.raw);
     assert_eq!(h.fake.creates(), before, "a refused create never reaches the upstream");
+    // Its write-ahead intent went with the admission (one round trip) and was taken back.
+    assert!(h.edge.store.intents("main", 0).await.unwrap().is_empty(), "a refused create left an intent");
     h.create("globex", model).await; // another tenant is not limited
 
     // `a` fails upstream; the GET that sees it frees its slot.
