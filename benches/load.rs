@@ -177,6 +177,10 @@ struct Stats {
     per_slice: Vec<f64>,
     /// Heap allocations in the whole process during this target's slices (`LOAD_ALLOCS=1`).
     allocations: u64,
+    /// CPU seconds of this process (client, fake-ark, passthrough, edges) during its slices.
+    cpu_secs: f64,
+    /// CPU seconds of the bench's redis-server during its slices.
+    redis_cpu_secs: f64,
 }
 
 impl Stats {
@@ -197,6 +201,40 @@ impl Stats {
     fn p99(&self) -> Duration {
         self.quantile(0.99)
     }
+    fn cpu_per_request(&self) -> f64 {
+        self.cpu_secs / self.requests().max(1) as f64
+    }
+    fn redis_cpu_per_request(&self) -> f64 {
+        self.redis_cpu_secs / self.requests().max(1) as f64
+    }
+}
+
+/// CPU seconds (user + system) this process has used, all threads: /proc/self/stat's utime and
+/// stime, in clock ticks of 10 ms (Linux's USER_HZ), so only sums over many slices are exact.
+fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The port of the bench's redis-server, for its CPU counters.
+static REDIS_PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+
+/// CPU seconds the bench's redis-server has used (`INFO cpu`), 0 before it runs.
+fn redis_cpu_secs() -> f64 {
+    let Some(port) = REDIS_PORT.get() else { return 0.0 };
+    let info: Option<String> = redis::Client::open(format!("redis://127.0.0.1:{port}/0"))
+        .and_then(|c| c.get_connection())
+        .and_then(|mut c| redis::cmd("INFO").arg("cpu").query(&mut c))
+        .ok();
+    info.unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("used_cpu_user:") || l.starts_with("used_cpu_sys:"))
+        .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+        .sum()
 }
 
 /// A target and the client that keeps its connections between slices.
@@ -214,6 +252,8 @@ impl Driver {
 
     /// Closed loop (`rate` None) or paced at `rate` requests/s across all connections, for `secs`.
     async fn slice(&mut self, secs: f64, concurrency: usize, rate: Option<f64>) {
+        // Read before the workers start: the Redis read blocks this thread for a moment.
+        let (cpu_before, redis_before) = (process_cpu_secs(), redis_cpu_secs());
         let started = Instant::now();
         let deadline = started + Duration::from_secs_f64(secs);
         let interval = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r));
@@ -252,6 +292,8 @@ impl Driver {
         }
         let elapsed = started.elapsed().as_secs_f64();
         self.stats.allocations += allocations() - allocs_before;
+        self.stats.cpu_secs += process_cpu_secs() - cpu_before;
+        self.stats.redis_cpu_secs += redis_cpu_secs() - redis_before;
         self.stats.secs += elapsed;
         self.stats.per_slice.push((self.stats.lat.len() - before) as f64 / elapsed);
     }
@@ -312,6 +354,17 @@ fn print(name: &str, s: &Stats) {
 
 /// The ratio over the whole run, and the spread (10th to 90th percentile) of the per-slice
 /// ratios, each slice compared with the passthrough's slice of the same round.
+/// CPU per request against the passthrough's: this process (client and fake-ark included, the
+/// same work for every target) and the redis-server, which shares the machine's cores.
+fn cpu(name: &str, edge: &Stats, base: &Stats) {
+    let of_base = |v: f64| v / base.cpu_per_request().max(1e-12);
+    println!(
+        "  cpu {name:<24} per request {:.2}x the passthrough's in this process, redis-server {:.2}x on top",
+        of_base(edge.cpu_per_request()),
+        of_base(edge.redis_cpu_per_request())
+    );
+}
+
 fn ratio(name: &str, edge: &Stats, base: &Stats) {
     let mut slices: Vec<f64> = edge.per_slice.iter().zip(&base.per_slice).map(|(e, b)| e / b.max(1e-9)).collect();
     slices.sort_by(f64::total_cmp);
@@ -396,6 +449,7 @@ fn main() {
     COUNTING.store(std::env::var("LOAD_ALLOCS").is_ok_and(|v| v == "1"), std::sync::atomic::Ordering::Relaxed);
     let idle_secs: u64 = std::env::var("LOAD_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
     let redis = Redis::start();
+    let _ = REDIS_PORT.set(redis.port);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     rt.block_on(async move {
         let cfg = fake_ark::FakeArkConfig { api_keys: vec![KEY.into()], ..fake_ark::FakeArkConfig::held() };
@@ -433,6 +487,8 @@ fn main() {
             print("edge, redis store", &redis_get);
             ratio("GET memory", &mem_get, &pt_get);
             ratio("GET redis", &redis_get, &pt_get);
+            cpu("GET memory", &mem_get, &pt_get);
+            cpu("GET redis", &redis_get, &pt_get);
             println!("  redis commands per warm GET: {get_cmds:.3}");
 
             if run("paced") {
@@ -477,6 +533,8 @@ fn main() {
             print("edge, redis store", &edge_c);
             ratio("create memory", &mem_c, &pt_c);
             ratio("create redis", &edge_c, &pt_c);
+            cpu("create memory", &mem_c, &pt_c);
+            cpu("create redis", &edge_c, &pt_c);
             println!("  redis commands per create: {create_cmds:.2}");
 
             // The list reads the tasks the create phase made.
@@ -505,6 +563,7 @@ fn main() {
                 print("passthrough (10 scoped ids)", &pt_l);
                 print("edge, redis store", &edge_l);
                 ratio("list redis", &edge_l, &pt_l);
+            cpu("list redis", &edge_l, &pt_l);
                 println!("  redis commands per list page: {list_cmds:.2}");
             }
 
