@@ -354,6 +354,21 @@ fn print(name: &str, s: &Stats) {
 
 /// The ratio over the whole run, and the spread (10th to 90th percentile) of the per-slice
 /// ratios, each slice compared with the passthrough's slice of the same round.
+/// A phase's lines: the passthrough and each edge (by store), then each edge's throughput
+/// ratio and CPU per request against the passthrough.
+fn report(phase: &str, passthrough: &Stats, edges: &[(&str, &Stats)]) {
+    print("passthrough", passthrough);
+    for (store, s) in edges {
+        print(&format!("edge, {store} store"), s);
+    }
+    for (store, s) in edges {
+        ratio(&format!("{phase} {store}"), s, passthrough);
+    }
+    for (store, s) in edges {
+        cpu(&format!("{phase} {store}"), s, passthrough);
+    }
+}
+
 /// CPU per request against the passthrough's: this process (client and fake-ark included, the
 /// same work for every target) and the redis-server, which shares the machine's cores.
 fn cpu(name: &str, edge: &Stats, base: &Stats) {
@@ -482,13 +497,7 @@ fn main() {
                 .into_iter();
             let (pt_get, mem_get, redis_get) = (got.next().unwrap_or_default(), got.next().unwrap_or_default(), got.next().unwrap_or_default());
             let get_cmds = redis.commands() as f64 / redis_get.requests() as f64;
-            print("passthrough", &pt_get);
-            print("edge, memory store", &mem_get);
-            print("edge, redis store", &redis_get);
-            ratio("GET memory", &mem_get, &pt_get);
-            ratio("GET redis", &redis_get, &pt_get);
-            cpu("GET memory", &mem_get, &pt_get);
-            cpu("GET redis", &redis_get, &pt_get);
+            report("GET", &pt_get, &[("memory", &mem_get), ("redis", &redis_get)]);
             println!("  redis commands per warm GET: {get_cmds:.3}");
 
             if run("paced") {
@@ -528,13 +537,7 @@ fn main() {
                 (created.next().unwrap_or_default(), created.next().unwrap_or_default(), created.next().unwrap_or_default());
             // Each target's warm-up request is one create more than `requests()` counts.
             let create_cmds = redis.commands() as f64 / (edge_c.requests() + 1) as f64;
-            print("passthrough", &pt_c);
-            print("edge, memory store", &mem_c);
-            print("edge, redis store", &edge_c);
-            ratio("create memory", &mem_c, &pt_c);
-            ratio("create redis", &edge_c, &pt_c);
-            cpu("create memory", &mem_c, &pt_c);
-            cpu("create redis", &edge_c, &pt_c);
+            report("create", &pt_c, &[("memory", &mem_c), ("redis", &edge_c)]);
             println!("  redis commands per create: {create_cmds:.2}");
 
             // The list reads the tasks the create phase made.

@@ -71,14 +71,7 @@ async fn ownership_write_failure_after_create_goes_to_the_journal() {
     // The store starts refusing writes while the upstream is creating: the create succeeds
     // upstream, the ownership record cannot be written, the journal keeps it.
     h.fault_next_create("delay:800");
-    let create = {
-        let (client, url, token) = (h.client.clone(), format!("{}{TASKS}", h.base), support::harness::token("acme"));
-        tokio::spawn(async move {
-            let r = client.post(url).bearer_auth(token).json(&minimal_task("dreamina-seedance-2-0")).send().await;
-            let r = r.unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        })
-    };
+    let create = spawn_create(&h);
     let arrived =
         support::wait::until("the create reaches the upstream", std::time::Duration::from_secs(10), || async {
             h.fake.requests().iter().any(|r| r.method == "POST" && r.path.ends_with("/tasks"))
@@ -135,14 +128,7 @@ async fn a_create_recorded_nowhere_leaves_no_claim_and_the_orphan_scan_finds_it(
     use seedance_edge::billing::orphans::{scan, Window};
     let h = Harness::start().await;
     h.fault_next_create("delay:800");
-    let create = {
-        let (client, url, token) = (h.client.clone(), format!("{}{TASKS}", h.base), support::harness::token("acme"));
-        tokio::spawn(async move {
-            let r = client.post(url).bearer_auth(token).json(&minimal_task("dreamina-seedance-2-0")).send().await;
-            let r = r.unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        })
-    };
+    let create = spawn_create(&h);
     let arrived = wait::until("the create reaches the upstream", Duration::from_secs(10), || async {
         h.fake.requests().iter().any(|r| r.method == "POST" && r.path.ends_with("/tasks"))
     })
@@ -165,4 +151,15 @@ async fn a_create_recorded_nowhere_leaves_no_claim_and_the_orphan_scan_finds_it(
     assert_eq!(orphans.len(), 1, "{orphans:?}");
     assert_eq!(orphans[0].probable_tenant.as_deref(), Some("acme"), "the intent is back");
     assert_eq!(h.edge.store.channel_owner("main", &orphans[0].task_id).await.unwrap(), None);
+}
+
+/// acme's create, in a task of its own so the test can break the store while the (delayed)
+/// upstream is creating: (status, body).
+fn spawn_create(h: &Harness) -> tokio::task::JoinHandle<(u16, String)> {
+    let (client, url, token) = (h.client.clone(), format!("{}{TASKS}", h.base), support::harness::token("acme"));
+    tokio::spawn(async move {
+        let r = client.post(url).bearer_auth(token).json(&minimal_task("dreamina-seedance-2-0")).send().await;
+        let r = r.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    })
 }

@@ -91,3 +91,35 @@ pub async fn delete_on_a_reaches_b(h: &Harness, a: &EdgeNode, b: &EdgeNode, id: 
     }
     assert_eq!(h.fake.requests().len(), upstream_before, "node B asked the upstream about a hidden task");
 }
+
+/// A token revoked and a tenant disabled through another store handle (the CLI is another
+/// process) stop working on `node`, which had both cached, within `within`. `id` is a task of
+/// acme that `node` answered before.
+pub async fn revoke_and_disable_reach(
+    node: &EdgeNode,
+    cli: &dyn seedance_edge::store::Store,
+    id: &str,
+    within: Duration,
+) {
+    let sha = seedance_edge::auth::token_sha256(&token("acme"));
+    assert!(cli.revoke_token(&sha).await.expect("revoke"));
+    let refused = until("the revoked token is refused", within, || async { node.get("acme", id).await == 401 }).await;
+    if !refused {
+        let page = String::from_utf8_lossy(&node.edge.metrics.render()).into_owned();
+        for l in page.lines().filter(|l| l.starts_with("seedance_cache")) {
+            eprintln!("{l}");
+        }
+    }
+    assert!(refused, "the revoked token still works (the TTL is an hour)");
+
+    // Disabling a tenant reaches a cached token of it the same way.
+    let other = "globex";
+    assert_eq!(node.send(other, "GET", TASKS).await, 200);
+    assert_eq!(node.send(other, "GET", TASKS).await, 200);
+    let mut record = cli.tenant(other).await.expect("read").expect("tenant");
+    record.disabled = true;
+    cli.put_tenant(&record).await.expect("disable");
+    let refused =
+        until("the disabled tenant is refused", within, || async { node.send(other, "GET", TASKS).await == 401 }).await;
+    assert!(refused, "the disabled tenant's cached token still works");
+}

@@ -215,7 +215,7 @@ pub fn commands_between(before: &BTreeMap<String, u64>, after: &BTreeMap<String,
 }
 
 /// Runs `redis-cli` against the server on `port` and returns its stdout.
-fn redis_cli(port: u16, args: &[&str]) -> String {
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
     let out = Command::new("redis-cli")
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
         .args(args)

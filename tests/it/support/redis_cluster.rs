@@ -53,15 +53,7 @@ fn spawn_node(dir: &std::path::Path) -> (u16, Child) {
 }
 
 /// Runs `redis-cli` against the node on `port` and returns its stdout.
-pub fn cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .expect("redis-cli is installed");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+pub use super::redis::redis_cli as cli;
 
 impl RedisCluster {
     /// Three primaries, each with `replicas` replicas.
