@@ -220,8 +220,8 @@ async fn a_request_on_a_connection_open_when_the_listeners_stop_is_answered() {
     let request =
         format!("GET {TASKS}?page_size=1 HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer {}\r\n\r\n", token("acme"));
     let mut conn = tokio::net::TcpStream::connect(&node.listen_addr).await.unwrap();
-    let (status, _) = exchange(&mut conn, &request).await;
-    assert!(status.contains(" 200 "), "before the stop: {status:?}");
+    let (status, head) = exchange(&mut conn, &request).await;
+    assert!(status.contains(" 200 "), "before the stop: {head:?} {}", node.log_text());
 
     node.signal("TERM");
     let addr = node.listen_addr.clone();
@@ -232,7 +232,8 @@ async fn a_request_on_a_connection_open_when_the_listeners_stop_is_answered() {
     assert!(stopped, "the listener kept accepting: {}", node.log_text());
     let (status, head) = exchange(&mut conn, &request).await;
     assert!(status.contains(" 200 "), "the idle connection's request after the stop: {status:?} {}", node.log_text());
-    assert!(head.to_ascii_lowercase().contains("connection: close"), "answered while shutting down: {head}");
+    let closing = head.to_ascii_lowercase().contains("connection: close");
+    assert!(closing, "answered while shutting down: {head} {}", node.log_text());
     let exit = node.wait_exit(Duration::from_secs(20)).await;
     assert!(exit.is_some_and(|s| s.success()), "no clean exit: {exit:?}");
 }

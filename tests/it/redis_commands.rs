@@ -9,7 +9,7 @@ use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::edge_node::{self, EdgeNode};
+use support::edge_node::{self, EdgeNode, TASK_HITS};
 use support::harness::{minimal_task, Harness, Options, TASKS};
 use support::redis::{commands_between, RedisServer};
 use support::turns::TurnCounter;
@@ -20,8 +20,6 @@ const MODEL: &str = "dreamina-seedance-2-0";
 const BOUND: Duration = Duration::from_millis(1000);
 /// Room for a loaded test machine on top of the bound, for the polls that wait for it.
 const SLACK: Duration = Duration::from_millis(1500);
-
-const TASK_HITS: &str = "seedance_cache_lookups_total{cache=\"task\",result=\"hit\"}";
 
 /// `INFO commandstats` of the harness's Redis.
 fn command_calls(redis: &RedisServer) -> BTreeMap<String, u64> {
@@ -137,12 +135,7 @@ async fn a_delete_on_one_node_hides_the_task_on_another_within_the_bound() {
     let h = harness().await;
     let (a, b) = (EdgeNode::start(&h, BOUND).await, EdgeNode::start(&h, BOUND).await);
     let id = create(&h).await;
-    assert_eq!(b.get("acme", &id).await, 200);
-    b.link_up().await;
-    assert_eq!(b.get("acme", &id).await, 200);
-    let hits = b.sample(TASK_HITS);
-    assert_eq!(b.get("acme", &id).await, 200);
-    assert!(b.sample(TASK_HITS) > hits, "node B answers from its cache");
+    edge_node::cache_on(&b, &id).await;
 
     edge_node::delete_on_a_reaches_b(&h, &a, &b, &id, BOUND + SLACK).await;
     // Exactly one settlement, whoever observed the success.

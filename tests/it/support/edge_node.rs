@@ -74,6 +74,20 @@ impl EdgeNode {
 /// The task-invalidation counter of a node's metrics.
 pub const TASK_INVALIDATIONS: &str = "seedance_cache_invalidations_total{kind=\"task\"}";
 
+/// The cache lookups that found the task cached.
+pub const TASK_HITS: &str = "seedance_cache_lookups_total{cache=\"task\",result=\"hit\"}";
+
+/// Makes `node` answer `id` from its cache: a first GET (maybe before the link is up), a GET
+/// on the up link that fills the cache, and a third that must be a hit.
+pub async fn cache_on(node: &EdgeNode, id: &str) {
+    assert_eq!(node.get("acme", id).await, 200);
+    node.link_up().await;
+    assert_eq!(node.get("acme", id).await, 200);
+    let hits = node.sample(TASK_HITS);
+    assert_eq!(node.get("acme", id).await, 200);
+    assert!(node.sample(TASK_HITS) > hits, "the node answers from its cache");
+}
+
 /// The upstream finishes `id`; node A deletes it (settling first), which hides it. Node B, which
 /// answered it from its cache and sends nothing meanwhile, must hear of it from Redis within
 /// `within` and then answer 404 itself, without asking the upstream.
